@@ -1,0 +1,738 @@
+//! Validation checks: does a recognized document contradict itself?
+//!
+//! Every result carries the checks its fields allow. Each check is also a public function, so
+//! values obtained elsewhere can be validated too. A check never changes a value; where a check
+//! digit fails and exactly one single-character substitution among common OCR confusions makes it
+//! pass, the check's `suggestion` gives that corrected value.
+
+use serde::Serialize;
+
+use crate::decimal::Decimal;
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::{self, ShoppingReceipt, UsedCarInvoice};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    Skipped,
+}
+
+impl CheckStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Pass => "pass",
+            CheckStatus::Fail => "fail",
+            CheckStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub fields: Vec<String>,
+    pub status: CheckStatus,
+    pub message: String,
+    pub suggestion: Option<String>,
+}
+
+impl Check {
+    fn new(name: &str, fields: &[&str], status: CheckStatus, message: impl Into<String>) -> Check {
+        Check {
+            name: name.to_string(),
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+            status,
+            message: message.into(),
+            suggestion: None,
+        }
+    }
+    fn pass(name: &str, fields: &[&str], message: impl Into<String>) -> Check {
+        Check::new(name, fields, CheckStatus::Pass, message)
+    }
+    fn fail(name: &str, fields: &[&str], message: impl Into<String>) -> Check {
+        Check::new(name, fields, CheckStatus::Fail, message)
+    }
+    fn skipped(name: &str, fields: &[&str], message: impl Into<String>) -> Check {
+        Check::new(name, fields, CheckStatus::Skipped, message)
+    }
+    fn renamed(mut self, name: &str, fields: &[&str]) -> Check {
+        self.name = name.to_string();
+        self.fields = fields.iter().map(|f| f.to_string()).collect();
+        self
+    }
+    pub fn passed(&self) -> bool {
+        self.status == CheckStatus::Pass
+    }
+    pub fn failed(&self) -> bool {
+        self.status == CheckStatus::Fail
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Character-level checks with OCR-confusion suggestions
+
+/// Groups of characters OCR commonly confuses with each other.
+const CONFUSIONS: &[&str] = &["0ODQ", "1IL7", "2Z", "5S", "6G", "8B", "UV"];
+
+/// The single-character substitutions among [`CONFUSIONS`] that make `valid` true; the
+/// suggestion only when there is exactly one.
+fn unique_correction(value: &str, valid: impl Fn(&str) -> bool) -> Option<String> {
+    let chars: Vec<char> = value.chars().collect();
+    let mut found: Option<String> = None;
+    for (i, &c) in chars.iter().enumerate() {
+        let upper = c.to_ascii_uppercase();
+        let Some(group) = CONFUSIONS.iter().find(|g| g.contains(upper)) else {
+            continue;
+        };
+        for alt in group.chars().filter(|&a| a != upper) {
+            let mut candidate = chars.clone();
+            candidate[i] = alt;
+            let s: String = candidate.into_iter().collect();
+            if valid(&s) {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(s);
+            }
+        }
+    }
+    found
+}
+
+fn vin_value(c: char) -> Option<u32> {
+    Some(match c {
+        '0'..='9' => c as u32 - '0' as u32,
+        'A' | 'J' => 1,
+        'B' | 'K' | 'S' => 2,
+        'C' | 'L' | 'T' => 3,
+        'D' | 'M' | 'U' => 4,
+        'E' | 'N' | 'V' => 5,
+        'F' | 'W' => 6,
+        'G' | 'P' | 'X' => 7,
+        'H' | 'Y' => 8,
+        'R' | 'Z' => 9,
+        _ => return None,
+    })
+}
+
+const VIN_WEIGHTS: [u32; 17] = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2];
+
+fn vin_problem(v: &str) -> Option<String> {
+    let chars: Vec<char> = v.chars().collect();
+    if chars.len() != 17 {
+        return Some(format!("a VIN has 17 characters, this has {}", chars.len()));
+    }
+    if let Some(c) = chars.iter().find(|c| matches!(c, 'I' | 'O' | 'Q')) {
+        return Some(format!("a VIN never contains {c}"));
+    }
+    let mut sum = 0;
+    for (i, &c) in chars.iter().enumerate() {
+        match vin_value(c) {
+            Some(n) => sum += n * VIN_WEIGHTS[i],
+            None => return Some(format!("{c:?} is not a VIN character")),
+        }
+    }
+    let expected = match sum % 11 {
+        10 => 'X',
+        n => char::from_digit(n, 10).expect("below 10"),
+    };
+    (chars[8] != expected).then(|| {
+        format!(
+            "the check digit (9th character) is {}, the other characters give {expected}",
+            chars[8]
+        )
+    })
+}
+
+/// ISO 3779 / GB 16735 vehicle identification number with its check digit.
+///
+/// Limit: the check digit sees characters only through their transliterated values, so swapping
+/// two characters of equal value (A and J, B/K/S, …, or any letter for its digit twin) is
+/// invisible to it.
+pub fn vin(value: &str) -> Check {
+    let f = &["vin"];
+    let v = value.trim().to_ascii_uppercase();
+    if v.is_empty() {
+        return Check::skipped("vin", f, "no VIN to check");
+    }
+    match vin_problem(&v) {
+        None => Check::pass("vin", f, "the VIN check digit is correct"),
+        Some(p) => {
+            let mut c = Check::fail("vin", f, format!("VIN {v}: {p}"));
+            c.suggestion = unique_correction(&v, |s| vin_problem(s).is_none());
+            c
+        }
+    }
+}
+
+const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+
+fn resident_id_problem(v: &str) -> Option<String> {
+    let b = v.as_bytes();
+    if b.len() != 18 {
+        return Some(format!("a resident ID has 18 characters, this has {}", v.chars().count()));
+    }
+    if !b[..17].iter().all(u8::is_ascii_digit) || !(b[17].is_ascii_digit() || b[17] == b'X') {
+        return Some("a resident ID is 17 digits and a digit or X".to_string());
+    }
+    let (y, m, d) = (&v[6..10], &v[10..12], &v[12..14]);
+    let birth = model::parse_date(&format!("{y}{m}{d}"));
+    match birth {
+        Some((year, month, day)) if (1900..=2100).contains(&year) && !is_future(year, month, day) => {}
+        _ => return Some(format!("its birth date {y}-{m}-{d} is not a plausible date")),
+    }
+    let sum: u32 = b[..17]
+        .iter()
+        .zip(ID_WEIGHTS)
+        .map(|(&c, w)| u32::from(c - b'0') * w)
+        .sum();
+    let expected = b"10X98765432"[(sum % 11) as usize];
+    (b[17] != expected).then(|| {
+        format!(
+            "the check character is {}, the other digits give {}",
+            b[17] as char, expected as char
+        )
+    })
+}
+
+/// 18-character resident identity number (GB 11643): birth date and ISO 7064 MOD 11-2 check.
+pub fn resident_id(value: &str) -> Check {
+    let f = &["resident_id"];
+    let v = value.trim().to_ascii_uppercase();
+    if v.is_empty() {
+        return Check::skipped("resident_id", f, "no ID number to check");
+    }
+    match resident_id_problem(&v) {
+        None => Check::pass("resident_id", f, "the resident ID's birth date and check character are valid"),
+        Some(p) => {
+            let mut c = Check::fail("resident_id", f, format!("resident ID {v}: {p}"));
+            c.suggestion = unique_correction(&v, |s| resident_id_problem(s).is_none());
+            c
+        }
+    }
+}
+
+const USCC_ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+const USCC_WEIGHTS: [usize; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+
+fn uscc_problem(v: &str) -> Option<String> {
+    let chars: Vec<char> = v.chars().collect();
+    if chars.len() != 18 {
+        return Some(format!("a unified social credit code has 18 characters, this has {}", chars.len()));
+    }
+    let mut values = Vec::with_capacity(18);
+    for &c in &chars {
+        match USCC_ALPHABET.find(c) {
+            Some(n) => values.push(n),
+            None => return Some(format!("{c:?} never occurs in a unified social credit code")),
+        }
+    }
+    let sum: usize = values[..17].iter().zip(USCC_WEIGHTS).map(|(v, w)| v * w).sum();
+    let expected = USCC_ALPHABET.as_bytes()[(31 - sum % 31) % 31] as char;
+    (chars[17] != expected).then(|| {
+        format!("the check character is {}, the other characters give {expected}", chars[17])
+    })
+}
+
+/// Unified social credit code (GB 32100-2015) with its check character.
+pub fn social_credit_code(value: &str) -> Check {
+    let f = &["social_credit_code"];
+    let v = value.trim().to_ascii_uppercase();
+    if v.is_empty() {
+        return Check::skipped("social_credit_code", f, "no code to check");
+    }
+    match uscc_problem(&v) {
+        None => Check::pass("social_credit_code", f, "the unified social credit code's check character is valid"),
+        Some(p) => {
+            let mut c = Check::fail("social_credit_code", f, format!("unified social credit code {v}: {p}"));
+            c.suggestion = unique_correction(&v, |s| uscc_problem(s).is_none());
+            c
+        }
+    }
+}
+
+/// A party's ID on an invoice: an 18-character value is checked as a resident ID when it has
+/// that form (17 digits and a digit or X), else as a unified social credit code.
+pub fn party_id(value: &str) -> Check {
+    let f = &["party_id"];
+    let v = value.trim().to_ascii_uppercase();
+    let n = v.chars().count();
+    if n == 0 {
+        return Check::skipped("party_id", f, "no ID to check");
+    }
+    if n != 18 {
+        return Check::skipped(
+            "party_id",
+            f,
+            format!("{v:?} has {n} characters; only 18-character resident IDs and social credit codes can be checked"),
+        );
+    }
+    let b = v.as_bytes();
+    let looks_like_resident_id = b[..17].iter().all(u8::is_ascii_digit) && b[17] != b'Y';
+    if looks_like_resident_id && resident_id_problem(&v).is_none() {
+        return resident_id(&v);
+    }
+    if uscc_problem(&v).is_none() {
+        return social_credit_code(&v);
+    }
+    if looks_like_resident_id {
+        resident_id(&v)
+    } else {
+        social_credit_code(&v)
+    }
+}
+
+/// A fully digital e-invoice number: 20 digits, the first two the issue year's last two digits
+/// (checked when `issue_date` is given).
+pub fn invoice_number(value: &str, issue_date: Option<&str>) -> Check {
+    let f: &[&str] = if issue_date.is_some() {
+        &["invoice_number", "issue_date"]
+    } else {
+        &["invoice_number"]
+    };
+    let v = value.trim();
+    if v.is_empty() {
+        return Check::skipped("invoice_number", f, "no invoice number to check");
+    }
+    if v.len() != 20 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Check::fail(
+            "invoice_number",
+            f,
+            format!("invoice number {v:?} is not 20 digits ({} characters)", v.chars().count()),
+        );
+    }
+    match issue_date.map(|d| (d, model::parse_date(d))) {
+        Some((_, Some((year, _, _)))) => {
+            let yy = format!("{:02}", year % 100);
+            if v[..2] == yy {
+                Check::pass("invoice_number", f, format!("20 digits, starting with the issue year's {yy}"))
+            } else {
+                Check::fail(
+                    "invoice_number",
+                    f,
+                    format!("invoice number starts with {} but the invoice was issued in {year}", &v[..2]),
+                )
+            }
+        }
+        Some((d, None)) => Check::skipped(
+            "invoice_number",
+            f,
+            format!("20 digits, but the issue date {d:?} is not a date to compare its year with"),
+        ),
+        None => Check::pass("invoice_number", f, "20 digits"),
+    }
+}
+
+const PROVINCES: &str = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼";
+
+/// A Chinese licence plate: province character, a letter, then 5 (or 6, new-energy) letters or
+/// digits; the letters I and O never occur.
+pub fn plate_number(value: &str) -> Check {
+    let f = &["plate_number"];
+    let v: String = value.trim().chars().filter(|c| !matches!(c, '·' | '•' | ' ' | '-')).collect();
+    if v.is_empty() {
+        return Check::skipped("plate_number", f, "no plate number to check");
+    }
+    let chars: Vec<char> = v.chars().collect();
+    let ok = PROVINCES.contains(chars[0])
+        && chars.len() >= 2
+        && chars[1].is_ascii_uppercase()
+        && !matches!(chars[1], 'I' | 'O')
+        && (chars.len() == 7 || chars.len() == 8)
+        && chars[2..].iter().all(|c| {
+            (c.is_ascii_digit() || c.is_ascii_uppercase()) && !matches!(c, 'I' | 'O')
+        });
+    if ok {
+        Check::pass("plate_number", f, "has the form of a Chinese plate")
+    } else {
+        Check::fail(
+            "plate_number",
+            f,
+            format!("{v:?} is not of the form: province character, letter, 5 or 6 letters or digits"),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chinese uppercase money (大写金额)
+
+fn digit_of(c: char) -> Option<u32> {
+    "零壹贰叁肆伍陆柒捌玖".chars().position(|d| d == c).map(|p| p as u32)
+}
+
+/// One 4-digit section (below 万): `仟佰拾` units, 零 marking a gap. `leading` allows a bare 拾.
+fn parse_section(chars: &[char], leading: bool) -> Option<i128> {
+    if chars.is_empty() {
+        return None;
+    }
+    let mut value: i128 = 0;
+    let mut pending: Option<u32> = None;
+    let mut last_unit: i128 = 10_000;
+    let mut zero_seen = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if c == '零' {
+            // A zero marks a gap, once; never two in a row, never right after a digit.
+            if zero_seen || pending.is_some() {
+                return None;
+            }
+            zero_seen = true;
+            continue;
+        }
+        if let Some(d) = digit_of(c) {
+            if pending.is_some() {
+                return None;
+            }
+            pending = Some(d);
+            continue;
+        }
+        if zero_seen && value == 0 {
+            return None; // a section never opens with 零 here
+        }
+        let unit: i128 = match c {
+            '仟' => 1000,
+            '佰' => 100,
+            '拾' => 10,
+            _ => return None,
+        };
+        let d = match pending.take() {
+            Some(0) | None if !(unit == 10 && leading && i == 0) => return None,
+            Some(d) => d,
+            None => 1,
+        };
+        if unit >= last_unit {
+            return None;
+        }
+        // Inside a section, a skipped unit must be marked by 零 (壹仟零伍拾), and 零 only there.
+        let gap = value > 0 && unit * 10 < last_unit;
+        if value > 0 && gap != zero_seen {
+            return None;
+        }
+        value += i128::from(d) * unit;
+        last_unit = unit;
+        zero_seen = false;
+    }
+    if zero_seen && value == 0 {
+        return None;
+    }
+    match pending {
+        Some(0) => return None,
+        Some(d) => {
+            let gap = value > 0 && last_unit > 10;
+            if value > 0 && gap != zero_seen {
+                return None;
+            }
+            value += i128::from(d);
+        }
+        None if zero_seen => return None, // trailing 零
+        None => {}
+    }
+    (value > 0).then_some(value)
+}
+
+/// The yuan part: sections split by 亿 and 万. A section after a higher one may open with 零;
+/// it must when it starts below 仟 and the higher section's last digit is not zero
+/// (壹万零伍佰 = 10500; 壹拾万柒仟 = 壹拾万零柒仟 = 107000).
+fn parse_yuan(chars: &[char]) -> Option<i128> {
+    if chars == ['零'] {
+        return Some(0);
+    }
+    let mut sections: Vec<(&[char], i128)> = Vec::new();
+    let mut rest = chars;
+    for (big_unit, scale) in [('亿', 100_000_000i128), ('万', 10_000)] {
+        if let Some(p) = rest.iter().position(|&c| c == big_unit) {
+            sections.push((&rest[..p], scale));
+            rest = &rest[p + 1..];
+        }
+    }
+    if !rest.is_empty() {
+        sections.push((rest, 1));
+    }
+    let mut total: i128 = 0;
+    let mut higher: Option<i128> = None;
+    for (i, &(sec, scale)) in sections.iter().enumerate() {
+        let (sec, lead_zero) = match sec.split_first() {
+            Some((&'零', tail)) if i > 0 => (tail, true),
+            _ => (sec, false),
+        };
+        let v = parse_section(sec, i == 0)?;
+        if let Some(h) = higher {
+            let gap_optional = h % 10 == 0;
+            if (lead_zero && v >= 1000 && !gap_optional) || (!lead_zero && v < 1000 && !gap_optional) {
+                return None;
+            }
+        }
+        total = total.checked_add(v.checked_mul(scale)?)?;
+        higher = Some(v);
+    }
+    (total > 0).then_some(total)
+}
+
+/// The jiao/fen part after 元: `[零](d角)?(零?d分)?`.
+fn parse_fraction(chars: &[char]) -> Option<i128> {
+    let mut rest = chars;
+    if rest.first() == Some(&'零') {
+        rest = &rest[1..];
+    }
+    let mut fen: i128 = 0;
+    if rest.len() >= 2 && rest[1] == '角' {
+        fen += i128::from(digit_of(rest[0]).filter(|&d| d > 0)?) * 10;
+        rest = &rest[2..];
+        if rest.first() == Some(&'零') {
+            return None;
+        }
+    }
+    if rest.len() >= 2 && rest[1] == '分' {
+        fen += i128::from(digit_of(rest[0]).filter(|&d| d > 0)?);
+        rest = &rest[2..];
+    }
+    rest.is_empty().then_some(fen)
+}
+
+fn parse_words_fen(text: &str) -> Option<i128> {
+    let mut t: &str = text.trim();
+    for p in ["人民币", "（大写）", "(大写)", "大写"] {
+        t = t.strip_prefix(p).unwrap_or(t).trim_start();
+    }
+    let mut chars: Vec<char> = t.chars().filter(|c| !c.is_whitespace()).collect();
+    let terminated = matches!(chars.last(), Some('整' | '正'));
+    if terminated {
+        chars.pop();
+    }
+    if chars.is_empty() {
+        return None;
+    }
+    let yuan_pos = chars.iter().position(|&c| c == '元' || c == '圆');
+    let (yuan, frac) = match yuan_pos {
+        Some(p) => {
+            if chars[p + 1..].iter().any(|&c| c == '元' || c == '圆') {
+                return None;
+            }
+            (parse_yuan(&chars[..p])?, &chars[p + 1..])
+        }
+        None => (0, &chars[..]),
+    };
+    let fen = parse_fraction(frac)?;
+    // 整 closes an amount whose last unit is 元 or 角, never 分 alone... accepted after 分 too,
+    // as seen on some printers; but an amount with neither yuan nor fraction is not one.
+    if yuan_pos.is_none() && fen == 0 {
+        return None;
+    }
+    if frac.is_empty() && !terminated && yuan_pos.is_none() {
+        return None;
+    }
+    yuan.checked_mul(100)?.checked_add(fen)
+}
+
+/// Parse Chinese uppercase money (`"壹万圆整"` → 10000.00), with every variant of PROTOCOLS.md §3:
+/// 元 or 圆, 整 or 正, optional 人民币 prefix, optional 零 where the 万 or 元 digit is zero.
+pub fn amount_in_words(text: &str) -> Result<Decimal> {
+    parse_words_fen(text)
+        .map(|fen| Decimal::new(fen, 2))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidArgument,
+                format!("{:?} is not an amount in Chinese uppercase money", text.trim()),
+            )
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Document checks
+
+fn dec(s: &Option<String>) -> Option<Decimal> {
+    s.as_deref().and_then(Decimal::parse)
+}
+
+/// The checks of a shopping receipt.
+pub fn receipt_checks(r: &ShoppingReceipt) -> Vec<Check> {
+    let mut out = Vec::new();
+
+    // Items add up to the total.
+    let f = &["items.subtotal_amount", "total_amount", "discount"];
+    let subtotals: Option<Vec<Decimal>> = r.items.iter().map(|i| dec(&i.subtotal_amount)).collect();
+    out.push(match (dec(&r.total_amount), subtotals) {
+        (None, _) => Check::skipped("items_sum_to_total", f, "no total amount"),
+        (_, _) if r.items.is_empty() => Check::skipped("items_sum_to_total", f, "no items"),
+        (_, None) => Check::skipped("items_sum_to_total", f, "an item has no subtotal"),
+        (Some(total), Some(subs)) => {
+            let sum = subs.iter().try_fold(Decimal::ZERO, |a, &b| a.checked_add(b));
+            let discount = dec(&r.discount).map(|d| if d.is_negative() { Decimal::ZERO.checked_sub(d).unwrap_or(d) } else { d });
+            match sum {
+                None => Check::skipped("items_sum_to_total", f, "amounts too large to add"),
+                Some(sum) if sum == total => Check::pass("items_sum_to_total", f, format!("items add up to {sum} = total")),
+                Some(sum) => match discount.and_then(|d| sum.checked_sub(d)) {
+                    Some(net) if net == total => Check::pass(
+                        "items_sum_to_total",
+                        f,
+                        format!("items add up to {sum}, less discount {} = total {total}", discount.unwrap_or(Decimal::ZERO)),
+                    ),
+                    _ => Check::fail(
+                        "items_sum_to_total",
+                        f,
+                        match discount {
+                            Some(d) => format!("items add up to {sum}, less discount {d} = {}, but the total is {total}", sum.checked_sub(d).map(|x| x.to_string()).unwrap_or_default()),
+                            None => format!("items add up to {sum}, but the total is {total}"),
+                        },
+                    ),
+                },
+            }
+        }
+    });
+
+    // Each item: quantity × unit price = subtotal.
+    for (i, item) in r.items.iter().enumerate() {
+        let fq = format!("items[{i}].quantity");
+        let fp = format!("items[{i}].unit_price");
+        let fs = format!("items[{i}].subtotal_amount");
+        let f: &[&str] = &[&fq, &fp, &fs];
+        let name = "item_amount";
+        out.push(match (dec(&item.quantity), dec(&item.unit_price), dec(&item.subtotal_amount)) {
+            (Some(q), Some(p), Some(s)) => match q.checked_mul(p) {
+                Some(prod) if prod == s => Check::pass(name, f, format!("item {}: {q} × {p} = {s}", i + 1)),
+                Some(prod) => Check::fail(name, f, format!("item {}: {q} × {p} = {prod}, but its subtotal is {s}", i + 1)),
+                None => Check::skipped(name, f, format!("item {}: amounts too large", i + 1)),
+            },
+            _ => Check::skipped(name, f, format!("item {}: quantity, unit price or subtotal missing", i + 1)),
+        });
+    }
+
+    // paid − total = change.
+    let f = &["paid_amount", "total_amount", "change"];
+    out.push(match (dec(&r.paid_amount), dec(&r.total_amount), dec(&r.change)) {
+        (Some(paid), Some(total), Some(change)) => match paid.checked_sub(total) {
+            Some(diff) if diff == change => Check::pass("change", f, format!("paid {paid} − total {total} = change {change}")),
+            Some(diff) => Check::fail("change", f, format!("paid {paid} − total {total} = {diff}, but the change is {change}")),
+            None => Check::skipped("change", f, "amounts too large"),
+        },
+        _ => Check::skipped("change", f, "paid amount, total or change missing"),
+    });
+
+    // table_row_num = number of items.
+    let f = &["table_row_num", "items"];
+    out.push(match r.table_row_num {
+        None => Check::skipped("table_row_num", f, "no row count"),
+        Some(n) if n == r.items.len() as u64 => Check::pass("table_row_num", f, format!("{n} rows, {n} items")),
+        Some(n) => Check::fail("table_row_num", f, format!("the receipt says {n} rows but has {} items", r.items.len())),
+    });
+
+    // Dates and times valid: judged on the raw text (normalization drops invalid values).
+    let data = r.raw.get("data");
+    let raw = |name: &str| {
+        data.and_then(|d| d.get(name))
+            .and_then(|v| v.as_str())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let f = &["consumption_date", "consumption_time", "print_date", "print_time"];
+    let mut bad = Vec::new();
+    let mut present = 0;
+    for (name, is_date) in [("consumption_date", true), ("consumption_time", false), ("print_date", true), ("print_time", false)] {
+        if let Some(v) = raw(name) {
+            present += 1;
+            let ok = if is_date { model::parse_date(&v).is_some() } else { model::parse_time(&v).is_some() };
+            if !ok {
+                bad.push(format!("{name} {v:?}"));
+            }
+        }
+    }
+    out.push(if present == 0 {
+        Check::skipped("dates_valid", f, "no dates or times")
+    } else if bad.is_empty() {
+        Check::pass("dates_valid", f, format!("{present} dates and times are valid"))
+    } else {
+        Check::fail("dates_valid", f, format!("not a valid date or time: {}", bad.join(", ")))
+    });
+    out
+}
+
+/// Today's date in Beijing.
+fn today() -> (i32, u32, u32) {
+    let ts = crate::chinaums::auth::beijing_timestamp(std::time::SystemTime::now());
+    (ts[..4].parse().unwrap_or(0), ts[4..6].parse().unwrap_or(0), ts[6..8].parse().unwrap_or(0))
+}
+
+fn is_future(y: i32, m: u32, d: u32) -> bool {
+    (y, m, d) > today()
+}
+
+/// An issue date: a valid date, not in the future (Beijing time).
+pub fn issue_date(value: &str) -> Check {
+    let f = &["issue_date"];
+    let v = value.trim();
+    if v.is_empty() {
+        return Check::skipped("issue_date", f, "no issue date");
+    }
+    match model::parse_date(v) {
+        None => Check::fail("issue_date", f, format!("{v:?} is not a valid date")),
+        Some((y, m, d)) if is_future(y, m, d) => {
+            Check::fail("issue_date", f, format!("{y:04}-{m:02}-{d:02} is in the future"))
+        }
+        Some((y, m, d)) => Check::pass("issue_date", f, format!("{y:04}-{m:02}-{d:02} is a valid past date")),
+    }
+}
+
+/// The checks of a used-car invoice.
+pub fn invoice_checks(inv: &UsedCarInvoice) -> Vec<Check> {
+    let raw = |key: &str| {
+        inv.fields
+            .iter()
+            .find(|f| f.key == key && !f.value.trim().is_empty())
+            .map(|f| f.value.trim().to_string())
+    };
+    let mut out = Vec::new();
+
+    let f = &["total_price_in_words", "total_price"];
+    out.push(match (&inv.total_price_in_words, raw("CJHJ")) {
+        (None, _) => Check::skipped("total_price_in_words", f, "no amount in words"),
+        (_, None) => Check::skipped("total_price_in_words", f, "no total price"),
+        (Some(words), Some(total_raw)) => match (amount_in_words(words), model::parse_money(&total_raw)) {
+            (Err(_), _) => Check::fail("total_price_in_words", f, format!("{words:?} cannot be read as an amount in words")),
+            (_, None) => Check::fail("total_price_in_words", f, format!("the total price {total_raw:?} is not an amount")),
+            (Ok(w), Some(t)) if w == t => Check::pass("total_price_in_words", f, format!("{words} = {}", t.with_min_scale(2))),
+            (Ok(w), Some(t)) => Check::fail(
+                "total_price_in_words",
+                f,
+                format!("{words} is {w}, but the total price is {}", t.with_min_scale(2)),
+            ),
+        },
+    });
+
+    out.push(match &inv.vin {
+        Some(v) => vin(v),
+        None => Check::skipped("vin", &["vin"], "no VIN"),
+    });
+    for (name, value) in [("buyer_id", &inv.buyer_id), ("seller_id", &inv.seller_id)] {
+        out.push(match value {
+            Some(v) => party_id(v).renamed(name, &[name]),
+            None => Check::skipped(name, &[name], format!("no {name}")),
+        });
+    }
+    for (name, value) in [("market_tax_id", &inv.market_tax_id), ("dealer_tax_id", &inv.dealer_tax_id)] {
+        out.push(match value {
+            None => Check::skipped(name, &[name], format!("no {name}")),
+            Some(v) if v.chars().count() != 18 => Check::skipped(
+                name,
+                &[name],
+                format!("{v:?} has {} characters; only 18-character social credit codes are checked", v.chars().count()),
+            ),
+            Some(v) => social_credit_code(v).renamed(name, &[name]),
+        });
+    }
+    out.push(match &inv.invoice_number {
+        Some(n) => invoice_number(n, raw("KPRQ").as_deref()),
+        None => Check::skipped("invoice_number", &["invoice_number", "issue_date"], "no invoice number"),
+    });
+    out.push(match raw("KPRQ") {
+        Some(d) => issue_date(&d),
+        None => Check::skipped("issue_date", &["issue_date"], "no issue date"),
+    });
+    out.push(match &inv.plate_number {
+        Some(p) => plate_number(p),
+        None => Check::skipped("plate_number", &["plate_number"], "no plate number"),
+    });
+    out
+}

@@ -1,0 +1,189 @@
+//! Exact decimal numbers for money and quantities: an integer and a scale, never a float.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+/// `units × 10^-scale`, exact. Enough digits for any amount on a receipt or an invoice.
+#[derive(Debug, Clone, Copy)]
+pub struct Decimal {
+    units: i128,
+    scale: u32,
+}
+
+const MAX_SCALE: u32 = 18;
+const MAX_DIGITS: usize = 30;
+
+impl Decimal {
+    pub const ZERO: Decimal = Decimal { units: 0, scale: 0 };
+
+    pub fn new(units: i128, scale: u32) -> Decimal {
+        Decimal { units, scale }
+    }
+
+    /// Parse `[-+]digits[.digits]` (ASCII only, nothing else). `None` if it is not that.
+    pub fn parse(s: &str) -> Option<Decimal> {
+        let (neg, body) = match s.as_bytes().first()? {
+            b'-' => (true, &s[1..]),
+            b'+' => (false, &s[1..]),
+            _ => (false, s),
+        };
+        let (int, frac) = match body.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (body, ""),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return None;
+        }
+        if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+            || int.len() + frac.len() > MAX_DIGITS
+            || frac.len() as u32 > MAX_SCALE
+            || (body.contains('.') && frac.is_empty())
+        {
+            return None;
+        }
+        let mut units: i128 = 0;
+        for b in int.bytes().chain(frac.bytes()) {
+            units = units * 10 + i128::from(b - b'0');
+        }
+        Some(Decimal {
+            units: if neg { -units } else { units },
+            scale: frac.len() as u32,
+        })
+    }
+
+    pub fn scale(self) -> u32 {
+        self.scale
+    }
+
+    pub fn is_negative(self) -> bool {
+        self.units < 0
+    }
+
+    fn rescaled(self, scale: u32) -> Option<i128> {
+        self.units.checked_mul(10i128.checked_pow(scale.checked_sub(self.scale)?)?)
+    }
+
+    /// The same value with at least `scale` decimal places ("12.5" → "12.50").
+    pub fn with_min_scale(self, scale: u32) -> Decimal {
+        if self.scale >= scale {
+            return self;
+        }
+        match self.rescaled(scale) {
+            Some(units) => Decimal { units, scale },
+            None => self,
+        }
+    }
+
+    pub fn checked_add(self, other: Decimal) -> Option<Decimal> {
+        let scale = self.scale.max(other.scale);
+        Some(Decimal {
+            units: self.rescaled(scale)?.checked_add(other.rescaled(scale)?)?,
+            scale,
+        })
+    }
+
+    pub fn checked_sub(self, other: Decimal) -> Option<Decimal> {
+        self.checked_add(Decimal {
+            units: other.units.checked_neg()?,
+            scale: other.scale,
+        })
+    }
+
+    pub fn checked_mul(self, other: Decimal) -> Option<Decimal> {
+        let scale = self.scale + other.scale;
+        if scale > 2 * MAX_SCALE {
+            return None;
+        }
+        Some(Decimal {
+            units: self.units.checked_mul(other.units)?,
+            scale,
+        })
+    }
+
+    /// Whole fen (hundredths), if the value has no finer part.
+    pub fn to_fen(self) -> Option<i128> {
+        if self.scale <= 2 {
+            self.rescaled(2)
+        } else {
+            let div = 10i128.pow(self.scale - 2);
+            (self.units % div == 0).then(|| self.units / div)
+        }
+    }
+}
+
+impl PartialEq for Decimal {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Decimal {}
+
+impl PartialOrd for Decimal {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Decimal {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let scale = self.scale.max(other.scale);
+        match (self.rescaled(scale), other.rescaled(scale)) {
+            (Some(a), Some(b)) => a.cmp(&b),
+            // Overflow only for absurd magnitudes: compare signs, then give up on equality.
+            _ => self.units.signum().cmp(&other.units.signum()),
+        }
+    }
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.units.unsigned_abs().to_string();
+        let sign = if self.units < 0 { "-" } else { "" };
+        let scale = self.scale as usize;
+        if scale == 0 {
+            return write!(f, "{sign}{digits}");
+        }
+        let padded = format!("{digits:0>width$}", width = scale + 1);
+        let (int, frac) = padded.split_at(padded.len() - scale);
+        write!(f, "{sign}{int}.{frac}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::parse(s).unwrap()
+    }
+
+    #[test]
+    fn parse_and_print() {
+        for (input, out) in [
+            ("12.50", "12.50"),
+            ("0.05", "0.05"),
+            (".5", "0.5"),
+            ("-3", "-3"),
+            ("+7.0", "7.0"),
+            ("007", "7"),
+        ] {
+            assert_eq!(d(input).to_string(), out);
+        }
+        for bad in ["", "-", ".", "1.", "1.2.3", "1,000", "１２", "1e3", " 1", "abc"] {
+            assert!(Decimal::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn arithmetic_is_exact() {
+        // 0.1 + 0.2 == 0.3, which floats get wrong.
+        assert_eq!(d("0.1").checked_add(d("0.2")).unwrap(), d("0.3"));
+        assert_eq!(d("4.50").checked_mul(d("2")).unwrap(), d("9.00"));
+        assert_eq!(d("12.50").checked_sub(d("12.5")).unwrap(), Decimal::ZERO);
+        assert_eq!(d("12.5").with_min_scale(2).to_string(), "12.50");
+        assert_eq!(d("1.234").with_min_scale(2).to_string(), "1.234");
+        assert_eq!(d("10000.00").to_fen(), Some(1_000_000));
+        assert_eq!(d("1.234").to_fen(), None);
+        assert!(d("9.99") < d("10"));
+    }
+}

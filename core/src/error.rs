@@ -1,0 +1,467 @@
+//! The error catalogue: one list of stable numeric codes shared by Rust, C and Python.
+//!
+//! Codes are grouped in bands by their hundreds digit:
+//! 1xx usage, 2xx image, 3xx transport, 4xx authentication, 5xx quota and rate,
+//! 6xx service, 7xx recognition, 8xx response, 9xx internal.
+//! A code is never renumbered; a retired code stays listed as a comment.
+
+use std::fmt;
+
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+/// Which provider an error or a result came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Juhe,
+    Chinaums,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Juhe => "juhe",
+            Provider::Chinaums => "chinaums",
+        }
+    }
+}
+
+/// The band an error code belongs to (its hundreds digit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Band {
+    Success,
+    Usage,
+    Image,
+    Transport,
+    Auth,
+    Quota,
+    Service,
+    Recognition,
+    Response,
+    Internal,
+}
+
+impl Band {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Band::Success => "success",
+            Band::Usage => "usage",
+            Band::Image => "image",
+            Band::Transport => "transport",
+            Band::Auth => "auth",
+            Band::Quota => "quota",
+            Band::Service => "service",
+            Band::Recognition => "recognition",
+            Band::Response => "response",
+            Band::Internal => "internal",
+        }
+    }
+}
+
+macro_rules! error_codes {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $num:literal, $name:literal, retryable: $retry:literal; )*) => {
+        /// Stable status and error codes. `Ok` (0) is success and is never the code of an
+        /// [`Error`]; it is listed so that C's `pj_status` and this enum are one list.
+        #[repr(u32)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $( $(#[doc = $doc])* $variant = $num, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in numeric order.
+            pub const ALL: &'static [ErrorCode] = &[ $( ErrorCode::$variant, )* ];
+
+            /// The stable snake_case name (`"image_too_small"`).
+            pub fn name(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $name, )* }
+            }
+
+            /// Whether the same call may succeed if retried later, unchanged.
+            pub fn retryable(self) -> bool {
+                match self { $( ErrorCode::$variant => $retry, )* }
+            }
+
+            /// One-line description (the doc comment of the variant).
+            pub fn description(self) -> &'static str {
+                match self { $( ErrorCode::$variant => concat!($($doc),*).trim_ascii(), )* }
+            }
+
+            /// The code for a number, if it is one.
+            pub fn from_u32(n: u32) -> Option<ErrorCode> {
+                match n { $( $num => Some(ErrorCode::$variant), )* _ => None }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// Success.
+    Ok = 0, "ok", retryable: false;
+
+    // 1xx usage: the caller's input is wrong; nothing was sent.
+    /// A required argument is missing, NULL, not valid UTF-8 or out of range.
+    InvalidArgument = 100, "invalid_argument", retryable: false;
+    /// The configuration is malformed: bad JSON, an unknown key, a value of the wrong type or an invalid URL.
+    InvalidConfig = 101, "invalid_config", retryable: false;
+    /// The credentials for the provider being called are not configured.
+    MissingCredentials = 102, "missing_credentials", retryable: false;
+    /// A one-shot request (pj_call) is malformed: bad JSON, unknown key or operation.
+    InvalidRequest = 103, "invalid_request", retryable: false;
+
+    // 2xx image: preflight rejected the image before any request was made.
+    /// The image is empty (zero bytes).
+    ImageEmpty = 200, "image_empty", retryable: false;
+    /// The image file could not be read (missing, not a file, no permission).
+    ImageUnreadable = 201, "image_unreadable", retryable: false;
+    /// The image format is not accepted by this provider (or not recognized at all).
+    ImageFormatUnsupported = 202, "image_format_unsupported", retryable: false;
+    /// The image header is truncated or inconsistent; its size cannot be read.
+    ImageCorrupt = 203, "image_corrupt", retryable: false;
+    /// The image's base64 text exceeds the provider's size limit.
+    ImageTooLarge = 204, "image_too_large", retryable: false;
+    /// The image's shortest side is below the provider's minimum.
+    ImageTooSmall = 205, "image_too_small", retryable: false;
+    /// The image's longest side exceeds the provider's maximum.
+    ImageDimensionsTooLarge = 206, "image_dimensions_too_large", retryable: false;
+
+    // 3xx transport: the request did not complete.
+    /// The connection could not be established (refused, DNS failure, proxy unreachable).
+    ConnectFailed = 300, "connect_failed", retryable: true;
+    /// The call did not complete before its deadline.
+    Timeout = 301, "timeout", retryable: true;
+    /// TLS handshake or certificate verification failed.
+    TlsFailed = 302, "tls_failed", retryable: false;
+    /// The connection broke while sending or receiving (closed, reset, truncated body).
+    ConnectionBroken = 303, "connection_broken", retryable: true;
+
+    // 4xx authentication and authorization.
+    /// Juhe 10001: the key is wrong.
+    InvalidKey = 400, "invalid_key", retryable: false;
+    /// Juhe 10002: the key has no permission for this API.
+    KeyNoPermission = 401, "key_no_permission", retryable: false;
+    /// Juhe 10003: the key has expired.
+    KeyExpired = 402, "key_expired", retryable: false;
+    /// Juhe 10004: wrong OPENID.
+    InvalidOpenId = 403, "invalid_openid", retryable: false;
+    /// Juhe 10005: the application has not been verified.
+    AppNotVerified = 404, "app_not_verified", retryable: false;
+    /// Juhe 10007: unknown request source.
+    UnknownRequestSource = 405, "unknown_request_source", retryable: false;
+    /// Juhe 10008: this IP address is banned.
+    IpBanned = 406, "ip_banned", retryable: false;
+    /// Juhe 10009: this key is banned.
+    KeyBanned = 407, "key_banned", retryable: false;
+    /// ChinaUMS token endpoint refused to issue a token (errCode other than "0000").
+    TokenRequestRejected = 410, "token_request_rejected", retryable: false;
+    /// ChinaUMS rejected the access token or the request signature (HTTP 401/403).
+    AuthRejected = 411, "auth_rejected", retryable: false;
+
+    // 5xx quota and rate.
+    /// Juhe 10011: this IP is over its request limit.
+    IpRateLimited = 500, "ip_rate_limited", retryable: true;
+    /// Juhe 10012: the request quota is used up.
+    QuotaExceeded = 501, "quota_exceeded", retryable: false;
+    /// Juhe 10013: the test key is over its request limit.
+    TestKeyQuotaExceeded = 502, "test_key_quota_exceeded", retryable: false;
+    /// HTTP 429: the service asks to slow down.
+    RateLimited = 503, "rate_limited", retryable: true;
+
+    // 6xx service: the provider failed or is unavailable.
+    /// Juhe 10014: internal error of the service.
+    ServiceInternalError = 600, "service_internal_error", retryable: true;
+    /// Juhe 10020: the API is under maintenance.
+    ServiceMaintenance = 601, "service_maintenance", retryable: true;
+    /// Juhe 10021: the API is discontinued.
+    ServiceDiscontinued = 602, "service_discontinued", retryable: false;
+    /// The service answered HTTP 5xx without a readable JSON body.
+    ServiceHttpError = 603, "service_http_error", retryable: true;
+    /// The provider answered an error code this library does not know; code and text are kept.
+    ProviderError = 604, "provider_error", retryable: false;
+    /// ChinaUMS 1: the recognition engine failed to load.
+    EngineLoadFailed = 605, "engine_load_failed", retryable: true;
+
+    // 7xx recognition: the service could not recognize the document.
+    /// ChinaUMS 3: classification failed; no document was detected in the image.
+    NoDocumentDetected = 700, "no_document_detected", retryable: false;
+    /// ChinaUMS 4: the PDF engine failed; the PDF could not be turned into an image.
+    PdfConversionFailed = 701, "pdf_conversion_failed", retryable: false;
+    /// ChinaUMS 6: the service could not read the file or tell its type.
+    FileUnreadableByService = 702, "file_unreadable_by_service", retryable: false;
+    /// ChinaUMS 9: the service does not accept this file type (png, jpg and pdf only).
+    FileTypeRejected = 703, "file_type_rejected", retryable: false;
+    /// ChinaUMS 16: the image format or its base64 encoding is invalid.
+    InvalidImageData = 704, "invalid_image_data", retryable: false;
+    /// ChinaUMS 27: the service rejected the request's headers or parameters.
+    ParametersRejected = 705, "parameters_rejected", retryable: false;
+    /// The service succeeded but returned no document of the requested type.
+    NothingRecognized = 706, "nothing_recognized", retryable: false;
+
+    // 8xx response: the answer could not be understood.
+    /// The body is not JSON (or not UTF-8).
+    MalformedResponse = 800, "malformed_response", retryable: false;
+    /// The body is JSON but not of the documented shape.
+    UnexpectedResponse = 801, "unexpected_response", retryable: false;
+    /// An HTTP status other than 2xx/5xx came without a readable body.
+    UnexpectedHttpStatus = 802, "unexpected_http_status", retryable: false;
+
+    // 9xx internal.
+    /// A bug in piaoju. Please report it.
+    Internal = 900, "internal", retryable: false;
+    /// A panic was caught at the language boundary. Please report it.
+    Panic = 901, "panic", retryable: false;
+}
+
+impl ErrorCode {
+    /// The numeric value (the same number as C's `pj_status`).
+    pub fn as_u32(self) -> u32 {
+        self as u32
+    }
+
+    pub fn band(self) -> Band {
+        match self as u32 / 100 {
+            0 => Band::Success,
+            1 => Band::Usage,
+            2 => Band::Image,
+            3 => Band::Transport,
+            4 => Band::Auth,
+            5 => Band::Quota,
+            6 => Band::Service,
+            7 => Band::Recognition,
+            8 => Band::Response,
+            _ => Band::Internal,
+        }
+    }
+
+    /// Map a Juhe `error_code` (system-level or service-level).
+    pub fn from_juhe(code: i64) -> ErrorCode {
+        match code {
+            10001 => ErrorCode::InvalidKey,
+            10002 => ErrorCode::KeyNoPermission,
+            10003 => ErrorCode::KeyExpired,
+            10004 => ErrorCode::InvalidOpenId,
+            10005 => ErrorCode::AppNotVerified,
+            10007 => ErrorCode::UnknownRequestSource,
+            10008 => ErrorCode::IpBanned,
+            10009 => ErrorCode::KeyBanned,
+            10011 => ErrorCode::IpRateLimited,
+            10012 => ErrorCode::QuotaExceeded,
+            10013 => ErrorCode::TestKeyQuotaExceeded,
+            10014 => ErrorCode::ServiceInternalError,
+            10020 => ErrorCode::ServiceMaintenance,
+            10021 => ErrorCode::ServiceDiscontinued,
+            _ => ErrorCode::ProviderError,
+        }
+    }
+
+    /// Map a ChinaUMS OCR answer code (page/result `ErrorCode`, `ocr_error_code`).
+    /// Returns `None` for 0 (success).
+    pub fn from_chinaums_answer(code: i64) -> Option<ErrorCode> {
+        match code {
+            0 => None,
+            1 => Some(ErrorCode::EngineLoadFailed),
+            3 => Some(ErrorCode::NoDocumentDetected),
+            4 => Some(ErrorCode::PdfConversionFailed),
+            6 => Some(ErrorCode::FileUnreadableByService),
+            9 => Some(ErrorCode::FileTypeRejected),
+            16 => Some(ErrorCode::InvalidImageData),
+            27 => Some(ErrorCode::ParametersRejected),
+            _ => Some(ErrorCode::ProviderError),
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Every failure of piaoju: a stable code, a message, and what the provider said.
+///
+/// Messages never contain a key, an app key or a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: String,
+    pub provider: Option<Provider>,
+    pub provider_code: Option<String>,
+    pub provider_message: Option<String>,
+    pub http_status: Option<u16>,
+}
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
+        debug_assert!(code != ErrorCode::Ok, "Ok is not an error code");
+        Error {
+            code,
+            message: message.into(),
+            provider: None,
+            provider_code: None,
+            provider_message: None,
+            http_status: None,
+        }
+    }
+
+    pub fn with_provider(mut self, provider: Provider) -> Error {
+        self.provider = Some(provider);
+        self
+    }
+
+    pub fn with_provider_answer(
+        mut self,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Error {
+        self.provider_code = Some(code.into());
+        self.provider_message = Some(message.into());
+        self
+    }
+
+    pub fn with_http_status(mut self, status: u16) -> Error {
+        self.http_status = Some(status);
+        self
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.code.name()
+    }
+
+    pub fn retryable(&self) -> bool {
+        self.code.retryable()
+    }
+
+    /// The error as the JSON object every binding hands out.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            format!(
+                "{{\"code\":{},\"name\":\"{}\",\"message\":\"unserializable error\"}}",
+                self.code.as_u32(),
+                self.code.name()
+            )
+        })
+    }
+}
+
+impl Serialize for Error {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Error", 8)?;
+        st.serialize_field("code", &self.code.as_u32())?;
+        st.serialize_field("name", self.code.name())?;
+        st.serialize_field("message", &self.message)?;
+        st.serialize_field("provider", &self.provider)?;
+        st.serialize_field("provider_code", &self.provider_code)?;
+        st.serialize_field("provider_message", &self.provider_message)?;
+        st.serialize_field("http_status", &self.http_status)?;
+        st.serialize_field("retryable", &self.retryable())?;
+        st.end()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{} {}] {}", self.code.as_u32(), self.code.name(), self.message)?;
+        if let (Some(c), Some(m)) = (&self.provider_code, &self.provider_message) {
+            write!(f, " (provider code {c}: {m})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_in_their_band() {
+        let mut seen = std::collections::HashSet::new();
+        let mut names = std::collections::HashSet::new();
+        for &c in ErrorCode::ALL {
+            assert!(seen.insert(c.as_u32()), "duplicate number {}", c.as_u32());
+            assert!(names.insert(c.name()), "duplicate name {}", c.name());
+            assert_eq!(ErrorCode::from_u32(c.as_u32()), Some(c));
+            assert!(!c.description().is_empty());
+        }
+        assert_eq!(ErrorCode::InvalidConfig.band(), Band::Usage);
+        assert_eq!(ErrorCode::ImageTooSmall.band(), Band::Image);
+        assert_eq!(ErrorCode::Timeout.band(), Band::Transport);
+        assert_eq!(ErrorCode::InvalidKey.band(), Band::Auth);
+        assert_eq!(ErrorCode::QuotaExceeded.band(), Band::Quota);
+        assert_eq!(ErrorCode::ServiceMaintenance.band(), Band::Service);
+        assert_eq!(ErrorCode::NoDocumentDetected.band(), Band::Recognition);
+        assert_eq!(ErrorCode::MalformedResponse.band(), Band::Response);
+        assert_eq!(ErrorCode::Panic.band(), Band::Internal);
+        assert_eq!(ErrorCode::from_u32(999), None);
+    }
+
+    #[test]
+    fn every_documented_juhe_code_maps_to_its_own_entry() {
+        let table = [
+            (10001, ErrorCode::InvalidKey),
+            (10002, ErrorCode::KeyNoPermission),
+            (10003, ErrorCode::KeyExpired),
+            (10004, ErrorCode::InvalidOpenId),
+            (10005, ErrorCode::AppNotVerified),
+            (10007, ErrorCode::UnknownRequestSource),
+            (10008, ErrorCode::IpBanned),
+            (10009, ErrorCode::KeyBanned),
+            (10011, ErrorCode::IpRateLimited),
+            (10012, ErrorCode::QuotaExceeded),
+            (10013, ErrorCode::TestKeyQuotaExceeded),
+            (10014, ErrorCode::ServiceInternalError),
+            (10020, ErrorCode::ServiceMaintenance),
+            (10021, ErrorCode::ServiceDiscontinued),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for (n, c) in table {
+            assert_eq!(ErrorCode::from_juhe(n), c, "juhe {n}");
+            assert!(seen.insert(c), "juhe {n} shares an entry");
+        }
+        assert_eq!(ErrorCode::from_juhe(10006), ErrorCode::ProviderError);
+        assert_eq!(ErrorCode::from_juhe(223701), ErrorCode::ProviderError);
+    }
+
+    #[test]
+    fn every_documented_chinaums_answer_maps_to_its_own_entry() {
+        assert_eq!(ErrorCode::from_chinaums_answer(0), None);
+        let table = [
+            (1, ErrorCode::EngineLoadFailed),
+            (3, ErrorCode::NoDocumentDetected),
+            (4, ErrorCode::PdfConversionFailed),
+            (6, ErrorCode::FileUnreadableByService),
+            (9, ErrorCode::FileTypeRejected),
+            (16, ErrorCode::InvalidImageData),
+            (27, ErrorCode::ParametersRejected),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for (n, c) in table {
+            assert_eq!(ErrorCode::from_chinaums_answer(n), Some(c), "answer {n}");
+            assert!(seen.insert(c));
+        }
+        assert_eq!(ErrorCode::from_chinaums_answer(2), Some(ErrorCode::ProviderError));
+    }
+
+    #[test]
+    fn error_json_has_every_key() {
+        let e = Error::new(ErrorCode::QuotaExceeded, "quota used up")
+            .with_provider(Provider::Juhe)
+            .with_provider_answer("10012", "请求超过次数限制")
+            .with_http_status(200);
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["code"], 501);
+        assert_eq!(v["name"], "quota_exceeded");
+        assert_eq!(v["message"], "quota used up");
+        assert_eq!(v["provider"], "juhe");
+        assert_eq!(v["provider_code"], "10012");
+        assert_eq!(v["provider_message"], "请求超过次数限制");
+        assert_eq!(v["http_status"], 200);
+        assert_eq!(v["retryable"], false);
+        assert_eq!(v.as_object().unwrap().len(), 8);
+    }
+}

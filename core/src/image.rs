@@ -1,0 +1,408 @@
+//! Preflight: what a file is and how large, read from its magic bytes and header only,
+//! so that a bad image is refused before any (paid) request is made.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// Juhe: the base64 text may be at most 6 MB (6 × 1024 × 1024 bytes).
+pub const JUHE_MAX_BASE64_LEN: usize = 6 * 1024 * 1024;
+/// Juhe: the shortest side must be at least 15 px.
+pub const JUHE_MIN_SIDE: u32 = 15;
+/// Juhe: the longest side may be at most 4096 px.
+pub const JUHE_MAX_SIDE: u32 = 4096;
+/// Files larger than this are refused without being read (no provider takes them).
+pub const MAX_FILE_LEN: u64 = 32 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFormat {
+    Jpeg,
+    Png,
+    Bmp,
+    Pdf,
+    Gif,
+    Webp,
+    Tiff,
+}
+
+impl ImageFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageFormat::Jpeg => "jpeg",
+            ImageFormat::Png => "png",
+            ImageFormat::Bmp => "bmp",
+            ImageFormat::Pdf => "pdf",
+            ImageFormat::Gif => "gif",
+            ImageFormat::Webp => "webp",
+            ImageFormat::Tiff => "tiff",
+        }
+    }
+}
+
+/// What preflight learned about an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub format: ImageFormat,
+    /// Width and height in pixels; `None` for PDF.
+    pub size: Option<(u32, u32)>,
+}
+
+/// An image to recognize: bytes in memory or a file to read.
+#[derive(Debug, Clone, Copy)]
+pub enum ImageSource<'a> {
+    Bytes(&'a [u8]),
+    Path(&'a Path),
+}
+
+impl<'a> From<&'a [u8]> for ImageSource<'a> {
+    fn from(b: &'a [u8]) -> Self {
+        ImageSource::Bytes(b)
+    }
+}
+impl<'a> From<&'a Vec<u8>> for ImageSource<'a> {
+    fn from(b: &'a Vec<u8>) -> Self {
+        ImageSource::Bytes(b)
+    }
+}
+impl<'a, const N: usize> From<&'a [u8; N]> for ImageSource<'a> {
+    fn from(b: &'a [u8; N]) -> Self {
+        ImageSource::Bytes(b)
+    }
+}
+impl<'a> From<&'a Path> for ImageSource<'a> {
+    fn from(p: &'a Path) -> Self {
+        ImageSource::Path(p)
+    }
+}
+impl<'a> From<&'a std::path::PathBuf> for ImageSource<'a> {
+    fn from(p: &'a std::path::PathBuf) -> Self {
+        ImageSource::Path(p)
+    }
+}
+
+impl<'a> ImageSource<'a> {
+    /// The image's bytes: borrowed, or read from the file.
+    pub fn load(self) -> Result<Cow<'a, [u8]>> {
+        let bytes = match self {
+            ImageSource::Bytes(b) => Cow::Borrowed(b),
+            ImageSource::Path(p) => Cow::Owned(read_file(p)?),
+        };
+        if bytes.is_empty() {
+            return Err(Error::new(ErrorCode::ImageEmpty, "the image is empty (0 bytes)"));
+        }
+        Ok(bytes)
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let unreadable = |e: std::io::Error| {
+        Error::new(
+            ErrorCode::ImageUnreadable,
+            format!("cannot read image file {}: {e}", path.display()),
+        )
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorCode::ImageUnreadable,
+            format!("image path {} is not a regular file", path.display()),
+        ));
+    }
+    if meta.len() > MAX_FILE_LEN {
+        return Err(Error::new(
+            ErrorCode::ImageTooLarge,
+            format!(
+                "image file {} is {} bytes; the largest accepted is {MAX_FILE_LEN} bytes",
+                path.display(),
+                meta.len()
+            ),
+        ));
+    }
+    std::fs::read(path).map_err(unreadable)
+}
+
+fn corrupt(format: ImageFormat, what: &str) -> Error {
+    Error::new(
+        ErrorCode::ImageCorrupt,
+        format!("the {} header is {what}", format.name()),
+    )
+}
+
+fn be16(b: &[u8], i: usize) -> u32 {
+    u32::from(u16::from_be_bytes([b[i], b[i + 1]]))
+}
+fn le16(b: &[u8], i: usize) -> u32 {
+    u32::from(u16::from_le_bytes([b[i], b[i + 1]]))
+}
+fn be32(b: &[u8], i: usize) -> u32 {
+    u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+fn le32(b: &[u8], i: usize) -> i32 {
+    i32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+/// Identify an image by its magic bytes and read its dimensions from the header.
+pub fn inspect(bytes: &[u8]) -> Result<ImageInfo> {
+    if bytes.is_empty() {
+        return Err(Error::new(ErrorCode::ImageEmpty, "the image is empty (0 bytes)"));
+    }
+    let format = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        ImageFormat::Png
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        ImageFormat::Jpeg
+    } else if bytes.starts_with(b"BM") {
+        ImageFormat::Bmp
+    } else if bytes.starts_with(b"%PDF-") {
+        ImageFormat::Pdf
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        ImageFormat::Gif
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        ImageFormat::Webp
+    } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        ImageFormat::Tiff
+    } else {
+        return Err(Error::new(
+            ErrorCode::ImageFormatUnsupported,
+            "the file is not a recognized image (expected jpeg, png, bmp or pdf)",
+        ));
+    };
+    let size = match format {
+        ImageFormat::Png => Some(png_size(bytes)?),
+        ImageFormat::Jpeg => Some(jpeg_size(bytes)?),
+        ImageFormat::Bmp => Some(bmp_size(bytes)?),
+        _ => None,
+    };
+    if let Some((w, h)) = size {
+        if w == 0 || h == 0 {
+            return Err(corrupt(format, "declaring a zero width or height"));
+        }
+    }
+    Ok(ImageInfo { format, size })
+}
+
+fn png_size(b: &[u8]) -> Result<(u32, u32)> {
+    // signature (8), IHDR length (4), "IHDR" (4), width (4), height (4)
+    if b.len() < 24 || &b[12..16] != b"IHDR" {
+        return Err(corrupt(ImageFormat::Png, "truncated or missing IHDR"));
+    }
+    Ok((be32(b, 16), be32(b, 20)))
+}
+
+fn jpeg_size(b: &[u8]) -> Result<(u32, u32)> {
+    let mut i = 2;
+    loop {
+        // skip fill bytes before a marker
+        while i < b.len() && b[i] == 0xFF && i + 1 < b.len() && b[i + 1] == 0xFF {
+            i += 1;
+        }
+        if i + 4 > b.len() || b[i] != 0xFF {
+            return Err(corrupt(ImageFormat::Jpeg, "truncated before its frame header"));
+        }
+        let marker = b[i + 1];
+        if marker == 0xD9 || marker == 0xDA {
+            return Err(corrupt(ImageFormat::Jpeg, "missing a frame header (SOF)"));
+        }
+        if (0xD0..=0xD7).contains(&marker) || marker == 0x01 {
+            i += 2;
+            continue;
+        }
+        let len = be16(b, i + 2) as usize;
+        if len < 2 {
+            return Err(corrupt(ImageFormat::Jpeg, "holding a segment of invalid length"));
+        }
+        let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        if is_sof {
+            if i + 9 > b.len() || len < 7 {
+                return Err(corrupt(ImageFormat::Jpeg, "truncated in its frame header"));
+            }
+            let h = be16(b, i + 5);
+            let w = be16(b, i + 7);
+            return Ok((w, h));
+        }
+        i += 2 + len;
+    }
+}
+
+fn bmp_size(b: &[u8]) -> Result<(u32, u32)> {
+    if b.len() < 26 {
+        return Err(corrupt(ImageFormat::Bmp, "truncated"));
+    }
+    let dib = le32(b, 14);
+    if dib == 12 {
+        return Ok((le16(b, 18), le16(b, 20)));
+    }
+    if dib < 40 {
+        return Err(corrupt(ImageFormat::Bmp, "of an unknown DIB header size"));
+    }
+    let w = le32(b, 18);
+    let h = le32(b, 22);
+    if w <= 0 || h == 0 || h == i32::MIN {
+        return Err(corrupt(ImageFormat::Bmp, "declaring invalid dimensions"));
+    }
+    Ok((w as u32, h.unsigned_abs()))
+}
+
+/// The length of the standard, padded base64 text of `n` bytes.
+pub fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+/// Preflight for Juhe: jpg/jpeg/png/bmp, base64 ≤ 6 MB, sides within 15..=4096 px.
+pub fn preflight_juhe(bytes: &[u8]) -> Result<ImageInfo> {
+    let info = inspect(bytes)?;
+    if !matches!(
+        info.format,
+        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Bmp
+    ) {
+        return Err(Error::new(
+            ErrorCode::ImageFormatUnsupported,
+            format!(
+                "Juhe accepts jpg, jpeg, png and bmp; this image is {}",
+                info.format.name()
+            ),
+        ));
+    }
+    let b64 = base64_len(bytes.len());
+    if b64 > JUHE_MAX_BASE64_LEN {
+        return Err(Error::new(
+            ErrorCode::ImageTooLarge,
+            format!(
+                "the image's base64 text would be {b64} bytes; Juhe accepts at most {JUHE_MAX_BASE64_LEN} (6 MB)"
+            ),
+        ));
+    }
+    let (w, h) = info.size.expect("raster formats have a size");
+    let (short, long) = (w.min(h), w.max(h));
+    if short < JUHE_MIN_SIDE {
+        return Err(Error::new(
+            ErrorCode::ImageTooSmall,
+            format!("the image is {w}x{h} px; its shortest side must be at least {JUHE_MIN_SIDE} px"),
+        ));
+    }
+    if long > JUHE_MAX_SIDE {
+        return Err(Error::new(
+            ErrorCode::ImageDimensionsTooLarge,
+            format!("the image is {w}x{h} px; its longest side may be at most {JUHE_MAX_SIDE} px"),
+        ));
+    }
+    Ok(info)
+}
+
+/// Preflight for ChinaUMS: png, jpg or pdf.
+pub fn preflight_chinaums(bytes: &[u8]) -> Result<ImageInfo> {
+    let info = inspect(bytes)?;
+    if !matches!(
+        info.format,
+        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Pdf
+    ) {
+        return Err(Error::new(
+            ErrorCode::ImageFormatUnsupported,
+            format!(
+                "ChinaUMS accepts png, jpg and pdf; this image is {}",
+                info.format.name()
+            ),
+        ));
+    }
+    Ok(info)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn png_header(w: u32, h: u32) -> Vec<u8> {
+        let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        v.extend_from_slice(&w.to_be_bytes());
+        v.extend_from_slice(&h.to_be_bytes());
+        v.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+        v
+    }
+
+    pub fn jpeg_header(w: u16, h: u16) -> Vec<u8> {
+        let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 16];
+        v.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+        v.extend_from_slice(&[0xFF, 0xC0, 0, 11, 8]);
+        v.extend_from_slice(&h.to_be_bytes());
+        v.extend_from_slice(&w.to_be_bytes());
+        v.extend_from_slice(&[1, 1, 0x11, 0, 0xFF, 0xD9]);
+        v
+    }
+
+    fn bmp_header(w: i32, h: i32) -> Vec<u8> {
+        let mut v = b"BM".to_vec();
+        v.extend_from_slice(&[0; 12]);
+        v.extend_from_slice(&40i32.to_le_bytes());
+        v.extend_from_slice(&w.to_le_bytes());
+        v.extend_from_slice(&h.to_le_bytes());
+        v.extend_from_slice(&[0; 28]);
+        v
+    }
+
+    #[test]
+    fn reads_dimensions_of_each_format() {
+        assert_eq!(inspect(&png_header(640, 480)).unwrap().size, Some((640, 480)));
+        assert_eq!(inspect(&jpeg_header(300, 20)).unwrap().size, Some((300, 20)));
+        assert_eq!(inspect(&bmp_header(50, -40)).unwrap().size, Some((50, 40)));
+        let pdf = inspect(b"%PDF-1.4\n").unwrap();
+        assert_eq!((pdf.format, pdf.size), (ImageFormat::Pdf, None));
+        assert_eq!(inspect(b"GIF89a....").unwrap().format, ImageFormat::Gif);
+    }
+
+    #[test]
+    fn corrupt_and_unknown_headers() {
+        assert_eq!(inspect(b"").unwrap_err().code, ErrorCode::ImageEmpty);
+        assert_eq!(inspect(b"hello").unwrap_err().code, ErrorCode::ImageFormatUnsupported);
+        assert_eq!(inspect(&png_header(1, 1)[..20]).unwrap_err().code, ErrorCode::ImageCorrupt);
+        assert_eq!(inspect(&png_header(0, 10)).unwrap_err().code, ErrorCode::ImageCorrupt);
+        assert_eq!(inspect(&jpeg_header(10, 10)[..12]).unwrap_err().code, ErrorCode::ImageCorrupt);
+        assert_eq!(inspect(&[0xFF, 0xD8, 0xFF, 0xD9]).unwrap_err().code, ErrorCode::ImageCorrupt);
+        assert_eq!(inspect(b"BM\0\0").unwrap_err().code, ErrorCode::ImageCorrupt);
+    }
+
+    #[test]
+    fn juhe_limits_name_limit_and_value() {
+        let e = preflight_juhe(&png_header(14, 100)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ImageTooSmall);
+        assert!(e.message.contains("14x100") && e.message.contains("15 px"), "{}", e.message);
+        let e = preflight_juhe(&png_header(4097, 100)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ImageDimensionsTooLarge);
+        assert!(e.message.contains("4097x100") && e.message.contains("4096"), "{}", e.message);
+        assert!(preflight_juhe(&png_header(15, 4096)).is_ok());
+        let e = preflight_juhe(b"%PDF-1.4").unwrap_err();
+        assert_eq!(e.code, ErrorCode::ImageFormatUnsupported);
+        // 4.5 MiB of raw bytes is exactly 6 MiB of base64: accepted; one more byte is not.
+        let mut big = png_header(100, 100);
+        big.resize(JUHE_MAX_BASE64_LEN / 4 * 3, 0);
+        assert!(preflight_juhe(&big).is_ok());
+        big.push(0);
+        let e = preflight_juhe(&big).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ImageTooLarge);
+        assert!(e.message.contains("6291460") && e.message.contains("6291456"), "{}", e.message);
+    }
+
+    #[test]
+    fn chinaums_formats() {
+        assert!(preflight_chinaums(b"%PDF-1.7").is_ok());
+        assert!(preflight_chinaums(&jpeg_header(10, 10)).is_ok());
+        assert_eq!(
+            preflight_chinaums(&bmp_header(100, 100)).unwrap_err().code,
+            ErrorCode::ImageFormatUnsupported
+        );
+    }
+
+    #[test]
+    fn files() {
+        let dir = std::env::temp_dir().join(format!("piaoju-img-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.png");
+        std::fs::write(&empty, b"").unwrap();
+        assert_eq!(ImageSource::Path(&empty).load().unwrap_err().code, ErrorCode::ImageEmpty);
+        let missing = dir.join("missing.png");
+        let e = ImageSource::Path(&missing).load().unwrap_err();
+        assert_eq!(e.code, ErrorCode::ImageUnreadable);
+        assert!(e.message.contains("missing.png"));
+        assert_eq!(ImageSource::Path(&dir).load().unwrap_err().code, ErrorCode::ImageUnreadable);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,361 @@
+//! Juhe shopping receipt OCR (购物小票OCR): request body and answer parsing.
+
+use serde_json::Value;
+
+use crate::error::{Error, ErrorCode, Provider, Result};
+use crate::http::{excerpt, json_body, HttpAnswer};
+use crate::model::{self, ReceiptItem, ShoppingReceipt};
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Append `s` form-urlencoded (application/x-www-form-urlencoded, UTF-8).
+fn push_form_encoded(out: &mut Vec<u8>, s: &str) {
+    for &b in s.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(b),
+            b' ' => out.push(b'+'),
+            _ => push_percent(out, b),
+        }
+    }
+}
+
+fn form_encoded_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' | b' ' => 1,
+            _ => 3,
+        })
+        .sum()
+}
+
+fn push_percent(out: &mut Vec<u8>, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+}
+
+/// The request body `key=<key>&image=<base64, percent-encoded>`, built in one pre-sized buffer.
+///
+/// The base64 text is written straight into its final place; then the characters a form parser
+/// would misread (`+` as a space, `/`, `=`) are expanded to `%2B`, `%2F`, `%3D` in place, walking
+/// backwards, so that a 6 MB image is never copied through intermediate strings.
+pub fn form_body(key: &str, image: &[u8]) -> Vec<u8> {
+    let b64_len = crate::image::base64_len(image.len());
+    // Exact size: every '+', '/' and '=' grows by 2. Count them from the input's 6-bit groups.
+    let specials = count_specials(image);
+    let mut out = Vec::with_capacity(4 + form_encoded_len(key) + 7 + b64_len + 2 * specials);
+    out.extend_from_slice(b"key=");
+    push_form_encoded(&mut out, key);
+    out.extend_from_slice(b"&image=");
+    let start = out.len();
+    for chunk in image.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        let sextet = |i: u32| B64[((n >> (18 - 6 * i)) & 63) as usize];
+        out.push(sextet(0));
+        out.push(sextet(1));
+        out.push(if chunk.len() > 1 { sextet(2) } else { b'=' });
+        out.push(if chunk.len() > 2 { sextet(3) } else { b'=' });
+    }
+    debug_assert_eq!(out.len() - start, b64_len);
+    // Expand in place from the back.
+    let old_len = out.len();
+    let new_len = old_len + 2 * specials;
+    out.resize(new_len, 0);
+    let (mut r, mut w) = (old_len, new_len);
+    while r > start {
+        r -= 1;
+        let c = out[r];
+        let esc: Option<&[u8; 3]> = match c {
+            b'+' => Some(b"%2B"),
+            b'/' => Some(b"%2F"),
+            b'=' => Some(b"%3D"),
+            _ => None,
+        };
+        match esc {
+            Some(e) => {
+                w -= 3;
+                out[w..w + 3].copy_from_slice(e);
+            }
+            None => {
+                w -= 1;
+                out[w] = c;
+            }
+        }
+    }
+    debug_assert_eq!(w, r);
+    out
+}
+
+/// How many `+`, `/` and `=` the base64 text of `data` has.
+fn count_specials(data: &[u8]) -> usize {
+    let mut count = 0;
+    for chunk in data.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        let emitted = chunk.len() + 1;
+        for i in 0..emitted as u32 {
+            if (n >> (18 - 6 * i)) & 63 >= 62 {
+                count += 1;
+            }
+        }
+        count += 4 - emitted;
+    }
+    count
+}
+
+fn juhe_err(code: ErrorCode, msg: impl Into<String>, status: u16) -> Error {
+    Error::new(code, msg)
+        .with_provider(Provider::Juhe)
+        .with_http_status(status)
+}
+
+fn str_field(v: &Value, name: &str) -> Option<String> {
+    match v.get(name) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Parse a Juhe answer (any HTTP status) into a receipt, or the error it reports.
+pub fn parse_answer(answer: &HttpAnswer) -> Result<ShoppingReceipt> {
+    let status = answer.status;
+    let v = json_body(Provider::Juhe, answer)?;
+    let unexpected = |what: &str| {
+        juhe_err(
+            ErrorCode::UnexpectedResponse,
+            format!(
+                "Juhe answered HTTP {status} with JSON that {what}: {:?}",
+                excerpt(&answer.body)
+            ),
+            status,
+        )
+    };
+    let obj = v.as_object().ok_or_else(|| unexpected("is not an object"))?;
+    let error_code = match obj.get("error_code") {
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| unexpected("has a non-integer error_code"))?,
+        // Some hosts send numbers as strings.
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| unexpected("has a non-numeric error_code"))?,
+        _ => return Err(unexpected("has no error_code")),
+    };
+    let reason = str_field(&v, "reason").unwrap_or_default();
+    if error_code != 0 {
+        let code = ErrorCode::from_juhe(error_code);
+        let msg = if code == ErrorCode::ProviderError {
+            format!("Juhe error {error_code}: {reason}")
+        } else {
+            format!("{} (Juhe {error_code}: {reason})", code.description())
+        };
+        return Err(juhe_err(code, msg, status).with_provider_answer(error_code.to_string(), reason));
+    }
+    if !(200..300).contains(&status) {
+        return Err(unexpected("claims success with a non-2xx status"));
+    }
+    let result = obj
+        .get("result")
+        .filter(|r| r.is_object())
+        .ok_or_else(|| unexpected("has error_code 0 but no result object"))?;
+    let data = match result.get("data") {
+        Some(d @ Value::Object(_)) => d,
+        _ => return Err(unexpected("has no result.data object")),
+    };
+    let field = |name: &str| str_field(data, name).unwrap_or_default();
+    let items = match data.get("table") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(rows)) => rows
+            .iter()
+            .map(|row| {
+                if !row.is_object() {
+                    return Err(unexpected("has a table row that is not an object"));
+                }
+                let f = |name: &str| str_field(row, name).unwrap_or_default();
+                Ok(ReceiptItem {
+                    product: model::text(&f("product")),
+                    quantity: model::quantity(&f("quantity")),
+                    unit_price: model::money(&f("unit_price")),
+                    subtotal_amount: model::money(&f("subtotal_amount")),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?,
+        Some(_) => return Err(unexpected("has a table that is not an array")),
+    };
+    let table_row_num = match data.get("table_row_num") {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    let mut receipt = ShoppingReceipt {
+        document_type: "shopping_receipt",
+        provider: Provider::Juhe,
+        order_id: str_field(result, "orderid").and_then(|s| model::text(&s)),
+        shop_name: model::text(&field("shop_name")),
+        receipt_num: model::text(&field("receipt_num")),
+        machine_num: model::text(&field("machine_num")),
+        employee_num: model::text(&field("employee_num")),
+        consumption_date: model::date(&field("consumption_date")),
+        consumption_time: model::time(&field("consumption_time")),
+        total_amount: model::money(&field("total_amount")),
+        change: model::money(&field("change")),
+        currency: model::text(&field("currency")),
+        paid_amount: model::money(&field("paid_amount")),
+        discount: model::money(&field("discount")),
+        print_date: model::date(&field("print_date")),
+        print_time: model::time(&field("print_time")),
+        table_row_num,
+        items,
+        checks: Vec::new(),
+        raw: result.clone(),
+    };
+    receipt.checks = crate::check::receipt_checks(&receipt);
+    Ok(receipt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn form_decode(s: &str) -> Vec<u8> {
+        // An independent decoder, as a server's form parser would do it.
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                    i += 2;
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        out
+    }
+
+    #[test]
+    fn form_body_escapes_plus_slash_and_equals() {
+        // 0xFB 0xEF 0xFF → "++//" ; 0xFF → "/w=="
+        let image = [0xFBu8, 0xEF, 0xBE, 0xFF, 0xFF, 0xFF, 0xFF];
+        let b64 = base64::engine::general_purpose::STANDARD.encode(image);
+        assert!(b64.contains('+') && b64.contains('/') && b64.contains('='), "{b64}");
+        let body = String::from_utf8(form_body("k+y/=&", &image)).unwrap();
+        assert_eq!(
+            body,
+            "key=k%2By%2F%3D%26&image=%2B%2B%2B%2B%2F%2F%2F%2F%2Fw%3D%3D"
+        );
+        let (k, img) = body.split_once("&image=").unwrap();
+        assert_eq!(form_decode(k.strip_prefix("key=").unwrap()), b"k+y/=&");
+        assert_eq!(form_decode(img), b64.as_bytes());
+        assert!(!img.contains('+') && !img.contains('/') && !img.contains('='));
+    }
+
+    #[test]
+    fn form_body_matches_reference_for_every_length() {
+        let engine = base64::engine::general_purpose::STANDARD;
+        let data: Vec<u8> = (0..600u32).map(|i| (i * 97 + 13) as u8).collect();
+        for n in 0..data.len() {
+            let body = form_body("abc", &data[..n]);
+            assert_eq!(body.len(), body.capacity().min(body.len()));
+            let text = String::from_utf8(body).unwrap();
+            let img = text.strip_prefix("key=abc&image=").unwrap();
+            assert_eq!(form_decode(img), engine.encode(&data[..n]).as_bytes(), "n={n}");
+        }
+    }
+
+    #[test]
+    fn form_body_is_exactly_presized() {
+        let data = vec![0xFFu8; 3000]; // all '/'
+        let body = form_body("key", &data);
+        assert_eq!(body.len(), body.capacity());
+    }
+
+    fn answer(status: u16, body: &str) -> HttpAnswer {
+        HttpAnswer {
+            status,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    pub(crate) const SEED_ANSWER: &str = include_str!("../../tests/fixtures/juhe_receipt_answer.json");
+
+    #[test]
+    fn parses_the_seed_example() {
+        let r = parse_answer(&answer(200, SEED_ANSWER)).unwrap();
+        assert_eq!(r.order_id.as_deref(), Some("JH1241217171601ZDomp"));
+        assert_eq!(r.shop_name.as_deref(), Some("多又好超市"));
+        assert_eq!(r.receipt_num.as_deref(), Some("NO.01202011196374"));
+        assert_eq!(r.consumption_date.as_deref(), Some("2020-11-19"));
+        assert_eq!(r.consumption_time.as_deref(), Some("17:23"));
+        assert_eq!(r.total_amount.as_deref(), Some("12.50"));
+        assert_eq!(r.change, None);
+        assert_eq!(r.currency.as_deref(), Some("人民币"));
+        assert_eq!(r.table_row_num, Some(4));
+        assert_eq!(r.items.len(), 4);
+        assert_eq!(r.items[0].product.as_deref(), Some("500g营养快线"));
+        assert_eq!(r.items[0].quantity.as_deref(), Some("2"));
+        assert_eq!(r.items[0].unit_price.as_deref(), Some("4.50"));
+        assert_eq!(r.items[0].subtotal_amount.as_deref(), Some("9.00"));
+        assert_eq!(r.items[1].unit_price, None);
+        assert_eq!(r.raw["data"]["table"][0]["unit_price"], "单价:4.50");
+        let j: Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(j["document_type"], "shopping_receipt");
+        assert_eq!(j["provider"], "juhe");
+        assert_eq!(j["items"][3]["subtotal_amount"], "1.00");
+        assert!(j["discount"].is_null());
+    }
+
+    #[test]
+    fn error_envelopes() {
+        let e = parse_answer(&answer(200, r#"{"reason":"错误的请求KEY","result":null,"error_code":10001,"resultcode":"101"}"#)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidKey);
+        assert_eq!(e.provider_code.as_deref(), Some("10001"));
+        assert_eq!(e.provider_message.as_deref(), Some("错误的请求KEY"));
+        assert_eq!(e.http_status, Some(200));
+        // result as a string, non-200 status, error_code as a string
+        let e = parse_answer(&answer(403, r#"{"reason":"超过次数","result":"","error_code":"10012"}"#)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::QuotaExceeded);
+        assert_eq!(e.http_status, Some(403));
+        let e = parse_answer(&answer(200, r#"{"reason":"图片识别失败","result":null,"error_code":223701}"#)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ProviderError);
+        assert_eq!(e.provider_code.as_deref(), Some("223701"));
+        assert!(e.message.contains("223701") && e.message.contains("图片识别失败"));
+    }
+
+    #[test]
+    fn malformed_answers() {
+        let cases = [
+            (200, "<html>oops</html>", ErrorCode::MalformedResponse),
+            (502, "<html>Bad Gateway</html>", ErrorCode::ServiceHttpError),
+            (404, "not found", ErrorCode::UnexpectedHttpStatus),
+            (200, "", ErrorCode::MalformedResponse),
+            (200, "[]", ErrorCode::UnexpectedResponse),
+            (200, r#"{"reason":"成功"}"#, ErrorCode::UnexpectedResponse),
+            (200, r#"{"error_code":0,"result":null}"#, ErrorCode::UnexpectedResponse),
+            (200, r#"{"error_code":0,"result":{"orderid":"x"}}"#, ErrorCode::UnexpectedResponse),
+            (200, r#"{"error_code":0,"result":{"data":{"table":{}}}}"#, ErrorCode::UnexpectedResponse),
+            (200, r#"{"error_code":0.5}"#, ErrorCode::UnexpectedResponse),
+        ];
+        for (status, body, code) in cases {
+            let e = parse_answer(&answer(status, body)).unwrap_err();
+            assert_eq!(e.code, code, "{body}: {e}");
+            assert_eq!(e.http_status, Some(status));
+        }
+        let e = parse_answer(&answer(502, "<html>Bad Gateway</html>")).unwrap_err();
+        assert!(e.message.contains("502") && e.message.contains("Bad Gateway"), "{}", e.message);
+    }
+
+    #[test]
+    fn missing_optional_fields_are_not_errors() {
+        let r = parse_answer(&answer(200, r#"{"error_code":0,"reason":"成功","result":{"orderid":"o","data":{}}}"#)).unwrap();
+        assert_eq!(r.shop_name, None);
+        assert!(r.items.is_empty());
+        assert_eq!(r.table_row_num, None);
+    }
+}
