@@ -173,7 +173,10 @@ const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4,
 fn resident_id_problem(v: &str) -> Option<String> {
     let b = v.as_bytes();
     if b.len() != 18 {
-        return Some(format!("a resident ID has 18 characters, this has {}", v.chars().count()));
+        return Some(format!(
+            "a resident ID has 18 characters, this has {}",
+            v.chars().count()
+        ));
     }
     if !b[..17].iter().all(u8::is_ascii_digit) || !(b[17].is_ascii_digit() || b[17] == b'X') {
         return Some("a resident ID is 17 digits and a digit or X".to_string());
@@ -181,8 +184,13 @@ fn resident_id_problem(v: &str) -> Option<String> {
     let (y, m, d) = (&v[6..10], &v[10..12], &v[12..14]);
     let birth = model::parse_date(&format!("{y}{m}{d}"));
     match birth {
-        Some((year, month, day)) if (1900..=2100).contains(&year) && !is_future(year, month, day) => {}
-        _ => return Some(format!("its birth date {y}-{m}-{d} is not a plausible date")),
+        Some((year, month, day))
+            if (1900..=2100).contains(&year) && !is_future(year, month, day) => {}
+        _ => {
+            return Some(format!(
+                "its birth date {y}-{m}-{d} is not a plausible date"
+            ))
+        }
     }
     let sum: u32 = b[..17]
         .iter()
@@ -206,7 +214,11 @@ pub fn resident_id(value: &str) -> Check {
         return Check::skipped("resident_id", f, "no ID number to check");
     }
     match resident_id_problem(&v) {
-        None => Check::pass("resident_id", f, "the resident ID's birth date and check character are valid"),
+        None => Check::pass(
+            "resident_id",
+            f,
+            "the resident ID's birth date and check character are valid",
+        ),
         Some(p) => {
             let mut c = Check::fail("resident_id", f, format!("resident ID {v}: {p}"));
             c.suggestion = unique_correction(&v, |s| resident_id_problem(s).is_none());
@@ -216,24 +228,40 @@ pub fn resident_id(value: &str) -> Check {
 }
 
 const USCC_ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-const USCC_WEIGHTS: [usize; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const USCC_WEIGHTS: [usize; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 fn uscc_problem(v: &str) -> Option<String> {
     let chars: Vec<char> = v.chars().collect();
     if chars.len() != 18 {
-        return Some(format!("a unified social credit code has 18 characters, this has {}", chars.len()));
+        return Some(format!(
+            "a unified social credit code has 18 characters, this has {}",
+            chars.len()
+        ));
     }
     let mut values = Vec::with_capacity(18);
     for &c in &chars {
         match USCC_ALPHABET.find(c) {
             Some(n) => values.push(n),
-            None => return Some(format!("{c:?} never occurs in a unified social credit code")),
+            None => {
+                return Some(format!(
+                    "{c:?} never occurs in a unified social credit code"
+                ))
+            }
         }
     }
-    let sum: usize = values[..17].iter().zip(USCC_WEIGHTS).map(|(v, w)| v * w).sum();
+    let sum: usize = values[..17]
+        .iter()
+        .zip(USCC_WEIGHTS)
+        .map(|(v, w)| v * w)
+        .sum();
     let expected = USCC_ALPHABET.as_bytes()[(31 - sum % 31) % 31] as char;
     (chars[17] != expected).then(|| {
-        format!("the check character is {}, the other characters give {expected}", chars[17])
+        format!(
+            "the check character is {}, the other characters give {expected}",
+            chars[17]
+        )
     })
 }
 
@@ -245,9 +273,17 @@ pub fn social_credit_code(value: &str) -> Check {
         return Check::skipped("social_credit_code", f, "no code to check");
     }
     match uscc_problem(&v) {
-        None => Check::pass("social_credit_code", f, "the unified social credit code's check character is valid"),
+        None => Check::pass(
+            "social_credit_code",
+            f,
+            "the unified social credit code's check character is valid",
+        ),
         Some(p) => {
-            let mut c = Check::fail("social_credit_code", f, format!("unified social credit code {v}: {p}"));
+            let mut c = Check::fail(
+                "social_credit_code",
+                f,
+                format!("unified social credit code {v}: {p}"),
+            );
             c.suggestion = unique_correction(&v, |s| uscc_problem(s).is_none());
             c
         }
@@ -301,19 +337,29 @@ pub fn invoice_number(value: &str, issue_date: Option<&str>) -> Check {
         return Check::fail(
             "invoice_number",
             f,
-            format!("invoice number {v:?} is not 20 digits ({} characters)", v.chars().count()),
+            format!(
+                "invoice number {v:?} is not 20 digits ({} characters)",
+                v.chars().count()
+            ),
         );
     }
     match issue_date.map(|d| (d, model::parse_date(d))) {
         Some((_, Some((year, _, _)))) => {
             let yy = format!("{:02}", year % 100);
             if v[..2] == yy {
-                Check::pass("invoice_number", f, format!("20 digits, starting with the issue year's {yy}"))
+                Check::pass(
+                    "invoice_number",
+                    f,
+                    format!("20 digits, starting with the issue year's {yy}"),
+                )
             } else {
                 Check::fail(
                     "invoice_number",
                     f,
-                    format!("invoice number starts with {} but the invoice was issued in {year}", &v[..2]),
+                    format!(
+                        "invoice number starts with {} but the invoice was issued in {year}",
+                        &v[..2]
+                    ),
                 )
             }
         }
@@ -332,7 +378,11 @@ const PROVINCES: &str = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂�
 /// digits; the letters I and O never occur.
 pub fn plate_number(value: &str) -> Check {
     let f = &["plate_number"];
-    let v: String = value.trim().chars().filter(|c| !matches!(c, '·' | '•' | ' ' | '-')).collect();
+    let v: String = value
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, '·' | '•' | ' ' | '-'))
+        .collect();
     if v.is_empty() {
         return Check::skipped("plate_number", f, "no plate number to check");
     }
@@ -342,16 +392,18 @@ pub fn plate_number(value: &str) -> Check {
         && chars[1].is_ascii_uppercase()
         && !matches!(chars[1], 'I' | 'O')
         && (chars.len() == 7 || chars.len() == 8)
-        && chars[2..].iter().all(|c| {
-            (c.is_ascii_digit() || c.is_ascii_uppercase()) && !matches!(c, 'I' | 'O')
-        });
+        && chars[2..]
+            .iter()
+            .all(|c| (c.is_ascii_digit() || c.is_ascii_uppercase()) && !matches!(c, 'I' | 'O'));
     if ok {
         Check::pass("plate_number", f, "has the form of a Chinese plate")
     } else {
         Check::fail(
             "plate_number",
             f,
-            format!("{v:?} is not of the form: province character, letter, 5 or 6 letters or digits"),
+            format!(
+                "{v:?} is not of the form: province character, letter, 5 or 6 letters or digits"
+            ),
         )
     }
 }
@@ -360,7 +412,10 @@ pub fn plate_number(value: &str) -> Check {
 // Chinese uppercase money (大写金额)
 
 fn digit_of(c: char) -> Option<u32> {
-    "零壹贰叁肆伍陆柒捌玖".chars().position(|d| d == c).map(|p| p as u32)
+    "零壹贰叁肆伍陆柒捌玖"
+        .chars()
+        .position(|d| d == c)
+        .map(|p| p as u32)
 }
 
 /// One 4-digit section (below 万): `仟佰拾` units, 零 marking a gap. `leading` allows a bare 拾.
@@ -460,7 +515,9 @@ fn parse_yuan(chars: &[char]) -> Option<i128> {
         let v = parse_section(sec, i == 0)?;
         if let Some(h) = higher {
             let gap_optional = h % 10 == 0;
-            if (lead_zero && v >= 1000 && !gap_optional) || (!lead_zero && v < 1000 && !gap_optional) {
+            if (lead_zero && v >= 1000 && !gap_optional)
+                || (!lead_zero && v < 1000 && !gap_optional)
+            {
                 return None;
             }
         }
@@ -534,7 +591,10 @@ pub fn amount_in_words(text: &str) -> Result<Decimal> {
         .ok_or_else(|| {
             Error::new(
                 ErrorCode::InvalidArgument,
-                format!("{:?} is not an amount in Chinese uppercase money", text.trim()),
+                format!(
+                    "{:?} is not an amount in Chinese uppercase money",
+                    text.trim()
+                ),
             )
         })
 }
@@ -589,33 +649,68 @@ pub fn receipt_checks(r: &ShoppingReceipt) -> Vec<Check> {
         let fs = format!("items[{i}].subtotal_amount");
         let f: &[&str] = &[&fq, &fp, &fs];
         let name = "item_amount";
-        out.push(match (dec(&item.quantity), dec(&item.unit_price), dec(&item.subtotal_amount)) {
-            (Some(q), Some(p), Some(s)) => match q.checked_mul(p) {
-                Some(prod) if prod == s => Check::pass(name, f, format!("item {}: {q} × {p} = {s}", i + 1)),
-                Some(prod) => Check::fail(name, f, format!("item {}: {q} × {p} = {prod}, but its subtotal is {s}", i + 1)),
-                None => Check::skipped(name, f, format!("item {}: amounts too large", i + 1)),
+        out.push(
+            match (
+                dec(&item.quantity),
+                dec(&item.unit_price),
+                dec(&item.subtotal_amount),
+            ) {
+                (Some(q), Some(p), Some(s)) => match q.checked_mul(p) {
+                    Some(prod) if prod == s => {
+                        Check::pass(name, f, format!("item {}: {q} × {p} = {s}", i + 1))
+                    }
+                    Some(prod) => Check::fail(
+                        name,
+                        f,
+                        format!(
+                            "item {}: {q} × {p} = {prod}, but its subtotal is {s}",
+                            i + 1
+                        ),
+                    ),
+                    None => Check::skipped(name, f, format!("item {}: amounts too large", i + 1)),
+                },
+                _ => Check::skipped(
+                    name,
+                    f,
+                    format!("item {}: quantity, unit price or subtotal missing", i + 1),
+                ),
             },
-            _ => Check::skipped(name, f, format!("item {}: quantity, unit price or subtotal missing", i + 1)),
-        });
+        );
     }
 
     // paid − total = change.
     let f = &["paid_amount", "total_amount", "change"];
-    out.push(match (dec(&r.paid_amount), dec(&r.total_amount), dec(&r.change)) {
-        (Some(paid), Some(total), Some(change)) => match paid.checked_sub(total) {
-            Some(diff) if diff == change => Check::pass("change", f, format!("paid {paid} − total {total} = change {change}")),
-            Some(diff) => Check::fail("change", f, format!("paid {paid} − total {total} = {diff}, but the change is {change}")),
-            None => Check::skipped("change", f, "amounts too large"),
+    out.push(
+        match (dec(&r.paid_amount), dec(&r.total_amount), dec(&r.change)) {
+            (Some(paid), Some(total), Some(change)) => match paid.checked_sub(total) {
+                Some(diff) if diff == change => Check::pass(
+                    "change",
+                    f,
+                    format!("paid {paid} − total {total} = change {change}"),
+                ),
+                Some(diff) => Check::fail(
+                    "change",
+                    f,
+                    format!("paid {paid} − total {total} = {diff}, but the change is {change}"),
+                ),
+                None => Check::skipped("change", f, "amounts too large"),
+            },
+            _ => Check::skipped("change", f, "paid amount, total or change missing"),
         },
-        _ => Check::skipped("change", f, "paid amount, total or change missing"),
-    });
+    );
 
     // table_row_num = number of items.
     let f = &["table_row_num", "items"];
     out.push(match r.table_row_num {
         None => Check::skipped("table_row_num", f, "no row count"),
-        Some(n) if n == r.items.len() as u64 => Check::pass("table_row_num", f, format!("{n} rows, {n} items")),
-        Some(n) => Check::fail("table_row_num", f, format!("the receipt says {n} rows but has {} items", r.items.len())),
+        Some(n) if n == r.items.len() as u64 => {
+            Check::pass("table_row_num", f, format!("{n} rows, {n} items"))
+        }
+        Some(n) => Check::fail(
+            "table_row_num",
+            f,
+            format!("the receipt says {n} rows but has {} items", r.items.len()),
+        ),
     });
 
     // Dates and times valid: judged on the raw text (normalization drops invalid values).
@@ -627,13 +722,27 @@ pub fn receipt_checks(r: &ShoppingReceipt) -> Vec<Check> {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
-    let f = &["consumption_date", "consumption_time", "print_date", "print_time"];
+    let f = &[
+        "consumption_date",
+        "consumption_time",
+        "print_date",
+        "print_time",
+    ];
     let mut bad = Vec::new();
     let mut present = 0;
-    for (name, is_date) in [("consumption_date", true), ("consumption_time", false), ("print_date", true), ("print_time", false)] {
+    for (name, is_date) in [
+        ("consumption_date", true),
+        ("consumption_time", false),
+        ("print_date", true),
+        ("print_time", false),
+    ] {
         if let Some(v) = raw(name) {
             present += 1;
-            let ok = if is_date { model::parse_date(&v).is_some() } else { model::parse_time(&v).is_some() };
+            let ok = if is_date {
+                model::parse_date(&v).is_some()
+            } else {
+                model::parse_time(&v).is_some()
+            };
             if !ok {
                 bad.push(format!("{name} {v:?}"));
             }
@@ -642,9 +751,17 @@ pub fn receipt_checks(r: &ShoppingReceipt) -> Vec<Check> {
     out.push(if present == 0 {
         Check::skipped("dates_valid", f, "no dates or times")
     } else if bad.is_empty() {
-        Check::pass("dates_valid", f, format!("{present} dates and times are valid"))
+        Check::pass(
+            "dates_valid",
+            f,
+            format!("{present} dates and times are valid"),
+        )
     } else {
-        Check::fail("dates_valid", f, format!("not a valid date or time: {}", bad.join(", ")))
+        Check::fail(
+            "dates_valid",
+            f,
+            format!("not a valid date or time: {}", bad.join(", ")),
+        )
     });
     out
 }
@@ -652,7 +769,11 @@ pub fn receipt_checks(r: &ShoppingReceipt) -> Vec<Check> {
 /// Today's date in Beijing.
 fn today() -> (i32, u32, u32) {
     let ts = crate::chinaums::auth::beijing_timestamp(std::time::SystemTime::now());
-    (ts[..4].parse().unwrap_or(0), ts[4..6].parse().unwrap_or(0), ts[6..8].parse().unwrap_or(0))
+    (
+        ts[..4].parse().unwrap_or(0),
+        ts[4..6].parse().unwrap_or(0),
+        ts[6..8].parse().unwrap_or(0),
+    )
 }
 
 fn is_future(y: i32, m: u32, d: u32) -> bool {
@@ -668,10 +789,16 @@ pub fn issue_date(value: &str) -> Check {
     }
     match model::parse_date(v) {
         None => Check::fail("issue_date", f, format!("{v:?} is not a valid date")),
-        Some((y, m, d)) if is_future(y, m, d) => {
-            Check::fail("issue_date", f, format!("{y:04}-{m:02}-{d:02} is in the future"))
-        }
-        Some((y, m, d)) => Check::pass("issue_date", f, format!("{y:04}-{m:02}-{d:02} is a valid past date")),
+        Some((y, m, d)) if is_future(y, m, d) => Check::fail(
+            "issue_date",
+            f,
+            format!("{y:04}-{m:02}-{d:02} is in the future"),
+        ),
+        Some((y, m, d)) => Check::pass(
+            "issue_date",
+            f,
+            format!("{y:04}-{m:02}-{d:02} is a valid past date"),
+        ),
     }
 }
 
@@ -689,16 +816,33 @@ pub fn invoice_checks(inv: &UsedCarInvoice) -> Vec<Check> {
     out.push(match (&inv.total_price_in_words, raw("CJHJ")) {
         (None, _) => Check::skipped("total_price_in_words", f, "no amount in words"),
         (_, None) => Check::skipped("total_price_in_words", f, "no total price"),
-        (Some(words), Some(total_raw)) => match (amount_in_words(words), model::parse_money(&total_raw)) {
-            (Err(_), _) => Check::fail("total_price_in_words", f, format!("{words:?} cannot be read as an amount in words")),
-            (_, None) => Check::fail("total_price_in_words", f, format!("the total price {total_raw:?} is not an amount")),
-            (Ok(w), Some(t)) if w == t => Check::pass("total_price_in_words", f, format!("{words} = {}", t.with_min_scale(2))),
-            (Ok(w), Some(t)) => Check::fail(
-                "total_price_in_words",
-                f,
-                format!("{words} is {w}, but the total price is {}", t.with_min_scale(2)),
-            ),
-        },
+        (Some(words), Some(total_raw)) => {
+            match (amount_in_words(words), model::parse_money(&total_raw)) {
+                (Err(_), _) => Check::fail(
+                    "total_price_in_words",
+                    f,
+                    format!("{words:?} cannot be read as an amount in words"),
+                ),
+                (_, None) => Check::fail(
+                    "total_price_in_words",
+                    f,
+                    format!("the total price {total_raw:?} is not an amount"),
+                ),
+                (Ok(w), Some(t)) if w == t => Check::pass(
+                    "total_price_in_words",
+                    f,
+                    format!("{words} = {}", t.with_min_scale(2)),
+                ),
+                (Ok(w), Some(t)) => Check::fail(
+                    "total_price_in_words",
+                    f,
+                    format!(
+                        "{words} is {w}, but the total price is {}",
+                        t.with_min_scale(2)
+                    ),
+                ),
+            }
+        }
     });
 
     out.push(match &inv.vin {
@@ -711,20 +855,30 @@ pub fn invoice_checks(inv: &UsedCarInvoice) -> Vec<Check> {
             None => Check::skipped(name, &[name], format!("no {name}")),
         });
     }
-    for (name, value) in [("market_tax_id", &inv.market_tax_id), ("dealer_tax_id", &inv.dealer_tax_id)] {
+    for (name, value) in [
+        ("market_tax_id", &inv.market_tax_id),
+        ("dealer_tax_id", &inv.dealer_tax_id),
+    ] {
         out.push(match value {
             None => Check::skipped(name, &[name], format!("no {name}")),
             Some(v) if v.chars().count() != 18 => Check::skipped(
                 name,
                 &[name],
-                format!("{v:?} has {} characters; only 18-character social credit codes are checked", v.chars().count()),
+                format!(
+                    "{v:?} has {} characters; only 18-character social credit codes are checked",
+                    v.chars().count()
+                ),
             ),
             Some(v) => social_credit_code(v).renamed(name, &[name]),
         });
     }
     out.push(match &inv.invoice_number {
         Some(n) => invoice_number(n, raw("KPRQ").as_deref()),
-        None => Check::skipped("invoice_number", &["invoice_number", "issue_date"], "no invoice number"),
+        None => Check::skipped(
+            "invoice_number",
+            &["invoice_number", "issue_date"],
+            "no invoice number",
+        ),
     });
     out.push(match raw("KPRQ") {
         Some(d) => issue_date(&d),

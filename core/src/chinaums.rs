@@ -147,13 +147,21 @@ pub fn parse_answer(answer: &HttpAnswer) -> Result<UsedCarInvoice> {
             first_error.get_or_insert_with(|| answer_error(c, "page", status));
             continue;
         }
-        let results = page.get("Result").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+        let results = page
+            .get("Result")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         for result in results {
             if let Some(c) = code_of(result.get("ErrorCode")).filter(|&c| c != 0) {
                 first_error.get_or_insert_with(|| answer_error(c, "result", status));
                 continue;
             }
-            let entries = result.get("ResultList").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+            let entries = result
+                .get("ResultList")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             for entry in entries {
                 if let Some(c) = code_of(entry.get("ocr_error_code")).filter(|&c| c != 0) {
                     first_error.get_or_insert_with(|| answer_error(c, "ocr_error_code", status));
@@ -316,14 +324,38 @@ mod tests {
     #[test]
     fn envelope_and_malformed_answers() {
         let cases = [
-            (200, r#"{"errCode":"1001","errMsg":"参数错误"}"#, ErrorCode::ProviderError),
-            (500, r#"{"errCode":"9999","errMsg":"系统错误"}"#, ErrorCode::ServiceHttpError),
-            (401, r#"{"errCode":"1002","errMsg":"token无效"}"#, ErrorCode::AuthRejected),
+            (
+                200,
+                r#"{"errCode":"1001","errMsg":"参数错误"}"#,
+                ErrorCode::ProviderError,
+            ),
+            (
+                500,
+                r#"{"errCode":"9999","errMsg":"系统错误"}"#,
+                ErrorCode::ServiceHttpError,
+            ),
+            (
+                401,
+                r#"{"errCode":"1002","errMsg":"token无效"}"#,
+                ErrorCode::AuthRejected,
+            ),
             (401, "", ErrorCode::AuthRejected),
-            (200, r#"{"errCode":"AN000000","errMsg":"成功"}"#, ErrorCode::UnexpectedResponse),
+            (
+                200,
+                r#"{"errCode":"AN000000","errMsg":"成功"}"#,
+                ErrorCode::UnexpectedResponse,
+            ),
             (200, r#"{"ErrorCode":0}"#, ErrorCode::UnexpectedResponse),
-            (200, r#"{"PageInfo":[],"ErrorCode":0}"#, ErrorCode::NothingRecognized),
-            (200, r#"{"PageInfo":[{"Result":[{"ResultList":[]}]}]}"#, ErrorCode::NothingRecognized),
+            (
+                200,
+                r#"{"PageInfo":[],"ErrorCode":0}"#,
+                ErrorCode::NothingRecognized,
+            ),
+            (
+                200,
+                r#"{"PageInfo":[{"Result":[{"ResultList":[]}]}]}"#,
+                ErrorCode::NothingRecognized,
+            ),
             (200, "{\"PageInfo\":", ErrorCode::MalformedResponse),
             (503, "<html>503</html>", ErrorCode::ServiceHttpError),
         ];
@@ -332,7 +364,8 @@ mod tests {
             assert_eq!(e.code, code, "{body}: {e}");
             assert_eq!(e.http_status, Some(status));
         }
-        let e = parse_answer(&answer(401, r#"{"errCode":"1002","errMsg":"token无效"}"#)).unwrap_err();
+        let e =
+            parse_answer(&answer(401, r#"{"errCode":"1002","errMsg":"token无效"}"#)).unwrap_err();
         assert_eq!(e.provider_code.as_deref(), Some("1002"));
         assert_eq!(e.provider_message.as_deref(), Some("token无效"));
     }

@@ -279,7 +279,10 @@ impl Config {
         }
         if let Some(p) = &self.proxy {
             ureq::Proxy::new(p).map_err(|_| {
-                config_error(format!("proxy is not a valid proxy URL: {:?}", redact_url(p)))
+                config_error(format!(
+                    "proxy is not a valid proxy URL: {:?}",
+                    redact_url(p)
+                ))
             })?;
         }
         Ok(())
@@ -290,7 +293,10 @@ impl Config {
     }
 
     pub fn connect_timeout(&self) -> Duration {
-        Duration::from_millis(self.connect_timeout_ms.unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS))
+        Duration::from_millis(
+            self.connect_timeout_ms
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS),
+        )
     }
 
     /// The receipt endpoint URL.
@@ -378,8 +384,12 @@ mod tests {
 
     #[test]
     fn base_url_replaces_host_for_token_and_ocr() {
-        let c = Config::from_json(r#"{"chinaums":{"base_url":"http://127.0.0.1:8080/x"}}"#).unwrap();
-        assert_eq!(c.chinaums_token_url(), "http://127.0.0.1:8080/x/v1/token/access");
+        let c =
+            Config::from_json(r#"{"chinaums":{"base_url":"http://127.0.0.1:8080/x"}}"#).unwrap();
+        assert_eq!(
+            c.chinaums_token_url(),
+            "http://127.0.0.1:8080/x/v1/token/access"
+        );
         assert_eq!(
             c.chinaums_ocr_url(),
             "http://127.0.0.1:8080/x/v1/brain/ocr/elecusedcarinvoice"
@@ -421,7 +431,10 @@ mod tests {
         )
         .unwrap();
         let d = format!("{c:?}");
-        assert!(!d.contains("JUHESECRET") && !d.contains("UMSSECRET") && !d.contains("PROXYPASS"), "{d}");
+        assert!(
+            !d.contains("JUHESECRET") && !d.contains("UMSSECRET") && !d.contains("PROXYPASS"),
+            "{d}"
+        );
         assert!(d.contains("<redacted>"));
     }
 

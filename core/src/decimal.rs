@@ -60,7 +60,8 @@ impl Decimal {
     }
 
     fn rescaled(self, scale: u32) -> Option<i128> {
-        self.units.checked_mul(10i128.checked_pow(scale.checked_sub(self.scale)?)?)
+        self.units
+            .checked_mul(10i128.checked_pow(scale.checked_sub(self.scale)?)?)
     }
 
     /// The same value with at least `scale` decimal places ("12.5" → "12.50").
@@ -169,7 +170,9 @@ mod tests {
         ] {
             assert_eq!(d(input).to_string(), out);
         }
-        for bad in ["", "-", ".", "1.", "1.2.3", "1,000", "１２", "1e3", " 1", "abc"] {
+        for bad in [
+            "", "-", ".", "1.", "1.2.3", "1,000", "１２", "1e3", " 1", "abc",
+        ] {
             assert!(Decimal::parse(bad).is_none(), "{bad}");
         }
     }

@@ -362,7 +362,13 @@ impl Serialize for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{} {}] {}", self.code.as_u32(), self.code.name(), self.message)?;
+        write!(
+            f,
+            "[{} {}] {}",
+            self.code.as_u32(),
+            self.code.name(),
+            self.message
+        )?;
         if let (Some(c), Some(m)) = (&self.provider_code, &self.provider_message) {
             write!(f, " (provider code {c}: {m})")?;
         }
@@ -444,7 +450,10 @@ mod tests {
             assert_eq!(ErrorCode::from_chinaums_answer(n), Some(c), "answer {n}");
             assert!(seen.insert(c));
         }
-        assert_eq!(ErrorCode::from_chinaums_answer(2), Some(ErrorCode::ProviderError));
+        assert_eq!(
+            ErrorCode::from_chinaums_answer(2),
+            Some(ErrorCode::ProviderError)
+        );
     }
 
     #[test]

@@ -72,10 +72,13 @@ fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
     let (code, what) = match &e {
         ureq::Error::Timeout(t) => (ErrorCode::Timeout, format!("timed out ({t})")),
         ureq::Error::HostNotFound => (ErrorCode::ConnectFailed, "host not found".to_string()),
-        ureq::Error::ConnectionFailed => (ErrorCode::ConnectFailed, "connection failed".to_string()),
-        ureq::Error::ConnectProxyFailed(m) => {
-            (ErrorCode::ConnectFailed, format!("proxy connection failed: {m}"))
+        ureq::Error::ConnectionFailed => {
+            (ErrorCode::ConnectFailed, "connection failed".to_string())
         }
+        ureq::Error::ConnectProxyFailed(m) => (
+            ErrorCode::ConnectFailed,
+            format!("proxy connection failed: {m}"),
+        ),
         ureq::Error::Tls(m) => (ErrorCode::TlsFailed, format!("TLS failed: {m}")),
         ureq::Error::Rustls(r) => (ErrorCode::TlsFailed, format!("TLS failed: {r}")),
         ureq::Error::Pem(p) => (ErrorCode::TlsFailed, format!("TLS certificate: {p}")),
@@ -84,17 +87,22 @@ fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
             ErrorCode::UnexpectedResponse,
             format!("answer larger than {n} bytes"),
         ),
-        ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::InvalidProxyUrl => {
-            (ErrorCode::InvalidConfig, format!("invalid request URL: {e}"))
-        }
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::InvalidProxyUrl => (
+            ErrorCode::InvalidConfig,
+            format!("invalid request URL: {e}"),
+        ),
         ureq::Error::Io(io) => match io.kind() {
             ErrorKind::TimedOut | ErrorKind::WouldBlock => {
                 (ErrorCode::Timeout, format!("timed out: {io}"))
             }
-            ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable => {
-                (ErrorCode::ConnectFailed, format!("connection refused: {io}"))
-            }
-            _ => (ErrorCode::ConnectionBroken, format!("connection broken: {io}")),
+            ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable => (
+                ErrorCode::ConnectFailed,
+                format!("connection refused: {io}"),
+            ),
+            _ => (
+                ErrorCode::ConnectionBroken,
+                format!("connection broken: {io}"),
+            ),
         },
         ureq::Error::Protocol(p) => (
             ErrorCode::ConnectionBroken,
@@ -102,8 +110,11 @@ fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
         ),
         other => (ErrorCode::ConnectionBroken, format!("{other}")),
     };
-    Error::new(code, format!("{} request to {url}: {what}", provider_label(provider)))
-        .with_provider(provider)
+    Error::new(
+        code,
+        format!("{} request to {url}: {what}", provider_label(provider)),
+    )
+    .with_provider(provider)
 }
 
 pub(crate) fn provider_label(p: Provider) -> &'static str {

@@ -89,7 +89,10 @@ impl<'a> ImageSource<'a> {
             ImageSource::Path(p) => Cow::Owned(read_file(p)?),
         };
         if bytes.is_empty() {
-            return Err(Error::new(ErrorCode::ImageEmpty, "the image is empty (0 bytes)"));
+            return Err(Error::new(
+                ErrorCode::ImageEmpty,
+                "the image is empty (0 bytes)",
+            ));
         }
         Ok(bytes)
     }
@@ -145,7 +148,10 @@ fn le32(b: &[u8], i: usize) -> i32 {
 /// Identify an image by its magic bytes and read its dimensions from the header.
 pub fn inspect(bytes: &[u8]) -> Result<ImageInfo> {
     if bytes.is_empty() {
-        return Err(Error::new(ErrorCode::ImageEmpty, "the image is empty (0 bytes)"));
+        return Err(Error::new(
+            ErrorCode::ImageEmpty,
+            "the image is empty (0 bytes)",
+        ));
     }
     let format = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         ImageFormat::Png
@@ -197,7 +203,10 @@ fn jpeg_size(b: &[u8]) -> Result<(u32, u32)> {
             i += 1;
         }
         if i + 4 > b.len() || b[i] != 0xFF {
-            return Err(corrupt(ImageFormat::Jpeg, "truncated before its frame header"));
+            return Err(corrupt(
+                ImageFormat::Jpeg,
+                "truncated before its frame header",
+            ));
         }
         let marker = b[i + 1];
         if marker == 0xD9 || marker == 0xDA {
@@ -209,7 +218,10 @@ fn jpeg_size(b: &[u8]) -> Result<(u32, u32)> {
         }
         let len = be16(b, i + 2) as usize;
         if len < 2 {
-            return Err(corrupt(ImageFormat::Jpeg, "holding a segment of invalid length"));
+            return Err(corrupt(
+                ImageFormat::Jpeg,
+                "holding a segment of invalid length",
+            ));
         }
         let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
         if is_sof {
@@ -277,7 +289,9 @@ pub fn preflight_juhe(bytes: &[u8]) -> Result<ImageInfo> {
     if short < JUHE_MIN_SIDE {
         return Err(Error::new(
             ErrorCode::ImageTooSmall,
-            format!("the image is {w}x{h} px; its shortest side must be at least {JUHE_MIN_SIDE} px"),
+            format!(
+                "the image is {w}x{h} px; its shortest side must be at least {JUHE_MIN_SIDE} px"
+            ),
         ));
     }
     if long > JUHE_MAX_SIDE {
@@ -341,8 +355,14 @@ pub(crate) mod tests {
 
     #[test]
     fn reads_dimensions_of_each_format() {
-        assert_eq!(inspect(&png_header(640, 480)).unwrap().size, Some((640, 480)));
-        assert_eq!(inspect(&jpeg_header(300, 20)).unwrap().size, Some((300, 20)));
+        assert_eq!(
+            inspect(&png_header(640, 480)).unwrap().size,
+            Some((640, 480))
+        );
+        assert_eq!(
+            inspect(&jpeg_header(300, 20)).unwrap().size,
+            Some((300, 20))
+        );
         assert_eq!(inspect(&bmp_header(50, -40)).unwrap().size, Some((50, 40)));
         let pdf = inspect(b"%PDF-1.4\n").unwrap();
         assert_eq!((pdf.format, pdf.size), (ImageFormat::Pdf, None));
@@ -352,22 +372,48 @@ pub(crate) mod tests {
     #[test]
     fn corrupt_and_unknown_headers() {
         assert_eq!(inspect(b"").unwrap_err().code, ErrorCode::ImageEmpty);
-        assert_eq!(inspect(b"hello").unwrap_err().code, ErrorCode::ImageFormatUnsupported);
-        assert_eq!(inspect(&png_header(1, 1)[..20]).unwrap_err().code, ErrorCode::ImageCorrupt);
-        assert_eq!(inspect(&png_header(0, 10)).unwrap_err().code, ErrorCode::ImageCorrupt);
-        assert_eq!(inspect(&jpeg_header(10, 10)[..12]).unwrap_err().code, ErrorCode::ImageCorrupt);
-        assert_eq!(inspect(&[0xFF, 0xD8, 0xFF, 0xD9]).unwrap_err().code, ErrorCode::ImageCorrupt);
-        assert_eq!(inspect(b"BM\0\0").unwrap_err().code, ErrorCode::ImageCorrupt);
+        assert_eq!(
+            inspect(b"hello").unwrap_err().code,
+            ErrorCode::ImageFormatUnsupported
+        );
+        assert_eq!(
+            inspect(&png_header(1, 1)[..20]).unwrap_err().code,
+            ErrorCode::ImageCorrupt
+        );
+        assert_eq!(
+            inspect(&png_header(0, 10)).unwrap_err().code,
+            ErrorCode::ImageCorrupt
+        );
+        assert_eq!(
+            inspect(&jpeg_header(10, 10)[..12]).unwrap_err().code,
+            ErrorCode::ImageCorrupt
+        );
+        assert_eq!(
+            inspect(&[0xFF, 0xD8, 0xFF, 0xD9]).unwrap_err().code,
+            ErrorCode::ImageCorrupt
+        );
+        assert_eq!(
+            inspect(b"BM\0\0").unwrap_err().code,
+            ErrorCode::ImageCorrupt
+        );
     }
 
     #[test]
     fn juhe_limits_name_limit_and_value() {
         let e = preflight_juhe(&png_header(14, 100)).unwrap_err();
         assert_eq!(e.code, ErrorCode::ImageTooSmall);
-        assert!(e.message.contains("14x100") && e.message.contains("15 px"), "{}", e.message);
+        assert!(
+            e.message.contains("14x100") && e.message.contains("15 px"),
+            "{}",
+            e.message
+        );
         let e = preflight_juhe(&png_header(4097, 100)).unwrap_err();
         assert_eq!(e.code, ErrorCode::ImageDimensionsTooLarge);
-        assert!(e.message.contains("4097x100") && e.message.contains("4096"), "{}", e.message);
+        assert!(
+            e.message.contains("4097x100") && e.message.contains("4096"),
+            "{}",
+            e.message
+        );
         assert!(preflight_juhe(&png_header(15, 4096)).is_ok());
         let e = preflight_juhe(b"%PDF-1.4").unwrap_err();
         assert_eq!(e.code, ErrorCode::ImageFormatUnsupported);
@@ -378,7 +424,11 @@ pub(crate) mod tests {
         big.push(0);
         let e = preflight_juhe(&big).unwrap_err();
         assert_eq!(e.code, ErrorCode::ImageTooLarge);
-        assert!(e.message.contains("6291460") && e.message.contains("6291456"), "{}", e.message);
+        assert!(
+            e.message.contains("6291460") && e.message.contains("6291456"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -397,12 +447,18 @@ pub(crate) mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let empty = dir.join("empty.png");
         std::fs::write(&empty, b"").unwrap();
-        assert_eq!(ImageSource::Path(&empty).load().unwrap_err().code, ErrorCode::ImageEmpty);
+        assert_eq!(
+            ImageSource::Path(&empty).load().unwrap_err().code,
+            ErrorCode::ImageEmpty
+        );
         let missing = dir.join("missing.png");
         let e = ImageSource::Path(&missing).load().unwrap_err();
         assert_eq!(e.code, ErrorCode::ImageUnreadable);
         assert!(e.message.contains("missing.png"));
-        assert_eq!(ImageSource::Path(&dir).load().unwrap_err().code, ErrorCode::ImageUnreadable);
+        assert_eq!(
+            ImageSource::Path(&dir).load().unwrap_err().code,
+            ErrorCode::ImageUnreadable
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -133,9 +133,13 @@ pub fn parse_answer(answer: &HttpAnswer) -> Result<ShoppingReceipt> {
             status,
         )
     };
-    let obj = v.as_object().ok_or_else(|| unexpected("is not an object"))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| unexpected("is not an object"))?;
     let error_code = match obj.get("error_code") {
-        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| unexpected("has a non-integer error_code"))?,
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| unexpected("has a non-integer error_code"))?,
         // Some hosts send numbers as strings.
         Some(Value::String(s)) => s
             .trim()
@@ -151,7 +155,9 @@ pub fn parse_answer(answer: &HttpAnswer) -> Result<ShoppingReceipt> {
         } else {
             format!("{} (Juhe {error_code}: {reason})", code.description())
         };
-        return Err(juhe_err(code, msg, status).with_provider_answer(error_code.to_string(), reason));
+        return Err(
+            juhe_err(code, msg, status).with_provider_answer(error_code.to_string(), reason)
+        );
     }
     if !(200..300).contains(&status) {
         return Err(unexpected("claims success with a non-2xx status"));
@@ -244,7 +250,10 @@ mod tests {
         // 0xFB 0xEF 0xFF → "++//" ; 0xFF → "/w=="
         let image = [0xFBu8, 0xEF, 0xBE, 0xFF, 0xFF, 0xFF, 0xFF];
         let b64 = base64::engine::general_purpose::STANDARD.encode(image);
-        assert!(b64.contains('+') && b64.contains('/') && b64.contains('='), "{b64}");
+        assert!(
+            b64.contains('+') && b64.contains('/') && b64.contains('='),
+            "{b64}"
+        );
         let body = String::from_utf8(form_body("k+y/=&", &image)).unwrap();
         assert_eq!(
             body,
@@ -265,7 +274,11 @@ mod tests {
             assert_eq!(body.len(), body.capacity().min(body.len()));
             let text = String::from_utf8(body).unwrap();
             let img = text.strip_prefix("key=abc&image=").unwrap();
-            assert_eq!(form_decode(img), engine.encode(&data[..n]).as_bytes(), "n={n}");
+            assert_eq!(
+                form_decode(img),
+                engine.encode(&data[..n]).as_bytes(),
+                "n={n}"
+            );
         }
     }
 
@@ -283,7 +296,8 @@ mod tests {
         }
     }
 
-    pub(crate) const SEED_ANSWER: &str = include_str!("../../tests/fixtures/juhe_receipt_answer.json");
+    pub(crate) const SEED_ANSWER: &str =
+        include_str!("../../tests/fixtures/juhe_receipt_answer.json");
 
     #[test]
     fn parses_the_seed_example() {
@@ -313,16 +327,28 @@ mod tests {
 
     #[test]
     fn error_envelopes() {
-        let e = parse_answer(&answer(200, r#"{"reason":"错误的请求KEY","result":null,"error_code":10001,"resultcode":"101"}"#)).unwrap_err();
+        let e = parse_answer(&answer(
+            200,
+            r#"{"reason":"错误的请求KEY","result":null,"error_code":10001,"resultcode":"101"}"#,
+        ))
+        .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidKey);
         assert_eq!(e.provider_code.as_deref(), Some("10001"));
         assert_eq!(e.provider_message.as_deref(), Some("错误的请求KEY"));
         assert_eq!(e.http_status, Some(200));
         // result as a string, non-200 status, error_code as a string
-        let e = parse_answer(&answer(403, r#"{"reason":"超过次数","result":"","error_code":"10012"}"#)).unwrap_err();
+        let e = parse_answer(&answer(
+            403,
+            r#"{"reason":"超过次数","result":"","error_code":"10012"}"#,
+        ))
+        .unwrap_err();
         assert_eq!(e.code, ErrorCode::QuotaExceeded);
         assert_eq!(e.http_status, Some(403));
-        let e = parse_answer(&answer(200, r#"{"reason":"图片识别失败","result":null,"error_code":223701}"#)).unwrap_err();
+        let e = parse_answer(&answer(
+            200,
+            r#"{"reason":"图片识别失败","result":null,"error_code":223701}"#,
+        ))
+        .unwrap_err();
         assert_eq!(e.code, ErrorCode::ProviderError);
         assert_eq!(e.provider_code.as_deref(), Some("223701"));
         assert!(e.message.contains("223701") && e.message.contains("图片识别失败"));
@@ -337,9 +363,21 @@ mod tests {
             (200, "", ErrorCode::MalformedResponse),
             (200, "[]", ErrorCode::UnexpectedResponse),
             (200, r#"{"reason":"成功"}"#, ErrorCode::UnexpectedResponse),
-            (200, r#"{"error_code":0,"result":null}"#, ErrorCode::UnexpectedResponse),
-            (200, r#"{"error_code":0,"result":{"orderid":"x"}}"#, ErrorCode::UnexpectedResponse),
-            (200, r#"{"error_code":0,"result":{"data":{"table":{}}}}"#, ErrorCode::UnexpectedResponse),
+            (
+                200,
+                r#"{"error_code":0,"result":null}"#,
+                ErrorCode::UnexpectedResponse,
+            ),
+            (
+                200,
+                r#"{"error_code":0,"result":{"orderid":"x"}}"#,
+                ErrorCode::UnexpectedResponse,
+            ),
+            (
+                200,
+                r#"{"error_code":0,"result":{"data":{"table":{}}}}"#,
+                ErrorCode::UnexpectedResponse,
+            ),
             (200, r#"{"error_code":0.5}"#, ErrorCode::UnexpectedResponse),
         ];
         for (status, body, code) in cases {
@@ -348,12 +386,20 @@ mod tests {
             assert_eq!(e.http_status, Some(status));
         }
         let e = parse_answer(&answer(502, "<html>Bad Gateway</html>")).unwrap_err();
-        assert!(e.message.contains("502") && e.message.contains("Bad Gateway"), "{}", e.message);
+        assert!(
+            e.message.contains("502") && e.message.contains("Bad Gateway"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
     fn missing_optional_fields_are_not_errors() {
-        let r = parse_answer(&answer(200, r#"{"error_code":0,"reason":"成功","result":{"orderid":"o","data":{}}}"#)).unwrap();
+        let r = parse_answer(&answer(
+            200,
+            r#"{"error_code":0,"reason":"成功","result":{"orderid":"o","data":{}}}"#,
+        ))
+        .unwrap();
         assert_eq!(r.shop_name, None);
         assert!(r.items.is_empty());
         assert_eq!(r.table_row_num, None);

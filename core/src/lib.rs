@@ -49,7 +49,9 @@ pub struct Client {
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -91,10 +93,16 @@ impl Client {
     fn chinaums_credentials(&self) -> Result<(&str, &str)> {
         let c = self.config.chinaums.as_ref();
         let id = c.and_then(|c| c.app_id.as_deref()).ok_or_else(|| {
-            missing("the ChinaUMS appId", "chinaums.app_id or PIAOJU_CHINAUMS_APP_ID")
+            missing(
+                "the ChinaUMS appId",
+                "chinaums.app_id or PIAOJU_CHINAUMS_APP_ID",
+            )
         })?;
         let key = c.and_then(|c| c.app_key.as_deref()).ok_or_else(|| {
-            missing("the ChinaUMS appKey", "chinaums.app_key or PIAOJU_CHINAUMS_APP_KEY")
+            missing(
+                "the ChinaUMS appKey",
+                "chinaums.app_key or PIAOJU_CHINAUMS_APP_KEY",
+            )
         })?;
         Ok((id, key))
     }
@@ -131,7 +139,12 @@ impl Client {
         let body = chinaums::request_body(&bytes);
         drop(bytes);
         let url = self.config.chinaums_ocr_url();
-        let mode = self.config.chinaums.as_ref().map(|c| c.auth).unwrap_or_default();
+        let mode = self
+            .config
+            .chinaums
+            .as_ref()
+            .map(|c| c.auth)
+            .unwrap_or_default();
         let send = |authorization: &str| {
             http::post(
                 &self.agent,
@@ -193,10 +206,18 @@ pub enum Operation {
 
 impl Client {
     /// Recognize a document of the given type.
-    pub fn recognize<'a>(&self, op: Operation, image: impl Into<ImageSource<'a>>) -> Result<Document> {
+    pub fn recognize<'a>(
+        &self,
+        op: Operation,
+        image: impl Into<ImageSource<'a>>,
+    ) -> Result<Document> {
         Ok(match op {
-            Operation::ShoppingReceipt => Document::ShoppingReceipt(self.recognize_shopping_receipt(image)?),
-            Operation::UsedCarInvoice => Document::UsedCarInvoice(self.recognize_used_car_invoice(image)?),
+            Operation::ShoppingReceipt => {
+                Document::ShoppingReceipt(self.recognize_shopping_receipt(image)?)
+            }
+            Operation::UsedCarInvoice => {
+                Document::UsedCarInvoice(self.recognize_used_car_invoice(image)?)
+            }
         })
     }
 }
@@ -215,9 +236,8 @@ struct OneShotRequest {
 
 fn one_shot(request_json: &str) -> Result<Document> {
     use base64::Engine;
-    let req: OneShotRequest = serde_json::from_str(request_json).map_err(|e| {
-        Error::new(ErrorCode::InvalidRequest, format!("request JSON: {e}"))
-    })?;
+    let req: OneShotRequest = serde_json::from_str(request_json)
+        .map_err(|e| Error::new(ErrorCode::InvalidRequest, format!("request JSON: {e}")))?;
     let config = match req.config {
         None | Some(serde_json::Value::Null) => Config::from_env()?,
         Some(serde_json::Value::Object(m)) if m.is_empty() => Config::from_env()?,
@@ -229,7 +249,12 @@ fn one_shot(request_json: &str) -> Result<Document> {
         (None, Some(b)) => {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b.trim())
-                .map_err(|e| Error::new(ErrorCode::InvalidRequest, format!("image_base64 is not valid base64: {e}")))?;
+                .map_err(|e| {
+                    Error::new(
+                        ErrorCode::InvalidRequest,
+                        format!("image_base64 is not valid base64: {e}"),
+                    )
+                })?;
             client.recognize(req.operation, &bytes)
         }
         _ => Err(Error::new(
@@ -264,7 +289,9 @@ mod tests {
     #[test]
     fn missing_credentials_are_reported_before_anything_else() {
         let c = Client::new(Config::default()).unwrap();
-        let e = c.recognize_shopping_receipt(&b"not even an image"[..]).unwrap_err();
+        let e = c
+            .recognize_shopping_receipt(&b"not even an image"[..])
+            .unwrap_err();
         assert_eq!(e.code, ErrorCode::MissingCredentials);
         assert!(e.message.contains("PIAOJU_JUHE_KEY"));
         let e = c.recognize_used_car_invoice(&b"x"[..]).unwrap_err();
@@ -278,11 +305,26 @@ mod tests {
             ("{", 103),
             (r#"{"operation":"passport","image_path":"x"}"#, 103),
             (r#"{"operation":"shopping_receipt"}"#, 103),
-            (r#"{"operation":"shopping_receipt","image_path":"a","image_base64":"b"}"#, 103),
-            (r#"{"operation":"shopping_receipt","image_base64":"***","config":{"juhe":{"key":"k"}}}"#, 103),
-            (r#"{"operation":"shopping_receipt","image_path":"x","extra":1}"#, 103),
-            (r#"{"operation":"shopping_receipt","image_path":"x","config":{"jueh":{}}}"#, 101),
-            (r#"{"operation":"shopping_receipt","image_path":"/nonexistent/x.png","config":{"juhe":{"key":"k"}}}"#, 201),
+            (
+                r#"{"operation":"shopping_receipt","image_path":"a","image_base64":"b"}"#,
+                103,
+            ),
+            (
+                r#"{"operation":"shopping_receipt","image_base64":"***","config":{"juhe":{"key":"k"}}}"#,
+                103,
+            ),
+            (
+                r#"{"operation":"shopping_receipt","image_path":"x","extra":1}"#,
+                103,
+            ),
+            (
+                r#"{"operation":"shopping_receipt","image_path":"x","config":{"jueh":{}}}"#,
+                101,
+            ),
+            (
+                r#"{"operation":"shopping_receipt","image_path":"/nonexistent/x.png","config":{"juhe":{"key":"k"}}}"#,
+                201,
+            ),
         ] {
             let out: serde_json::Value = serde_json::from_str(&call_json(req)).unwrap();
             assert_eq!(out["ok"], false, "{req}");

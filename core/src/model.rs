@@ -62,7 +62,10 @@ pub fn parse_quantity(raw: &str) -> Option<Decimal> {
         .unwrap_or(s.len());
     let (number, unit) = s.split_at(end);
     // What follows the number may only be a unit word (letters or CJK), never more digits.
-    if unit.chars().any(|c| c.is_ascii_digit() || c.is_ascii_punctuation()) {
+    if unit
+        .chars()
+        .any(|c| c.is_ascii_digit() || c.is_ascii_punctuation())
+    {
         return None;
     }
     Decimal::parse(number)
@@ -92,7 +95,11 @@ pub fn days_in_month(y: i32, m: u32) -> u32 {
 pub fn parse_date(raw: &str) -> Option<(i32, u32, u32)> {
     let s = raw.trim();
     let (y, m, d) = if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
-        (s[..4].parse().ok()?, s[4..6].parse().ok()?, s[6..].parse().ok()?)
+        (
+            s[..4].parse().ok()?,
+            s[4..6].parse().ok()?,
+            s[6..].parse().ok()?,
+        )
     } else {
         let s = s.strip_suffix('日').unwrap_or(s);
         let parts: Vec<&str> = s.split(['-', '/', '.', '年', '月']).collect();
@@ -104,7 +111,11 @@ pub fn parse_date(raw: &str) -> Option<(i32, u32, u32)> {
         {
             return None;
         }
-        (parts[0].parse().ok()?, parts[1].parse().ok()?, parts[2].parse().ok()?)
+        (
+            parts[0].parse().ok()?,
+            parts[1].parse().ok()?,
+            parts[2].parse().ok()?,
+        )
     };
     let valid = (1900..=2999).contains(&y)
         && (1..=12).contains(&m)
@@ -121,10 +132,10 @@ pub fn date(raw: &str) -> Option<String> {
 pub fn parse_time(raw: &str) -> Option<(u32, u32, Option<u32>)> {
     let parts: Vec<&str> = raw.trim().split([':', '：']).collect();
     if !(2..=3).contains(&parts.len())
-        || !parts
-            .iter()
-            .enumerate()
-            .all(|(i, p)| (if i == 0 { 1..=2 } else { 2..=2 }).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+        || !parts.iter().enumerate().all(|(i, p)| {
+            (if i == 0 { 1..=2 } else { 2..=2 }).contains(&p.len())
+                && p.bytes().all(|b| b.is_ascii_digit())
+        })
     {
         return None;
     }

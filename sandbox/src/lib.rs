@@ -1,1 +1,324 @@
+//! piaoju-sandbox: a local server that speaks both providers' protocols, strictly, for offline
+//! development and for every test suite.
+//!
+//! - Juhe `POST /shoppingReceipt/query`: form decoding, key check, base64 and image limits.
+//! - ChinaUMS `POST /v1/token/access`: signature check, expiring tokens (TTL configurable).
+//! - ChinaUMS `POST /v1/brain/ocr/elecusedcarinvoice`: both Authorization schemes, body checks.
+//!
+//! Answers are the examples of the specification documents, unless an answer was registered for
+//! the image. Faults are chosen per request by a path prefix, `/fault/<list>/`, so that one
+//! sandbox serves clients with different faults at once (see [`Fault`]), or for every request
+//! with [`Sandbox::set_faults`].
 
+mod http;
+mod providers;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// The Juhe answer printed in the specification document.
+pub const JUHE_EXAMPLE_ANSWER: &str = include_str!("../../tests/fixtures/juhe_receipt_answer.json");
+/// The ChinaUMS answer printed in the specification document (the bare form).
+pub const CHINAUMS_EXAMPLE_ANSWER: &str =
+    include_str!("../../tests/fixtures/chinaums_invoice_answer.json");
+
+/// One fault, as written in a fault list (`delay=200,http500`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// `delay=MS`: wait before answering.
+    Delay(Duration),
+    /// `http500`, `http502`, `http503`: that status with an HTML body.
+    HttpError(u16),
+    /// `malformed`: HTTP 200 with a body that is not JSON.
+    Malformed,
+    /// `truncated`: announce a longer body than is sent, then close.
+    Truncated,
+    /// `close`: close the connection without answering.
+    Close,
+    /// `juhe=CODE`: Juhe answers that `error_code`.
+    JuheError(i64),
+    /// `answer=CODE`: ChinaUMS answers that answer code (page-level `ErrorCode`).
+    ChinaumsAnswer(i64),
+    /// `token=ERRCODE`: the token endpoint refuses with that `errCode`.
+    TokenError(String),
+    /// `wrapped`: ChinaUMS answers in the `{errCode, errMsg, result}` envelope.
+    Wrapped,
+    /// `reject-token`: the first OCR request presenting a valid access token gets HTTP 401
+    /// (once per sandbox), as if the token had been revoked early.
+    RejectTokenOnce,
+    /// `reject-tokens`: every OCR request presenting an access token gets HTTP 401.
+    RejectAllTokens,
+}
+
+/// Parse a fault list such as `delay=200,http500`.
+pub fn parse_faults(list: &str) -> Result<Vec<Fault>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            let (name, arg) = match item.split_once('=') {
+                Some((n, a)) => (n, Some(a)),
+                None => (item, None),
+            };
+            let num = |a: Option<&str>| -> Result<i64, String> {
+                a.and_then(|a| a.parse().ok())
+                    .ok_or_else(|| format!("fault {item:?} needs a number"))
+            };
+            Ok(match name {
+                "delay" => Fault::Delay(Duration::from_millis(
+                    u64::try_from(num(arg)?)
+                        .map_err(|_| format!("bad delay in {item:?}"))?
+                        .min(60_000),
+                )),
+                "http500" => Fault::HttpError(500),
+                "http502" => Fault::HttpError(502),
+                "http503" => Fault::HttpError(503),
+                "malformed" => Fault::Malformed,
+                "truncated" => Fault::Truncated,
+                "close" => Fault::Close,
+                "juhe" => Fault::JuheError(num(arg)?),
+                "answer" => Fault::ChinaumsAnswer(num(arg)?),
+                "token" => Fault::TokenError(
+                    arg.filter(|a| !a.is_empty())
+                        .ok_or_else(|| format!("fault {item:?} needs an errCode"))?
+                        .to_string(),
+                ),
+                "wrapped" => Fault::Wrapped,
+                "reject-token" => Fault::RejectTokenOnce,
+                "reject-tokens" => Fault::RejectAllTokens,
+                _ => return Err(format!("unknown fault {item:?}")),
+            })
+        })
+        .collect()
+}
+
+/// Credentials and behaviour of a sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    pub juhe_key: String,
+    pub chinaums_app_id: String,
+    pub chinaums_app_key: String,
+    /// Lifetime of issued access tokens.
+    pub token_ttl: Duration,
+    /// Address to listen on; port 0 lets the OS pick.
+    pub addr: SocketAddr,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            juhe_key: "sandbox-juhe-key".into(),
+            chinaums_app_id: "sandbox-app-id".into(),
+            chinaums_app_key: "sandbox-app-key".into(),
+            token_ttl: Duration::from_secs(3600),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+}
+
+/// Counters of what the sandbox received.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub juhe_requests: u64,
+    pub ocr_requests: u64,
+    pub tokens_issued: u64,
+    pub auth_rejections: u64,
+}
+
+pub(crate) struct Shared {
+    pub config: SandboxConfig,
+    pub faults: Mutex<Vec<Fault>>,
+    pub answers: Mutex<HashMap<[u8; 32], (u16, String)>>,
+    pub tokens: Mutex<HashMap<String, TokenState>>,
+    pub nonces: Mutex<std::collections::VecDeque<String>>,
+    pub juhe_requests: AtomicU64,
+    pub ocr_requests: AtomicU64,
+    pub tokens_issued: AtomicU64,
+    pub auth_rejections: AtomicU64,
+    pub stop: AtomicBool,
+    pub rejected_once: AtomicBool,
+}
+
+pub(crate) struct TokenState {
+    pub expires: Instant,
+    pub revoked: bool,
+}
+
+pub(crate) fn sha256(b: &[u8]) -> [u8; 32] {
+    Sha256::digest(b).into()
+}
+
+/// A running sandbox. Stops when dropped.
+pub struct Sandbox {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Start on 127.0.0.1 with a free port and the default credentials.
+    pub fn start() -> io::Result<Sandbox> {
+        Sandbox::start_with(SandboxConfig::default())
+    }
+
+    pub fn start_with(config: SandboxConfig) -> io::Result<Sandbox> {
+        let listener = TcpListener::bind(config.addr)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            config,
+            faults: Mutex::new(Vec::new()),
+            answers: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+            nonces: Mutex::new(Default::default()),
+            juhe_requests: AtomicU64::new(0),
+            ocr_requests: AtomicU64::new(0),
+            tokens_issued: AtomicU64::new(0),
+            auth_rejections: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            rejected_once: AtomicBool::new(false),
+        });
+        let s = Arc::clone(&shared);
+        let acceptor = std::thread::Builder::new()
+            .name("piaoju-sandbox".into())
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    if s.stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Ok(stream) = conn {
+                        let s = Arc::clone(&s);
+                        let _ = std::thread::Builder::new()
+                            .name("piaoju-sandbox-conn".into())
+                            .spawn(move || http::serve_connection(stream, &s));
+                    }
+                }
+            })?;
+        Ok(Sandbox {
+            addr,
+            shared,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A base URL whose requests get the given faults (`"delay=200,http500"`).
+    pub fn fault_url(&self, faults: &str) -> String {
+        format!("http://{}/fault/{faults}", self.addr)
+    }
+
+    pub fn config(&self) -> &SandboxConfig {
+        &self.shared.config
+    }
+
+    /// A piaoju configuration JSON for this sandbox (both providers, access-token mode).
+    pub fn client_config_json(&self) -> String {
+        self.client_config_json_for(&self.url(), "access_token")
+    }
+
+    /// A configuration JSON for `base_url` (e.g. a [`Sandbox::fault_url`]) and an auth mode.
+    pub fn client_config_json_for(&self, base_url: &str, auth: &str) -> String {
+        let c = &self.shared.config;
+        serde_json::json!({
+            "juhe": {"key": c.juhe_key, "base_url": base_url},
+            "chinaums": {"app_id": c.chinaums_app_id, "app_key": c.chinaums_app_key,
+                         "base_url": base_url, "auth": auth},
+            "timeout_ms": 10_000,
+        })
+        .to_string()
+    }
+
+    /// Answer `status` and `body` (verbatim) to every request carrying exactly this image.
+    pub fn register_answer(&self, image: &[u8], status: u16, body: impl Into<String>) {
+        lock(&self.shared.answers).insert(sha256(image), (status, body.into()));
+    }
+
+    /// Apply these faults to every request (in addition to any in the path).
+    pub fn set_faults(&self, list: &str) -> Result<(), String> {
+        *lock(&self.shared.faults) = parse_faults(list)?;
+        Ok(())
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    /// Invalidate every token issued so far (the next OCR call with one gets HTTP 401).
+    pub fn revoke_tokens(&self) {
+        for t in lock(&self.shared.tokens).values_mut() {
+            t.revoked = true;
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        let s = &self.shared;
+        Stats {
+            juhe_requests: s.juhe_requests.load(Ordering::SeqCst),
+            ocr_requests: s.ocr_requests.load(Ordering::SeqCst),
+            tokens_issued: s.tokens_issued.load(Ordering::SeqCst),
+            auth_rejections: s.auth_rejections.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Stop accepting connections and wait for the acceptor to end.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(h) = self.acceptor.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_lists() {
+        assert_eq!(
+            parse_faults("delay=200, http500,juhe=10012,answer=3,token=1000,wrapped").unwrap(),
+            vec![
+                Fault::Delay(Duration::from_millis(200)),
+                Fault::HttpError(500),
+                Fault::JuheError(10012),
+                Fault::ChinaumsAnswer(3),
+                Fault::TokenError("1000".into()),
+                Fault::Wrapped,
+            ]
+        );
+        assert!(parse_faults("explode").is_err());
+        assert!(parse_faults("delay=soon").is_err());
+        assert!(parse_faults("token=").is_err());
+        assert_eq!(parse_faults("").unwrap(), vec![]);
+    }
+}

@@ -38,9 +38,16 @@ pub fn token_signature(app_id: &str, timestamp: &str, nonce: &str, app_key: &str
 }
 
 /// `base64(HMAC-SHA256(appKey, appId + timestamp + nonce + hex(SHA-256(body))))`.
-pub fn body_signature(app_id: &str, timestamp: &str, nonce: &str, app_key: &str, body: &[u8]) -> String {
+pub fn body_signature(
+    app_id: &str,
+    timestamp: &str,
+    nonce: &str,
+    app_key: &str,
+    body: &[u8],
+) -> String {
     let body_hash = hex(&Sha256::digest(body));
-    let mut mac = Hmac::<Sha256>::new_from_slice(app_key.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(app_key.as_bytes()).expect("HMAC takes any key length");
     for part in [app_id, timestamp, nonce, body_hash.as_str()] {
         mac.update(part.as_bytes());
     }
@@ -59,7 +66,11 @@ pub fn body_signature_header(app_id: &str, app_key: &str, body: &[u8]) -> Result
 
 /// `yyyyMMddHHmmss` in Beijing time (UTC+8), as the platform expects.
 pub fn beijing_timestamp(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) + 8 * 3600;
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        + 8 * 3600;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
     format!(
@@ -87,8 +98,12 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// 32 random lowercase hex characters.
 pub fn nonce() -> Result<String> {
     let mut buf = [0u8; 16];
-    getrandom::fill(&mut buf)
-        .map_err(|e| Error::new(ErrorCode::Internal, format!("no randomness for a nonce: {e}")))?;
+    getrandom::fill(&mut buf).map_err(|e| {
+        Error::new(
+            ErrorCode::Internal,
+            format!("no randomness for a nonce: {e}"),
+        )
+    })?;
     Ok(hex(&buf))
 }
 
@@ -157,11 +172,21 @@ pub(crate) fn fetch_token(
     })
     .to_string();
     let requested_at = Instant::now();
-    let answer = http::post(agent, Provider::Chinaums, url, "application/json", None, body.as_bytes())?;
+    let answer = http::post(
+        agent,
+        Provider::Chinaums,
+        url,
+        "application/json",
+        None,
+        body.as_bytes(),
+    )?;
     parse_token_answer(&answer, requested_at)
 }
 
-pub(crate) fn parse_token_answer(answer: &http::HttpAnswer, requested_at: Instant) -> Result<AccessToken> {
+pub(crate) fn parse_token_answer(
+    answer: &http::HttpAnswer,
+    requested_at: Instant,
+) -> Result<AccessToken> {
     let status = answer.status;
     let v = json_body(Provider::Chinaums, answer)?;
     let err = |code: ErrorCode, msg: String| {
@@ -177,10 +202,15 @@ pub(crate) fn parse_token_answer(answer: &http::HttpAnswer, requested_at: Instan
     let Some(code) = text("errCode") else {
         return Err(err(
             ErrorCode::UnexpectedResponse,
-            format!("ChinaUMS token answer (HTTP {status}) has no errCode: {:?}", excerpt(&answer.body)),
+            format!(
+                "ChinaUMS token answer (HTTP {status}) has no errCode: {:?}",
+                excerpt(&answer.body)
+            ),
         ));
     };
-    let info = text("errInfo").or_else(|| text("errMsg")).unwrap_or_default();
+    let info = text("errInfo")
+        .or_else(|| text("errMsg"))
+        .unwrap_or_default();
     if code != "0000" {
         return Err(err(
             ErrorCode::TokenRequestRejected,
@@ -188,12 +218,14 @@ pub(crate) fn parse_token_answer(answer: &http::HttpAnswer, requested_at: Instan
         )
         .with_provider_answer(code, info));
     }
-    let token = text("accessToken").filter(|t| !t.is_empty()).ok_or_else(|| {
-        err(
-            ErrorCode::UnexpectedResponse,
-            "ChinaUMS token answer reports success but has no accessToken".to_string(),
-        )
-    })?;
+    let token = text("accessToken")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            err(
+                ErrorCode::UnexpectedResponse,
+                "ChinaUMS token answer reports success but has no accessToken".to_string(),
+            )
+        })?;
     let lifetime = match v.get("expiresIn") {
         Some(Value::Number(n)) => n.as_u64().map(Duration::from_secs),
         Some(Value::String(s)) => s.trim().parse().ok().map(Duration::from_secs),
@@ -218,8 +250,16 @@ mod tests {
     #[test]
     fn token_signature_matches_independent_implementation() {
         assert_eq!(
-            token_signature("app1", "20250522101530", "0123456789abcdef0123456789abcdef", "key1"),
-            include_str!("../../../tests/fixtures/signature_vectors.txt").lines().next().unwrap()
+            token_signature(
+                "app1",
+                "20250522101530",
+                "0123456789abcdef0123456789abcdef",
+                "key1"
+            ),
+            include_str!("../../../tests/fixtures/signature_vectors.txt")
+                .lines()
+                .next()
+                .unwrap()
         );
     }
 
@@ -233,7 +273,10 @@ mod tests {
                 "key1",
                 br#"{"picBase64":"AAAA"}"#
             ),
-            include_str!("../../../tests/fixtures/signature_vectors.txt").lines().nth(1).unwrap()
+            include_str!("../../../tests/fixtures/signature_vectors.txt")
+                .lines()
+                .nth(1)
+                .unwrap()
         );
     }
 
@@ -260,14 +303,26 @@ mod tests {
     #[test]
     fn token_answers() {
         let at = Instant::now();
-        let ok = |body: &str| http::HttpAnswer { status: 200, body: body.as_bytes().to_vec() };
-        let t = parse_token_answer(&ok(r#"{"errCode":"0000","errInfo":"成功","accessToken":"tok","expiresIn":3600}"#), at).unwrap();
+        let ok = |body: &str| http::HttpAnswer {
+            status: 200,
+            body: body.as_bytes().to_vec(),
+        };
+        let t = parse_token_answer(
+            &ok(r#"{"errCode":"0000","errInfo":"成功","accessToken":"tok","expiresIn":3600}"#),
+            at,
+        )
+        .unwrap();
         assert_eq!(t.value, "tok");
         assert_eq!(t.renew_at, at + Duration::from_secs(3400));
-        let t = parse_token_answer(&ok(r#"{"errCode":"0000","accessToken":"tok","expiresIn":10}"#), at).unwrap();
+        let t = parse_token_answer(
+            &ok(r#"{"errCode":"0000","accessToken":"tok","expiresIn":10}"#),
+            at,
+        )
+        .unwrap();
         assert_eq!(t.renew_at, at + Duration::from_secs(9));
         assert!(!format!("{t:?}").contains("tok\""));
-        let e = parse_token_answer(&ok(r#"{"errCode":"1000","errInfo":"签名错误"}"#), at).unwrap_err();
+        let e =
+            parse_token_answer(&ok(r#"{"errCode":"1000","errInfo":"签名错误"}"#), at).unwrap_err();
         assert_eq!(e.code, ErrorCode::TokenRequestRejected);
         assert_eq!(e.provider_code.as_deref(), Some("1000"));
         assert_eq!(e.provider_message.as_deref(), Some("签名错误"));
@@ -281,7 +336,14 @@ mod tests {
     fn cache_refreshes_once_for_a_rejected_token() {
         let cache = TokenCache::default();
         let far = Instant::now() + Duration::from_secs(100);
-        let mk = |v: &'static str| move || Ok(AccessToken { value: v.to_string(), renew_at: far });
+        let mk = |v: &'static str| {
+            move || {
+                Ok(AccessToken {
+                    value: v.to_string(),
+                    renew_at: far,
+                })
+            }
+        };
         assert_eq!(cache.get(None, mk("a")).unwrap(), "a");
         assert_eq!(cache.get(None, mk("b")).unwrap(), "a");
         // "a" rejected: refresh.
@@ -291,7 +353,14 @@ mod tests {
         // Expired: refresh.
         let cache = TokenCache::default();
         let past = Instant::now();
-        cache.get(None, || Ok(AccessToken { value: "old".into(), renew_at: past })).unwrap();
+        cache
+            .get(None, || {
+                Ok(AccessToken {
+                    value: "old".into(),
+                    renew_at: past,
+                })
+            })
+            .unwrap();
         assert_eq!(cache.get(None, mk("new")).unwrap(), "new");
     }
 }

@@ -1,0 +1,76 @@
+use std::process::Command;
+
+fn piaoju() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_piaoju"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PIAOJU_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn fixture(name: &str) -> String {
+    format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn receipt_and_invoice_against_the_sandbox() {
+    let out = piaoju()
+        .args(["receipt", &fixture("receipt.png"), "--sandbox"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["total_amount"], "12.50");
+    assert_eq!(v["items"][0]["unit_price"], "4.50");
+    let out = piaoju()
+        .args(["invoice", &fixture("invoice.pdf"), "--sandbox"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["vin"], "LFV3A28W6K3705006");
+}
+
+#[test]
+fn errors_go_to_stderr_as_json() {
+    let out = piaoju()
+        .args(["receipt", &fixture("too_small.png"), "--sandbox"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["code"], 205);
+    assert_eq!(v["name"], "image_too_small");
+}
+
+#[test]
+fn without_credentials_it_says_what_to_set() {
+    let out = piaoju()
+        .args(["receipt", &fixture("receipt.png")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["code"], 102);
+    let msg = v["message"].as_str().unwrap();
+    assert!(
+        msg.contains("PIAOJU_JUHE_KEY") && msg.contains("--sandbox"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn usage_errors() {
+    for args in [&["scan", "x.png"][..], &["receipt"][..], &[][..]] {
+        let out = piaoju().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("usage:"));
+    }
+}

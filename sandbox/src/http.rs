@@ -1,0 +1,195 @@
+//! A small, strict HTTP/1.1 server loop: Content-Length bodies, keep-alive, bounded sizes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::providers;
+use crate::Shared;
+
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_BODY: usize = 64 * 1024 * 1024;
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What to do with the connection after a request.
+pub(crate) enum Reply {
+    Answer {
+        status: u16,
+        content_type: &'static str,
+        body: Vec<u8>,
+    },
+    /// Send the head announcing `body.len() + 100` bytes, send `body`, close.
+    Truncated { body: Vec<u8> },
+    /// Close without a word.
+    Close,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: impl Into<String>) -> Reply {
+        Reply::Answer {
+            status,
+            content_type: "application/json;charset=UTF-8",
+            body: body.into().into_bytes(),
+        }
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Payload Too Large",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<Request>, Reply> {
+    let mut head = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        let n = reader
+            .by_ref()
+            .take((MAX_HEAD - head.len()) as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|_| Reply::Close)?;
+        if n == 0 {
+            return if head.is_empty() {
+                Ok(None)
+            } else {
+                Err(Reply::Close)
+            };
+        }
+        if head.len() + line.len() > MAX_HEAD {
+            return Err(Reply::json(400, r#"{"error":"request head too large"}"#));
+        }
+        let end = line == b"\r\n" || line == b"\n";
+        head.extend_from_slice(&line);
+        if end {
+            break;
+        }
+    }
+    let text = String::from_utf8(head)
+        .map_err(|_| Reply::json(400, r#"{"error":"head is not UTF-8"}"#))?;
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
+    let mut parts = first.split(' ');
+    let (method, path) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(m), Some(p), Some(v)) if v.starts_with("HTTP/1.") => (m.to_string(), p.to_string()),
+        _ => return Err(Reply::json(400, r#"{"error":"bad request line"}"#)),
+    };
+    let mut headers = Vec::new();
+    for line in lines.filter(|l| !l.is_empty()) {
+        let (n, v) = line
+            .split_once(':')
+            .ok_or_else(|| Reply::json(400, r#"{"error":"bad header line"}"#))?;
+        headers.push((n.trim().to_string(), v.trim().to_string()));
+    }
+    let mut req = Request {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    };
+    if req.header("Transfer-Encoding").is_some() {
+        return Err(Reply::json(
+            400,
+            r#"{"error":"chunked bodies are not accepted; send Content-Length"}"#,
+        ));
+    }
+    let len: usize = match req.header("Content-Length") {
+        None => 0,
+        Some(v) => v
+            .parse()
+            .map_err(|_| Reply::json(400, r#"{"error":"bad Content-Length"}"#))?,
+    };
+    if len > MAX_BODY {
+        return Err(Reply::json(413, r#"{"error":"body too large"}"#));
+    }
+    req.body.resize(len, 0);
+    reader.read_exact(&mut req.body).map_err(|_| Reply::Close)?;
+    Ok(Some(req))
+}
+
+fn write_reply(stream: &mut TcpStream, reply: Reply, keep_alive: bool) -> bool {
+    match reply {
+        Reply::Close => false,
+        Reply::Truncated { body } => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len() + 100
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+            let _ = stream.flush();
+            false
+        }
+        Reply::Answer {
+            status,
+            content_type,
+            body,
+        } => {
+            let head = format!(
+                "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
+                reason(status),
+                body.len(),
+                if keep_alive { "keep-alive" } else { "close" }
+            );
+            let ok = stream.write_all(head.as_bytes()).is_ok()
+                && stream.write_all(&body).is_ok()
+                && stream.flush().is_ok();
+            ok && keep_alive
+        }
+    }
+}
+
+pub(crate) fn serve_connection(stream: TcpStream, shared: &Shared) {
+    let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(IDLE_TIMEOUT));
+    let _ = stream.set_nodelay(true);
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    // Bounded: at most this many requests per connection.
+    for _ in 0..10_000 {
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let (reply, keep_alive) = match read_request(&mut reader) {
+            Ok(None) => return,
+            Ok(Some(req)) => {
+                let keep_alive = !req
+                    .header("Connection")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+                (providers::handle(shared, &req), keep_alive)
+            }
+            Err(reply) => (reply, false),
+        };
+        if !write_reply(&mut writer, reply, keep_alive) {
+            return;
+        }
+    }
+}

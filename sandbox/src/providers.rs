@@ -1,0 +1,441 @@
+//! The two providers' endpoints, as strict as their documents allow.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use piaoju::chinaums::auth::beijing_timestamp;
+use piaoju::image::{inspect, ImageFormat, JUHE_MAX_BASE64_LEN, JUHE_MAX_SIDE, JUHE_MIN_SIDE};
+
+use crate::http::{Reply, Request};
+use crate::{lock, parse_faults, sha256, Fault, Shared, TokenState};
+
+/// How far a request timestamp may be from the sandbox's clock.
+const CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
+/// How many recent nonces are remembered to refuse replays.
+const NONCE_MEMORY: usize = 4096;
+
+/// Juhe's documented system-level reasons.
+fn juhe_reason(code: i64) -> &'static str {
+    match code {
+        0 => "成功",
+        10001 => "错误的请求KEY",
+        10002 => "该KEY无请求权限",
+        10003 => "KEY过期",
+        10004 => "错误的OPENID",
+        10005 => "应用未审核超时，请提交认证",
+        10007 => "未知的请求源",
+        10008 => "被禁止的IP",
+        10009 => "被禁止的KEY",
+        10011 => "当前IP请求超过限制",
+        10012 => "请求超过次数限制",
+        10013 => "测试KEY超过请求限制",
+        10014 => "系统内部异常",
+        10020 => "接口维护",
+        10021 => "接口停用",
+        // The sandbox's own service-level codes (the real ones are not published).
+        223701 => "图片数据错误",
+        223702 => "图片尺寸或大小不符合要求",
+        223703 => "请求参数错误",
+        _ => "错误",
+    }
+}
+
+fn juhe_error(code: i64) -> Reply {
+    let mut v = json!({"reason": juhe_reason(code), "result": null, "error_code": code});
+    if (10001..=10099).contains(&code) {
+        v["resultcode"] = json!((code - 9900).to_string());
+    }
+    Reply::json(200, v.to_string())
+}
+
+fn chinaums_answer_text(code: i64) -> &'static str {
+    match code {
+        0 => "识别成功",
+        1 => "识别引擎加载错误",
+        3 => "图像分类失败;图片未检测到证件",
+        4 => "PDF引擎加载错误",
+        6 => "文件读取错误",
+        9 => "不支持的文件类型",
+        16 => "图片格式或是base64不正确",
+        27 => "参数输入有误",
+        _ => "未知错误",
+    }
+}
+
+fn serial_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}", nanos / 1000)
+}
+
+/// A ChinaUMS answer carrying `code` at the top level (the request itself was refused).
+fn chinaums_top_error(code: i64) -> Reply {
+    Reply::json(
+        200,
+        json!({"PageInfo": [], "ErrorCode": code, "ErrorMsg": chinaums_answer_text(code), "SerialId": serial_id()})
+            .to_string(),
+    )
+}
+
+/// A ChinaUMS answer carrying `code` at page level (recognition of the page failed).
+fn chinaums_page_error(code: i64) -> Reply {
+    Reply::json(
+        200,
+        json!({"PageInfo": [{"img_data": "", "PageIndex": 1, "ErrorCode": code, "Result": []}],
+               "ErrorCode": 0, "SerialId": serial_id()})
+        .to_string(),
+    )
+}
+
+fn chinaums_auth_error(code: &str, msg: &str) -> Reply {
+    Reply::json(401, json!({"errCode": code, "errMsg": msg}).to_string())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Split `/fault/<list>/rest` into the faults and the rest of the path.
+fn split_fault_prefix(path: &str) -> Result<(Vec<Fault>, &str), String> {
+    match path.strip_prefix("/fault/") {
+        Some(rest) => {
+            let (list, tail) = rest.split_once('/').unwrap_or((rest, ""));
+            let list = list.replace("%2C", ",").replace("%3D", "=");
+            Ok((parse_faults(&list)?, &path[path.len() - tail.len() - 1..]))
+        }
+        None => Ok((Vec::new(), path)),
+    }
+}
+
+pub(crate) fn handle(shared: &Shared, req: &Request) -> Reply {
+    let (mut faults, path) = match split_fault_prefix(&req.path) {
+        Ok(x) => x,
+        Err(e) => return Reply::json(400, json!({"error": e}).to_string()),
+    };
+    faults.extend(lock(&shared.faults).iter().cloned());
+    for f in &faults {
+        if let Fault::Delay(d) = f {
+            std::thread::sleep(*d);
+        }
+    }
+    for f in &faults {
+        match f {
+            Fault::HttpError(status) => {
+                return Reply::Answer {
+                    status: *status,
+                    content_type: "text/html",
+                    body: format!("<html><head><title>{status}</title></head><body><center><h1>{status} Error</h1></center><hr><center>nginx</center></body></html>").into_bytes(),
+                }
+            }
+            Fault::Malformed => {
+                return Reply::Answer {
+                    status: 200,
+                    content_type: "application/json",
+                    body: b"{\"reason\": \"\xe6\x88\x90\xe5\x8a\x9f\", \"result\": {\"orderid\": ".to_vec(),
+                }
+            }
+            Fault::Truncated => {
+                return Reply::Truncated {
+                    body: b"{\"reason\":\"ok\",\"error_code\":0,\"result\":{\"da".to_vec(),
+                }
+            }
+            Fault::Close => return Reply::Close,
+            _ => {}
+        }
+    }
+    let path = path.split('?').next().unwrap_or(path);
+    match (req.method.as_str(), path) {
+        ("POST", "/shoppingReceipt/query") => juhe(shared, req, &faults),
+        ("POST", "/v1/token/access") => token(shared, req, &faults),
+        ("POST", "/v1/brain/ocr/elecusedcarinvoice") => ocr(shared, req, &faults),
+        (_, "/shoppingReceipt/query" | "/v1/token/access" | "/v1/brain/ocr/elecusedcarinvoice") => {
+            Reply::json(405, r#"{"error":"method not allowed"}"#)
+        }
+        ("GET", "/health") => Reply::json(200, r#"{"ok":true}"#),
+        _ => Reply::json(404, r#"{"error":"not found"}"#),
+    }
+}
+
+fn form_decode(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let h = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(h, 16).ok()?);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    Some(out)
+}
+
+fn juhe(shared: &Shared, req: &Request, faults: &[Fault]) -> Reply {
+    shared.juhe_requests.fetch_add(1, Ordering::SeqCst);
+    let form_type = req.header("Content-Type").is_some_and(|t| {
+        t.to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
+    if !form_type {
+        return juhe_error(223703);
+    }
+    let Ok(body) = std::str::from_utf8(&req.body) else {
+        return juhe_error(223703);
+    };
+    let (mut key, mut image) = (None, None);
+    for pair in body.split('&').filter(|p| !p.is_empty()) {
+        let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let Some(v) = form_decode(v) else {
+            return juhe_error(223703);
+        };
+        match n {
+            "key" => key = Some(v),
+            "image" => image = Some(v),
+            _ => {}
+        }
+    }
+    if key.as_deref() != Some(shared.config.juhe_key.as_bytes()) {
+        return juhe_error(10001);
+    }
+    for f in faults {
+        if let Fault::JuheError(code) = f {
+            return juhe_error(*code);
+        }
+    }
+    let Some(image) = image else {
+        return juhe_error(223703);
+    };
+    if image.len() > JUHE_MAX_BASE64_LEN {
+        return juhe_error(223702);
+    }
+    // Strict standard base64: a '+' decoded as a space by a careless client fails here.
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&image) else {
+        return juhe_error(223701);
+    };
+    if let Some((status, body)) = lock(&shared.answers).get(&sha256(&bytes)).cloned() {
+        return Reply::json(status, body);
+    }
+    match inspect(&bytes) {
+        Ok(info)
+            if matches!(
+                info.format,
+                ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Bmp
+            ) =>
+        {
+            let (w, h) = info.size.unwrap_or((0, 0));
+            if w.min(h) < JUHE_MIN_SIDE || w.max(h) > JUHE_MAX_SIDE {
+                return juhe_error(223702);
+            }
+        }
+        _ => return juhe_error(223701),
+    }
+    Reply::json(200, crate::JUHE_EXAMPLE_ANSWER)
+}
+
+fn timestamp_fresh(ts: &str) -> bool {
+    let now = SystemTime::now();
+    ts.len() == 14
+        && ts.bytes().all(|b| b.is_ascii_digit())
+        && beijing_timestamp(now - CLOCK_SKEW).as_str() <= ts
+        && ts <= beijing_timestamp(now + CLOCK_SKEW).as_str()
+}
+
+/// Remember a nonce; `false` if it was seen recently (a replay).
+fn fresh_nonce(shared: &Shared, nonce: &str) -> bool {
+    let mut seen = lock(&shared.nonces);
+    if nonce.is_empty() || seen.iter().any(|n| n == nonce) {
+        return false;
+    }
+    if seen.len() >= NONCE_MEMORY {
+        seen.pop_front();
+    }
+    seen.push_back(nonce.to_string());
+    true
+}
+
+fn token(shared: &Shared, req: &Request, faults: &[Fault]) -> Reply {
+    let refuse = |code: &str, info: &str| {
+        Reply::json(200, json!({"errCode": code, "errInfo": info}).to_string())
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(&req.body) else {
+        return refuse("1001", "请求报文格式错误");
+    };
+    let field = |n: &str| v.get(n).and_then(Value::as_str).unwrap_or_default();
+    let (app_id, ts, nonce, method, sig) = (
+        field("appId"),
+        field("timestamp"),
+        field("nonce"),
+        field("signMethod"),
+        field("signature"),
+    );
+    let c = &shared.config;
+    if app_id != c.chinaums_app_id {
+        return refuse("1002", "appId不存在");
+    }
+    if method != "SHA256" {
+        return refuse("1003", "不支持的签名方法");
+    }
+    if !timestamp_fresh(ts) {
+        return refuse("1004", "时间戳无效或已过期");
+    }
+    let expected = hex(&Sha256::digest(
+        format!("{app_id}{ts}{nonce}{}", c.chinaums_app_key).as_bytes(),
+    ));
+    if !sig.eq_ignore_ascii_case(&expected) {
+        return refuse("1005", "签名校验失败");
+    }
+    if !fresh_nonce(shared, nonce) {
+        return refuse("1006", "nonce重复");
+    }
+    for f in faults {
+        if let Fault::TokenError(code) = f {
+            return refuse(code, "令牌申请被拒绝");
+        }
+    }
+    let mut raw = [0u8; 16];
+    if getrandom::fill(&mut raw).is_err() {
+        return refuse("9999", "系统错误");
+    }
+    let token = hex(&raw);
+    let ttl = c.token_ttl;
+    lock(&shared.tokens).insert(
+        token.clone(),
+        TokenState {
+            expires: Instant::now() + ttl,
+            revoked: false,
+        },
+    );
+    shared.tokens_issued.fetch_add(1, Ordering::SeqCst);
+    Reply::json(
+        200,
+        json!({"errCode": "0000", "errInfo": "成功", "accessToken": token,
+               "expiresIn": ttl.as_secs_f64().ceil() as u64})
+        .to_string(),
+    )
+}
+
+/// Parse `Name="value", Name2="value2"` (quotes optional, `,` or `, ` between).
+fn auth_params(s: &str) -> Vec<(String, String)> {
+    s.split(',')
+        .filter_map(|part| {
+            let (n, v) = part.trim().split_once('=')?;
+            Some((n.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        })
+        .collect()
+}
+
+fn check_authorization(shared: &Shared, req: &Request, faults: &[Fault]) -> Result<(), Reply> {
+    let c = &shared.config;
+    let header = req.header("Authorization").unwrap_or_default();
+    if let Some(rest) = header.strip_prefix("OPEN-ACCESS-TOKEN ") {
+        let params = auth_params(rest);
+        let token = params
+            .iter()
+            .find(|(n, _)| n == "AccessToken")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        let valid = lock(&shared.tokens)
+            .get(token)
+            .is_some_and(|t| !t.revoked && Instant::now() < t.expires);
+        let reject = faults.contains(&Fault::RejectAllTokens)
+            || (faults.contains(&Fault::RejectTokenOnce)
+                && !shared.rejected_once.swap(true, Ordering::SeqCst));
+        if valid && !reject {
+            Ok(())
+        } else {
+            Err(chinaums_auth_error("1010", "AccessToken无效或已过期"))
+        }
+    } else if let Some(rest) = header.strip_prefix("OPEN-BODY-SIG ") {
+        let params = auth_params(rest);
+        let get = |n: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default()
+        };
+        let (app_id, ts, nonce, sig) = (
+            get("AppId"),
+            get("Timestamp"),
+            get("Nonce"),
+            get("Signature"),
+        );
+        if app_id != c.chinaums_app_id {
+            return Err(chinaums_auth_error("1011", "AppId不存在"));
+        }
+        if !timestamp_fresh(ts) {
+            return Err(chinaums_auth_error("1012", "时间戳无效或已过期"));
+        }
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(c.chinaums_app_key.as_bytes()).expect("any key length");
+        mac.update(format!("{app_id}{ts}{nonce}{}", hex(&Sha256::digest(&req.body))).as_bytes());
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        if sig != expected {
+            return Err(chinaums_auth_error("1013", "签名校验失败"));
+        }
+        if !fresh_nonce(shared, nonce) {
+            return Err(chinaums_auth_error("1014", "nonce重复"));
+        }
+        Ok(())
+    } else {
+        Err(chinaums_auth_error("1015", "缺少认证信息"))
+    }
+}
+
+fn ocr(shared: &Shared, req: &Request, faults: &[Fault]) -> Reply {
+    shared.ocr_requests.fetch_add(1, Ordering::SeqCst);
+    if let Err(reply) = check_authorization(shared, req, faults) {
+        shared.auth_rejections.fetch_add(1, Ordering::SeqCst);
+        return reply;
+    }
+    let json_type = req
+        .header("Content-Type")
+        .is_some_and(|t| t.to_ascii_lowercase().starts_with("application/json"));
+    if !json_type {
+        return chinaums_top_error(27);
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&req.body) else {
+        return chinaums_top_error(27);
+    };
+    let Some(pic) = v.get("picBase64").and_then(Value::as_str) else {
+        return chinaums_top_error(27);
+    };
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(pic) else {
+        return chinaums_top_error(16);
+    };
+    if let Some((status, body)) = lock(&shared.answers).get(&sha256(&bytes)).cloned() {
+        return Reply::json(status, body);
+    }
+    match inspect(&bytes).map(|i| i.format) {
+        Ok(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Pdf) => {}
+        Ok(_) => return chinaums_top_error(9),
+        Err(_) => return chinaums_top_error(6),
+    }
+    for f in faults {
+        if let Fault::ChinaumsAnswer(code) = f {
+            return chinaums_page_error(*code);
+        }
+    }
+    if faults.contains(&Fault::Wrapped) {
+        let inner: Value =
+            serde_json::from_str(crate::CHINAUMS_EXAMPLE_ANSWER).expect("fixture is JSON");
+        return Reply::json(
+            200,
+            json!({"errCode": "AN000000", "errMsg": "成功", "result": inner}).to_string(),
+        );
+    }
+    Reply::json(200, crate::CHINAUMS_EXAMPLE_ANSWER)
+}
