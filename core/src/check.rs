@@ -487,9 +487,12 @@ fn parse_section(chars: &[char], leading: bool) -> Option<i128> {
     (value > 0).then_some(value)
 }
 
-/// The yuan part: sections split by 亿 and 万. A section after a higher one may open with 零;
-/// it must when it starts below 仟 and the higher section's last digit is not zero
-/// (壹万零伍佰 = 10500; 壹拾万柒仟 = 壹拾万零柒仟 = 107000).
+/// The yuan part: sections split by 亿 and 万.
+///
+/// Between a higher section H and the next one L there is a gap of zero digits when H's last
+/// digit is 0, when a whole section is skipped (亿 straight to units) or when L starts below 仟.
+/// A gap is written 零, which may be left out only where H's last digit (the 万 or 亿 digit) is
+/// 0 (壹拾万柒仟 = 壹拾万零柒仟 = 107000; 壹万零伍佰 = 10500); without a gap 零 is wrong.
 fn parse_yuan(chars: &[char]) -> Option<i128> {
     if chars == ['零'] {
         return Some(0);
@@ -506,23 +509,21 @@ fn parse_yuan(chars: &[char]) -> Option<i128> {
         sections.push((rest, 1));
     }
     let mut total: i128 = 0;
-    let mut higher: Option<i128> = None;
+    let mut higher: Option<(i128, i128)> = None;
     for (i, &(sec, scale)) in sections.iter().enumerate() {
         let (sec, lead_zero) = match sec.split_first() {
             Some((&'零', tail)) if i > 0 => (tail, true),
             _ => (sec, false),
         };
         let v = parse_section(sec, i == 0)?;
-        if let Some(h) = higher {
-            let gap_optional = h % 10 == 0;
-            if (lead_zero && v >= 1000 && !gap_optional)
-                || (!lead_zero && v < 1000 && !gap_optional)
-            {
+        if let Some((h, h_scale)) = higher {
+            let gap = h % 10 == 0 || h_scale / scale > 10_000 || v < 1000;
+            if (!gap && lead_zero) || (gap && !lead_zero && h % 10 != 0) {
                 return None;
             }
         }
         total = total.checked_add(v.checked_mul(scale)?)?;
-        higher = Some(v);
+        higher = Some((v, scale));
     }
     (total > 0).then_some(total)
 }

@@ -191,6 +191,8 @@ pub fn config_from_json_or_env(text: Option<&str>) -> Result<Config> {
 /// A recognized document of either type.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
+// Returned once and matched at once; boxing would only add an allocation per call.
+#[allow(clippy::large_enum_variant)]
 pub enum Document {
     ShoppingReceipt(ShoppingReceipt),
     UsedCarInvoice(UsedCarInvoice),

@@ -1,0 +1,603 @@
+//! Validation checks: seeds pass, mutations fail, every detectable substitution is detected,
+//! and the uppercase-money parser round-trips an independent formatter.
+
+use piaoju::check::{self, amount_in_words};
+use piaoju::{CheckStatus, Decimal, ErrorCode};
+
+const SEED_VIN: &str = "LFV3A28W6K3705006";
+const SEED_BUYER_ID: &str = "430124199803279592";
+const SEED_SELLER_ID: &str = "430124199103143715";
+const SEED_MARKET_TAX_ID: &str = "914301243294121313";
+const SEED_INVOICE_NUMBER: &str = "25432000000066482202";
+
+#[test]
+fn seed_values_pass() {
+    assert_eq!(check::vin(SEED_VIN).status, CheckStatus::Pass);
+    assert_eq!(check::resident_id(SEED_BUYER_ID).status, CheckStatus::Pass);
+    assert_eq!(check::resident_id(SEED_SELLER_ID).status, CheckStatus::Pass);
+    assert_eq!(
+        check::social_credit_code(SEED_MARKET_TAX_ID).status,
+        CheckStatus::Pass
+    );
+    assert_eq!(
+        check::invoice_number(SEED_INVOICE_NUMBER, Some("20250522")).status,
+        CheckStatus::Pass
+    );
+    assert_eq!(check::plate_number("湘ACC639").status, CheckStatus::Pass);
+    assert_eq!(check::issue_date("20250522").status, CheckStatus::Pass);
+    assert_eq!(
+        amount_in_words("壹万圆整").unwrap(),
+        Decimal::parse("10000.00").unwrap()
+    );
+}
+
+#[test]
+fn mutated_values_fail() {
+    let table: Vec<(&str, piaoju::Check)> = vec![
+        ("vin digit", check::vin("LFV3A28W6K3705007")),
+        ("vin length", check::vin("LFV3A28W6K370500")),
+        ("vin letter O", check::vin("LFV3A28W6K37O5006")),
+        ("id digit", check::resident_id("430124199803279593")),
+        ("id birth date", check::resident_id("430124199813279592")),
+        ("id letter", check::resident_id("43012419980327959A")),
+        ("uscc char", check::social_credit_code("914301243294121314")),
+        (
+            "uscc letter I",
+            check::social_credit_code("9143012432941213I3"),
+        ),
+        (
+            "invoice year",
+            check::invoice_number(SEED_INVOICE_NUMBER, Some("20240522")),
+        ),
+        (
+            "invoice length",
+            check::invoice_number("2543200000006648220", None),
+        ),
+        (
+            "invoice letters",
+            check::invoice_number("2543200000006648220A", None),
+        ),
+        ("plate province", check::plate_number("X湘ACC63")),
+        ("plate length", check::plate_number("湘ACC6391X")),
+        ("plate letter I", check::plate_number("湘ICC639")),
+        ("date invalid", check::issue_date("20250230")),
+        ("date future", check::issue_date("20991231")),
+    ];
+    for (what, c) in table {
+        assert_eq!(c.status, CheckStatus::Fail, "{what}: {c:?}");
+        assert!(!c.message.is_empty());
+    }
+    let e = amount_in_words("壹万贰圆整").unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidArgument);
+}
+
+#[test]
+fn party_ids_are_checked_by_their_form() {
+    assert_eq!(check::party_id(SEED_BUYER_ID).name, "resident_id");
+    assert_eq!(
+        check::party_id(SEED_MARKET_TAX_ID).name,
+        "social_credit_code"
+    );
+    let short = check::party_id("1");
+    assert_eq!(short.status, CheckStatus::Skipped);
+    assert!(short.message.contains("1 characters"), "{}", short.message);
+    assert_eq!(check::party_id("").status, CheckStatus::Skipped);
+}
+
+const ID_CHARS: &str = "0123456789X";
+const USCC_CHARS: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+const ALL_UPPER: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+fn substitutions(value: &str, alphabet: &str) -> Vec<String> {
+    let chars: Vec<char> = value.chars().collect();
+    let mut out = Vec::new();
+    for i in 0..chars.len() {
+        for c in alphabet.chars().filter(|&c| c != chars[i]) {
+            let mut v = chars.clone();
+            v[i] = c;
+            out.push(v.into_iter().collect());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_single_substitution_of_a_resident_id_is_detected() {
+    for id in [SEED_BUYER_ID, SEED_SELLER_ID] {
+        let subs = substitutions(id, ID_CHARS);
+        assert_eq!(subs.len(), 18 * 10);
+        for s in subs {
+            assert_eq!(check::resident_id(&s).status, CheckStatus::Fail, "{s}");
+        }
+    }
+}
+
+#[test]
+fn every_single_substitution_of_a_social_credit_code_is_detected() {
+    let subs = substitutions(SEED_MARKET_TAX_ID, ALL_UPPER);
+    assert_eq!(subs.len(), 18 * 35);
+    for s in subs {
+        assert_eq!(
+            check::social_credit_code(&s).status,
+            CheckStatus::Fail,
+            "{s}"
+        );
+    }
+    assert_eq!(USCC_CHARS.len(), 31);
+}
+
+/// ISO 3779 transliteration, written out again here independently of the library.
+fn vin_value(c: char) -> Option<u32> {
+    let table = [
+        ("0", 0),
+        ("1AJ", 1),
+        ("2BKS", 2),
+        ("3CLT", 3),
+        ("4DMU", 4),
+        ("5ENV", 5),
+        ("6FW", 6),
+        ("7GPX", 7),
+        ("8HY", 8),
+        ("9RZ", 9),
+    ];
+    table
+        .iter()
+        .find(|(chars, _)| chars.contains(c))
+        .map(|&(_, v)| v)
+}
+
+#[test]
+fn every_vin_substitution_its_check_digit_can_see_is_detected() {
+    let original: Vec<char> = SEED_VIN.chars().collect();
+    let mut detected = 0;
+    for (i, s) in substitutions(SEED_VIN, ALL_UPPER).into_iter().enumerate() {
+        let pos = i / 35;
+        let new = s.chars().nth(pos).unwrap();
+        let visible = matches!(new, 'I' | 'O' | 'Q') || vin_value(new) != vin_value(original[pos]);
+        // The check digit itself (position 9): a different character is always seen, except
+        // the same value under another letter, which is not a digit or X and so is invalid.
+        if visible || pos == 8 {
+            assert_eq!(check::vin(&s).status, CheckStatus::Fail, "{s}");
+            detected += 1;
+        }
+        // Substitutions with the same transliterated value (A for J, …) are invisible to the
+        // check digit by design (documented limit): not asserted either way.
+    }
+    assert!(detected > 500, "{detected}");
+}
+
+#[test]
+fn ocr_confusions_get_a_suggestion() {
+    // A letter where a digit belongs: the only single substitution that validates is the fix.
+    // "8" of the birth year 1998 read as "B".
+    let c = check::resident_id("430124199B03279592");
+    assert_eq!(c.status, CheckStatus::Fail);
+    assert_eq!(c.suggestion.as_deref(), Some(SEED_BUYER_ID));
+    let c = check::vin("LFV3A28W6K37O5006");
+    assert_eq!(c.status, CheckStatus::Fail);
+    assert_eq!(c.suggestion.as_deref(), Some(SEED_VIN));
+    let c = check::social_credit_code("9143O1243294121313");
+    assert_eq!(c.status, CheckStatus::Fail);
+    assert_eq!(c.suggestion.as_deref(), Some(SEED_MARKET_TAX_ID));
+    // Any suggestion given is itself valid and one substitution away.
+    for bad in substitutions(SEED_SELLER_ID, "0123456789") {
+        let c = check::resident_id(&bad);
+        if let Some(s) = &c.suggestion {
+            assert_eq!(check::resident_id(s).status, CheckStatus::Pass);
+            assert_eq!(
+                s.chars().zip(bad.chars()).filter(|(a, b)| a != b).count(),
+                1
+            );
+        }
+    }
+    // The value itself is never changed; passing values have no suggestion.
+    assert_eq!(check::vin(SEED_VIN).suggestion, None);
+}
+
+// ----- Chinese uppercase money -----------------------------------------------------------------
+
+const DIGITS: [&str; 10] = ["零", "壹", "贰", "叁", "肆", "伍", "陆", "柒", "捌", "玖"];
+
+#[derive(Clone, Copy)]
+struct Style {
+    yuan: &'static str,
+    end: &'static str,
+    prefix: &'static str,
+    /// Write the optional 零 (where the 万/亿 or 元 digit is zero).
+    optional_zero: bool,
+}
+
+fn section_words(g: u64) -> String {
+    let units = ["仟", "佰", "拾", ""];
+    let digits = [g / 1000, g / 100 % 10, g / 10 % 10, g % 10];
+    let mut out = String::new();
+    let mut zero_pending = false;
+    for (d, u) in digits.iter().zip(units) {
+        if *d == 0 {
+            zero_pending = !out.is_empty();
+        } else {
+            if zero_pending {
+                out.push('零');
+                zero_pending = false;
+            }
+            out.push_str(DIGITS[*d as usize]);
+            out.push_str(u);
+        }
+    }
+    out
+}
+
+/// An independent formatter following the rules of PROTOCOLS.md §3.
+fn words(fen: u64, st: Style) -> String {
+    let (yuan, jiao, f) = (fen / 100, fen / 10 % 10, fen % 10);
+    let mut out = st.prefix.to_string();
+    let groups = [
+        (yuan / 100_000_000, "亿", 100_000_000u64),
+        (yuan / 10_000 % 10_000, "万", 10_000),
+        (yuan % 10_000, "", 1),
+    ];
+    let mut higher: Option<(u64, u64)> = None;
+    for (g, unit, scale) in groups {
+        if g == 0 {
+            continue;
+        }
+        if let Some((h, h_scale)) = higher {
+            let gap = h % 10 == 0 || h_scale / scale > 10_000 || g < 1000;
+            if gap && (h % 10 != 0 || st.optional_zero) {
+                out.push('零');
+            }
+        }
+        out.push_str(&section_words(g));
+        out.push_str(unit);
+        higher = Some((g, scale));
+    }
+    if jiao == 0 && f == 0 {
+        if yuan == 0 {
+            out.push('零');
+        }
+        out.push_str(st.yuan);
+        out.push_str(st.end);
+        return out;
+    }
+    if yuan > 0 {
+        out.push_str(st.yuan);
+    }
+    if jiao > 0 {
+        if yuan > 0 && yuan % 10 == 0 && st.optional_zero {
+            out.push('零');
+        }
+        out.push_str(DIGITS[jiao as usize]);
+        out.push('角');
+        if f > 0 {
+            out.push_str(DIGITS[f as usize]);
+            out.push('分');
+        } else {
+            out.push_str(st.end);
+        }
+    } else {
+        if yuan > 0 {
+            out.push('零');
+        }
+        out.push_str(DIGITS[f as usize]);
+        out.push('分');
+    }
+    out
+}
+
+fn fen_of(d: Decimal) -> u64 {
+    d.to_fen().unwrap() as u64
+}
+
+const STYLES: [Style; 4] = [
+    Style {
+        yuan: "元",
+        end: "整",
+        prefix: "",
+        optional_zero: true,
+    },
+    Style {
+        yuan: "圆",
+        end: "正",
+        prefix: "人民币",
+        optional_zero: false,
+    },
+    Style {
+        yuan: "元",
+        end: "正",
+        prefix: "",
+        optional_zero: false,
+    },
+    Style {
+        yuan: "圆",
+        end: "整",
+        prefix: "人民币",
+        optional_zero: true,
+    },
+];
+
+#[test]
+fn protocol_examples() {
+    for (w, v) in [
+        ("壹万圆整", "10000.00"),
+        ("壹仟肆佰零玖元伍角", "1409.50"),
+        ("陆仟零柒元壹角肆分", "6007.14"),
+        ("壹万陆仟肆佰零玖元零贰分", "16409.02"),
+        ("壹拾万柒仟元零伍角叁分", "107000.53"),
+        ("人民币壹拾万零柒仟元零伍角叁分", "107000.53"),
+        ("壹拾万柒仟元伍角叁分", "107000.53"),
+        ("伍角", "0.50"),
+        ("叁分", "0.03"),
+        ("零元整", "0.00"),
+        ("拾元整", "10.00"),
+        ("壹亿零伍仟元整", "100005000.00"),
+    ] {
+        assert_eq!(
+            amount_in_words(w).unwrap(),
+            Decimal::parse(v).unwrap(),
+            "{w}"
+        );
+    }
+}
+
+#[test]
+fn not_amounts() {
+    for w in [
+        "",
+        "整",
+        "元整",
+        "abc",
+        "壹万贰圆整",
+        "壹佰伍元",
+        "壹仟伍拾元",
+        "壹仟零佰元",
+        "零零壹元",
+        "壹万伍佰元",
+        "壹万零陆仟元",
+        "壹亿伍仟元",
+        "壹元元",
+        "壹元伍分角",
+        "伍角零",
+        "壹拾贰拾元",
+        "壹佰拾元",
+        "万元",
+        "壹万万元",
+        "壹元零角",
+        "壹元伍",
+        "壹佰零元",
+        "10000元",
+    ] {
+        assert!(
+            amount_in_words(w).is_err(),
+            "{w:?} parsed as {:?}",
+            amount_in_words(w)
+        );
+    }
+}
+
+#[test]
+fn round_trip_every_amount_up_to_twenty_thousand_yuan_in_steps() {
+    // Every fen value below 1000.00, in every style.
+    for fen in 0..100_000u64 {
+        for st in STYLES {
+            let w = words(fen, st);
+            assert_eq!(amount_in_words(&w).map(fen_of).ok(), Some(fen), "{w}");
+        }
+    }
+}
+
+#[test]
+fn round_trip_large_amounts_across_every_zero_rule() {
+    // Values built to hit the section boundaries: zero 万 digit, zero 仟 digit, skipped sections.
+    let mut yuan_values = Vec::new();
+    for hi in [0u64, 1, 10, 12, 100, 1000, 1001, 9999] {
+        for mid in [0u64, 1, 10, 100, 1000, 1010, 9000, 9999] {
+            for lo in [0u64, 1, 5, 10, 50, 100, 305, 1000, 1005, 4000, 9999] {
+                yuan_values.push(hi * 100_000_000 + mid * 10_000 + lo);
+            }
+        }
+    }
+    // And a deterministic pseudo-random sample.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        yuan_values.push(x % 1_000_000_000_000);
+    }
+    for yuan in yuan_values {
+        for cents in [0u64, 3, 40, 45] {
+            let fen = yuan * 100 + cents;
+            for st in STYLES {
+                let w = words(fen, st);
+                assert_eq!(amount_in_words(&w).map(fen_of).ok(), Some(fen), "{w}");
+            }
+        }
+    }
+}
+
+// ----- Receipt and invoice checks on whole documents ------------------------------------------
+
+const JUHE_SEED: &str = include_str!("../../tests/fixtures/juhe_receipt_answer.json");
+const UMS_SEED: &str = include_str!("../../tests/fixtures/chinaums_invoice_answer.json");
+
+fn receipt_with(edit: impl FnOnce(&mut serde_json::Value)) -> piaoju::ShoppingReceipt {
+    let mut v: serde_json::Value = serde_json::from_str(JUHE_SEED).unwrap();
+    edit(&mut v["result"]["data"]);
+    let answer = piaoju::HttpAnswer {
+        status: 200,
+        body: v.to_string().into_bytes(),
+    };
+    piaoju::juhe::parse_answer(&answer).unwrap()
+}
+
+fn status_of(checks: &[piaoju::Check], name: &str) -> Vec<CheckStatus> {
+    checks
+        .iter()
+        .filter(|c| c.name == name)
+        .map(|c| c.status)
+        .collect()
+}
+
+#[test]
+fn seed_receipt_checks() {
+    let r = receipt_with(|_| {});
+    assert!(r.checks_passed());
+    assert_eq!(
+        status_of(&r.checks, "items_sum_to_total"),
+        [CheckStatus::Pass]
+    );
+    assert_eq!(
+        status_of(&r.checks, "item_amount"),
+        [
+            CheckStatus::Pass,
+            CheckStatus::Skipped,
+            CheckStatus::Skipped,
+            CheckStatus::Skipped
+        ]
+    );
+    assert_eq!(status_of(&r.checks, "change"), [CheckStatus::Skipped]);
+    assert_eq!(status_of(&r.checks, "table_row_num"), [CheckStatus::Pass]);
+    assert_eq!(status_of(&r.checks, "dates_valid"), [CheckStatus::Pass]);
+}
+
+#[test]
+fn contradictory_receipts_fail_their_checks() {
+    let r = receipt_with(|d| d["total_amount"] = "13.50".into());
+    assert_eq!(
+        status_of(&r.checks, "items_sum_to_total"),
+        [CheckStatus::Fail]
+    );
+    assert!(!r.checks_passed());
+    let r = receipt_with(|d| {
+        d["total_amount"] = "11.50".into();
+        d["discount"] = "1.00".into();
+    });
+    assert_eq!(
+        status_of(&r.checks, "items_sum_to_total"),
+        [CheckStatus::Pass]
+    );
+    let r = receipt_with(|d| d["table"][0]["unit_price"] = "单价:4.60".into());
+    assert_eq!(status_of(&r.checks, "item_amount")[0], CheckStatus::Fail);
+    let r = receipt_with(|d| {
+        d["paid_amount"] = "20.00".into();
+        d["change"] = "7.00".into();
+    });
+    assert_eq!(status_of(&r.checks, "change"), [CheckStatus::Fail]);
+    let r = receipt_with(|d| {
+        d["paid_amount"] = "20.00".into();
+        d["change"] = "7.50".into();
+    });
+    assert_eq!(status_of(&r.checks, "change"), [CheckStatus::Pass]);
+    let r = receipt_with(|d| d["table_row_num"] = 5.into());
+    assert_eq!(status_of(&r.checks, "table_row_num"), [CheckStatus::Fail]);
+    let r = receipt_with(|d| d["consumption_date"] = "2020-02-30".into());
+    assert_eq!(status_of(&r.checks, "dates_valid"), [CheckStatus::Fail]);
+    assert_eq!(
+        r.consumption_date, None,
+        "an invalid date is not normalized"
+    );
+    let r = receipt_with(|d| d["consumption_time"] = "25:61".into());
+    assert_eq!(status_of(&r.checks, "dates_valid"), [CheckStatus::Fail]);
+}
+
+fn invoice_with(key: &str, value: &str) -> piaoju::UsedCarInvoice {
+    let mut v: serde_json::Value = serde_json::from_str(UMS_SEED).unwrap();
+    for f in v["PageInfo"][0]["Result"][0]["ResultList"][0]["FieldList"]
+        .as_array_mut()
+        .unwrap()
+    {
+        if f["key"] == key {
+            f["value"] = value.into();
+        }
+    }
+    let answer = piaoju::HttpAnswer {
+        status: 200,
+        body: v.to_string().into_bytes(),
+    };
+    piaoju::chinaums::parse_answer(&answer).unwrap()
+}
+
+#[test]
+fn contradictory_invoices_fail_their_checks() {
+    let seed = invoice_with("BZ", "");
+    assert!(seed.checks_passed(), "{:?}", seed.checks);
+    assert_eq!(
+        status_of(&seed.checks, "dealer_tax_id"),
+        [CheckStatus::Skipped]
+    );
+    for (key, value, check, want) in [
+        (
+            "CJHJDX",
+            "壹万贰仟圆整",
+            "total_price_in_words",
+            CheckStatus::Fail,
+        ),
+        (
+            "CJHJDX",
+            "一万元",
+            "total_price_in_words",
+            CheckStatus::Fail,
+        ),
+        (
+            "CJHJ",
+            "12000.00",
+            "total_price_in_words",
+            CheckStatus::Fail,
+        ),
+        ("CJHJDX", "", "total_price_in_words", CheckStatus::Skipped),
+        ("CJHM", "LFV3A28W6K3705007", "vin", CheckStatus::Fail),
+        ("GFHM", "430124199803279593", "buyer_id", CheckStatus::Fail),
+        ("GFHM", "12345", "buyer_id", CheckStatus::Skipped),
+        ("XFHM", "914301243294121313", "seller_id", CheckStatus::Pass),
+        ("XFHM", "914301243294121314", "seller_id", CheckStatus::Fail),
+        (
+            "SCSBH",
+            "914301243294121314",
+            "market_tax_id",
+            CheckStatus::Fail,
+        ),
+        ("SCSBH", "43012419", "market_tax_id", CheckStatus::Skipped),
+        (
+            "JYSBH",
+            "914301243294121313",
+            "dealer_tax_id",
+            CheckStatus::Pass,
+        ),
+        (
+            "FPHM",
+            "24432000000066482202",
+            "invoice_number",
+            CheckStatus::Fail,
+        ),
+        ("KPRQ", "20250230", "issue_date", CheckStatus::Fail),
+        ("KPRQ", "20990101", "issue_date", CheckStatus::Fail),
+        ("CPZH", "湘A", "plate_number", CheckStatus::Fail),
+        ("CPZH", "湘AD12345", "plate_number", CheckStatus::Pass),
+    ] {
+        let inv = invoice_with(key, value);
+        assert_eq!(
+            status_of(&inv.checks, check),
+            [want],
+            "{key}={value:?}: {:?}",
+            inv.checks
+        );
+    }
+    let inv = invoice_with("CJHM", "LFV3A28W6K37O5006");
+    let vin = inv.checks.iter().find(|c| c.name == "vin").unwrap();
+    assert_eq!(vin.suggestion.as_deref(), Some(SEED_VIN));
+    assert_eq!(
+        inv.vin.as_deref(),
+        Some("LFV3A28W6K37O5006"),
+        "the value itself is never changed"
+    );
+    let j: serde_json::Value = serde_json::from_str(&inv.to_json()).unwrap();
+    let vin_json = j["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "vin")
+        .unwrap();
+    assert_eq!(vin_json["status"], "fail");
+    assert_eq!(vin_json["suggestion"], SEED_VIN);
+    assert_eq!(vin_json["fields"], serde_json::json!(["vin"]));
+}
