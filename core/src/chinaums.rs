@@ -76,14 +76,30 @@ pub(crate) fn auth_rejected(answer: &HttpAnswer) -> Error {
     e
 }
 
+/// The meaning of an answer code, as the document gives it.
+pub fn answer_code_text(code: i64) -> &'static str {
+    match code {
+        0 => "识别成功 (recognized)",
+        1 => "识别引擎加载错误 (the recognition engine failed to load)",
+        3 => "图像分类失败;图片未检测到证件 (no document detected in the image)",
+        4 => "PDF引擎加载错误 (the PDF could not be turned into an image)",
+        6 => "文件读取错误 (the file could not be read or its type not told)",
+        9 => "不支持的文件类型 (unsupported file type: png, jpg and pdf only)",
+        16 => "图片格式或是base64不正确 (the image format or its base64 is invalid)",
+        27 => "参数输入有误 (wrong request headers or parameters)",
+        _ => "未知应答码 (undocumented answer code)",
+    }
+}
+
 fn answer_error(code: i64, what: &str, status: u16) -> Error {
     let ec = ErrorCode::from_chinaums_answer(code).unwrap_or(ErrorCode::ProviderError);
-    let text = if ec == ErrorCode::ProviderError {
-        format!("ChinaUMS answer code {code} ({what})")
-    } else {
-        format!("{} (ChinaUMS answer code {code}, {what})", ec.description())
-    };
-    ums_err(ec, text, status).with_provider_answer(code.to_string(), ec.description())
+    let text = answer_code_text(code);
+    ums_err(
+        ec,
+        format!("ChinaUMS answer code {code} ({what}): {text}"),
+        status,
+    )
+    .with_provider_answer(code.to_string(), text)
 }
 
 /// Parse an OCR answer, wrapped (`{errCode, errMsg, result}`) or bare (`{PageInfo, ErrorCode,

@@ -150,11 +150,7 @@ pub fn parse_answer(answer: &HttpAnswer) -> Result<ShoppingReceipt> {
     let reason = str_field(&v, "reason").unwrap_or_default();
     if error_code != 0 {
         let code = ErrorCode::from_juhe(error_code);
-        let msg = if code == ErrorCode::ProviderError {
-            format!("Juhe error {error_code}: {reason}")
-        } else {
-            format!("{} (Juhe {error_code}: {reason})", code.description())
-        };
+        let msg = format!("Juhe error {error_code}: {reason}");
         return Err(
             juhe_err(code, msg, status).with_provider_answer(error_code.to_string(), reason)
         );
