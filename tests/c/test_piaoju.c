@@ -1,0 +1,297 @@
+/* C tests of libpiaoju against the sandbox.
+ * Environment: PIAOJU_SANDBOX_URL (e.g. http://127.0.0.1:40000), PIAOJU_FIXTURES (directory).
+ * Prints one line per failed check and a closing "N passed, N failed" line. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "piaoju.h"
+
+static int passed = 0, failed = 0;
+static const char *url;
+static const char *fixtures;
+
+#define CHECK(cond, what)                                                        \
+    do {                                                                         \
+        if (cond) {                                                              \
+            passed++;                                                            \
+        } else {                                                                 \
+            failed++;                                                            \
+            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, (what));     \
+        }                                                                        \
+    } while (0)
+
+static char *fixture(const char *name) {
+    static char buf[8][1024];
+    static int next = 0;
+    char *b = buf[next++ % 8];
+    snprintf(b, sizeof buf[0], "%s/%s", fixtures, name);
+    return b;
+}
+
+static unsigned char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    unsigned char *data;
+    long n;
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    data = malloc((size_t)n + 1);
+    if (data && fread(data, 1, (size_t)n, f) != (size_t)n) {
+        free(data);
+        data = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return data;
+}
+
+/* A configuration for the sandbox, with base_url = url + suffix (e.g. "/fault/http500"). */
+static char *config(const char *suffix, const char *auth, int timeout_ms) {
+    static char buf[4][2048];
+    static int next = 0;
+    char *b = buf[next++ % 4];
+    snprintf(b, sizeof buf[0],
+             "{\"juhe\": {\"key\": \"sandbox-juhe-key\", \"base_url\": \"%s%s\"},"
+             " \"chinaums\": {\"app_id\": \"sandbox-app-id\", \"app_key\": \"sandbox-app-key\","
+             " \"base_url\": \"%s%s\", \"auth\": \"%s\"}, \"timeout_ms\": %d}",
+             url, suffix, url, suffix, auth, timeout_ms);
+    return b;
+}
+
+static pj_client *new_client(const char *config_json) {
+    pj_client *client = NULL;
+    char *err = NULL;
+    pj_status st = pj_client_new(config_json, &client, &err);
+    CHECK(st == PJ_STATUS_OK, "pj_client_new");
+    CHECK(err == NULL, "no error string on success");
+    pj_string_free(err);
+    return client;
+}
+
+static int contains(const char *haystack, const char *needle) {
+    return haystack != NULL && strstr(haystack, needle) != NULL;
+}
+
+static void test_version(void) {
+    CHECK(strcmp(pj_version(), PIAOJU_VERSION) == 0, "pj_version() == PIAOJU_VERSION");
+    CHECK(PIAOJU_VERSION_MAJOR == 0 && PIAOJU_VERSION_MINOR == 1, "version macros");
+    CHECK(strcmp(pj_status_name(PJ_STATUS_OK), "ok") == 0, "status name ok");
+    CHECK(strcmp(pj_status_name(PJ_STATUS_IMAGE_TOO_SMALL), "image_too_small") == 0,
+          "status name image_too_small");
+    CHECK(strcmp(pj_status_name((pj_status)12345), "unknown") == 0, "unknown status name");
+}
+
+static void test_success(void) {
+    pj_client *client = new_client(config("", "access_token", 10000));
+    char *json = NULL;
+    size_t len = 0;
+    unsigned char *bytes;
+
+    CHECK(pj_recognize_shopping_receipt_file(client, fixture("receipt.png"), &json) == PJ_STATUS_OK,
+          "receipt from file");
+    CHECK(contains(json, "\"total_amount\":\"12.50\""), "receipt total");
+    CHECK(contains(json, "\"unit_price\":\"4.50\""), "receipt unit price normalized");
+    CHECK(contains(json, "\"shop_name\":\"多又好超市\""), "receipt shop name");
+    CHECK(contains(json, "\"name\":\"items_sum_to_total\",\"fields\""), "receipt checks present");
+    pj_string_free(json);
+
+    bytes = read_file(fixture("receipt.bmp"), &len);
+    CHECK(bytes != NULL, "read receipt.bmp");
+    json = NULL;
+    CHECK(pj_recognize_shopping_receipt(client, bytes, len, &json) == PJ_STATUS_OK,
+          "receipt from bytes");
+    CHECK(contains(json, "\"document_type\":\"shopping_receipt\""), "receipt document type");
+    pj_string_free(json);
+    free(bytes);
+
+    json = NULL;
+    CHECK(pj_recognize_used_car_invoice_file(client, fixture("invoice.pdf"), &json) == PJ_STATUS_OK,
+          "invoice from file");
+    CHECK(contains(json, "\"vin\":\"LFV3A28W6K3705006\""), "invoice vin");
+    CHECK(contains(json, "\"total_price\":\"10000.00\""), "invoice total");
+    CHECK(contains(json, "\"issue_date\":\"2025-05-22\""), "invoice date");
+    CHECK(contains(json, "\"name\":\"vin\",\"fields\":[\"vin\"],\"status\":\"pass\""), "vin check passes");
+    pj_string_free(json);
+
+    bytes = read_file(fixture("invoice.png"), &len);
+    json = NULL;
+    CHECK(pj_recognize_used_car_invoice(client, bytes, len, &json) == PJ_STATUS_OK,
+          "invoice from bytes");
+    CHECK(contains(json, "\"buyer_id\":\"430124199803279592\""), "invoice buyer id");
+    pj_string_free(json);
+    free(bytes);
+    pj_client_free(client);
+
+    client = new_client(config("", "body_signature", 10000));
+    json = NULL;
+    CHECK(pj_recognize_used_car_invoice_file(client, fixture("invoice.png"), &json) == PJ_STATUS_OK,
+          "invoice with body signature");
+    CHECK(contains(json, "\"plate_number\":\"湘ACC639\""), "invoice plate");
+    pj_string_free(json);
+    pj_client_free(client);
+}
+
+static void expect_status(const char *suffix, int invoice, const char *file, pj_status want,
+                          const char *want_json, const char *what) {
+    pj_client *client = new_client(config(suffix, "access_token", 2000));
+    char *json = NULL;
+    pj_status st = invoice ? pj_recognize_used_car_invoice_file(client, fixture(file), &json)
+                           : pj_recognize_shopping_receipt_file(client, fixture(file), &json);
+    CHECK(st == want, what);
+    CHECK(contains(json, want_json), what);
+    if (st != want || !contains(json, want_json)) fprintf(stderr, "  got %u %s\n", (unsigned)st, json ? json : "(null)");
+    pj_string_free(json);
+    pj_client_free(client);
+}
+
+static void test_error_bands(void) {
+    /* image */
+    expect_status("", 0, "too_small.png", PJ_STATUS_IMAGE_TOO_SMALL, "\"code\":205", "image band");
+    expect_status("", 0, "no_such_file.png", PJ_STATUS_IMAGE_UNREADABLE, "\"name\":\"image_unreadable\"", "unreadable");
+    expect_status("", 1, "not_an_image.gif", PJ_STATUS_IMAGE_FORMAT_UNSUPPORTED, "\"code\":202", "format");
+    /* auth and quota */
+    expect_status("/fault/juhe=10001", 0, "receipt.png", PJ_STATUS_INVALID_KEY, "\"provider_code\":\"10001\"", "auth band");
+    expect_status("/fault/juhe=10012", 0, "receipt.png", PJ_STATUS_QUOTA_EXCEEDED, "\"retryable\":false", "quota band");
+    expect_status("/fault/token=1099", 1, "invoice.png", PJ_STATUS_TOKEN_REQUEST_REJECTED, "\"provider_code\":\"1099\"", "token refused");
+    /* service and recognition */
+    expect_status("/fault/juhe=10020", 0, "receipt.png", PJ_STATUS_SERVICE_MAINTENANCE, "\"retryable\":true", "service band");
+    expect_status("/fault/answer=3", 1, "invoice.png", PJ_STATUS_NO_DOCUMENT_DETECTED, "\"provider\":\"chinaums\"", "recognition band");
+    /* transport and response faults */
+    expect_status("/fault/http500", 0, "receipt.png", PJ_STATUS_SERVICE_HTTP_ERROR, "\"http_status\":500", "http 500");
+    expect_status("/fault/malformed", 1, "invoice.png", PJ_STATUS_MALFORMED_RESPONSE, "\"code\":800", "malformed");
+    expect_status("/fault/truncated", 0, "receipt.png", PJ_STATUS_CONNECTION_BROKEN, "\"code\":303", "truncated");
+    expect_status("/fault/close", 0, "receipt.png", PJ_STATUS_CONNECTION_BROKEN, "\"code\":303", "closed");
+    expect_status("/fault/delay=4000", 0, "receipt.png", PJ_STATUS_TIMEOUT, "\"code\":301", "timeout");
+    /* token refresh after a rejection is transparent */
+    expect_status("/fault/reject-token", 1, "invoice.png", PJ_STATUS_OK, "\"vin\":\"LFV3A28W6K3705006\"", "token refreshed");
+}
+
+static void test_invalid_arguments(void) {
+    pj_client *client = NULL;
+    char *err = NULL;
+    char *json = NULL;
+    const unsigned char byte = 0;
+
+    CHECK(pj_client_new("{\"juhe\": {\"kye\": \"x\"}}", &client, &err) == PJ_STATUS_INVALID_CONFIG, "unknown key");
+    CHECK(client == NULL, "no client on failure");
+    CHECK(contains(err, "\"code\":101") && contains(err, "kye"), "config error names the key");
+    pj_string_free(err);
+    err = NULL;
+    CHECK(pj_client_new("{\"timeout_ms\": \"fast\"}", &client, &err) == PJ_STATUS_INVALID_CONFIG, "wrong type");
+    pj_string_free(err);
+    err = NULL;
+    CHECK(pj_client_new("{not json", &client, &err) == PJ_STATUS_INVALID_CONFIG, "malformed config");
+    pj_string_free(err);
+    err = NULL;
+    CHECK(pj_client_new("{\"proxy\": \"\xff\xfe\"}", &client, &err) == PJ_STATUS_INVALID_ARGUMENT, "invalid UTF-8");
+    CHECK(contains(err, "UTF-8"), "UTF-8 error message");
+    pj_string_free(err);
+    err = NULL;
+    CHECK(pj_client_new("{}", NULL, &err) == PJ_STATUS_INVALID_ARGUMENT, "NULL out_client");
+    pj_string_free(err);
+    CHECK(pj_client_new("{}", NULL, NULL) == PJ_STATUS_INVALID_ARGUMENT, "NULL out_client and error");
+
+    /* NULL config: from the environment (the test runs with no PIAOJU_* set). */
+    client = NULL;
+    CHECK(pj_client_new(NULL, &client, NULL) == PJ_STATUS_OK && client != NULL, "NULL config");
+    CHECK(pj_recognize_shopping_receipt_file(client, fixture("receipt.png"), &json) == PJ_STATUS_MISSING_CREDENTIALS,
+          "missing credentials (usage band)");
+    CHECK(contains(json, "PIAOJU_JUHE_KEY"), "says what to set");
+    pj_string_free(json);
+    json = NULL;
+    CHECK(pj_recognize_shopping_receipt(NULL, &byte, 1, &json) == PJ_STATUS_INVALID_ARGUMENT, "NULL client");
+    CHECK(contains(json, "client is NULL"), "NULL client message");
+    pj_string_free(json);
+    json = NULL;
+    CHECK(pj_recognize_used_car_invoice(client, NULL, 10, &json) == PJ_STATUS_INVALID_ARGUMENT, "NULL image");
+    pj_string_free(json);
+    json = NULL;
+    CHECK(pj_recognize_used_car_invoice_file(client, NULL, &json) == PJ_STATUS_INVALID_ARGUMENT, "NULL path");
+    pj_string_free(json);
+    CHECK(pj_recognize_shopping_receipt_file(client, fixture("receipt.png"), NULL) == PJ_STATUS_MISSING_CREDENTIALS,
+          "NULL out_json still returns the status");
+    pj_client_free(client);
+    pj_client_free(NULL);
+    pj_string_free(NULL);
+}
+
+static void test_call(void) {
+    char request[4096];
+    char *out;
+    snprintf(request, sizeof request,
+             "{\"config\": %s, \"operation\": \"shopping_receipt\", \"image_path\": \"%s\"}",
+             config("", "access_token", 10000), fixture("receipt.jpg"));
+    out = pj_call(request);
+    CHECK(contains(out, "\"ok\":true") && contains(out, "\"total_amount\":\"12.50\""), "pj_call receipt");
+    pj_string_free(out);
+
+    snprintf(request, sizeof request,
+             "{\"config\": %s, \"operation\": \"used_car_invoice\", \"image_base64\": \"JVBERi0xLjQK\"}",
+             config("", "body_signature", 10000));
+    out = pj_call(request);
+    CHECK(contains(out, "\"ok\":true") && contains(out, "\"vin\":\"LFV3A28W6K3705006\""), "pj_call base64 invoice");
+    pj_string_free(out);
+
+    out = pj_call(NULL);
+    CHECK(contains(out, "\"ok\":false") && contains(out, "\"code\":100"), "pj_call NULL");
+    pj_string_free(out);
+    out = pj_call("{\"operation\": \"passport\"");
+    CHECK(contains(out, "\"ok\":false") && contains(out, "\"code\":103"), "pj_call malformed");
+    pj_string_free(out);
+    out = pj_call("{\"operation\": \"shopping_receipt\", \"image_path\": \"x\", \"config\": {\"juhe\": 5}}");
+    CHECK(contains(out, "\"ok\":false") && contains(out, "\"code\":101"), "pj_call bad config");
+    pj_string_free(out);
+}
+
+#define THREADS 8
+#define CALLS_PER_THREAD 4
+
+static void *worker(void *arg) {
+    const pj_client *client = arg;
+    long ok = 0;
+    int i;
+    for (i = 0; i < CALLS_PER_THREAD; i++) {
+        char *json = NULL;
+        pj_status st = (i % 2) ? pj_recognize_used_car_invoice_file(client, fixture("invoice.png"), &json)
+                               : pj_recognize_shopping_receipt_file(client, fixture("receipt.png"), &json);
+        if (st == PJ_STATUS_OK && (contains(json, "LFV3A28W6K3705006") || contains(json, "12.50"))) ok++;
+        pj_string_free(json);
+    }
+    return (void *)ok;
+}
+
+static void test_threads(void) {
+    pj_client *client = new_client(config("", "access_token", 10000));
+    pthread_t threads[THREADS];
+    long total = 0;
+    int i;
+    for (i = 0; i < THREADS; i++) pthread_create(&threads[i], NULL, worker, client);
+    for (i = 0; i < THREADS; i++) {
+        void *r;
+        pthread_join(threads[i], &r);
+        total += (long)r;
+    }
+    CHECK(total == THREADS * CALLS_PER_THREAD, "8 threads share one client");
+    pj_client_free(client);
+}
+
+int main(void) {
+    url = getenv("PIAOJU_SANDBOX_URL");
+    fixtures = getenv("PIAOJU_FIXTURES");
+    if (!url || !fixtures) {
+        fprintf(stderr, "set PIAOJU_SANDBOX_URL and PIAOJU_FIXTURES\n");
+        return 2;
+    }
+    test_version();
+    test_success();
+    test_error_bands();
+    test_invalid_arguments();
+    test_call();
+    test_threads();
+    printf("c: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
