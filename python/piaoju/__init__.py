@@ -1,0 +1,56 @@
+"""piaoju (票据): typed results from Chinese document-OCR services.
+
+- Juhe shopping receipt OCR (购物小票) → :class:`ShoppingReceipt`
+- ChinaUMS used-car sales e-invoice OCR (二手车销售统一发票) → :class:`UsedCarInvoice`
+
+Every image is checked before anything is sent; every failure raises a :class:`PiaojuError`
+subclass carrying the core's stable code; every result carries validation ``checks``.
+"""
+
+from . import _native, checks
+from ._client import Client, Image
+from ._models import Check, Field, ReceiptItem, ShoppingReceipt, UsedCarInvoice, _init_invoice_fields
+from ._sandbox import Sandbox
+from .errors import (
+    AuthError,
+    ConfigError,
+    ImageError,
+    InternalError,
+    NetworkError,
+    PiaojuError,
+    QuotaError,
+    RecognitionError,
+    ResponseError,
+    ServiceError,
+    Timeout,
+    UsageError,
+)
+
+__version__: str = _native.__version__
+
+_init_invoice_fields(_native.invoice_fields())
+
+__all__ = [
+    "Client",
+    "Image",
+    "Sandbox",
+    "ShoppingReceipt",
+    "ReceiptItem",
+    "UsedCarInvoice",
+    "Field",
+    "Check",
+    "checks",
+    "PiaojuError",
+    "UsageError",
+    "ConfigError",
+    "ImageError",
+    "NetworkError",
+    "Timeout",
+    "AuthError",
+    "QuotaError",
+    "ServiceError",
+    "RecognitionError",
+    "ResponseError",
+    "InternalError",
+    "__version__",
+]

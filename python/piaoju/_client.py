@@ -1,0 +1,132 @@
+"""The client: configuration in, typed results out; every call is the core's."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import IO, Any, Dict, Mapping, Optional, Union
+
+from . import _native
+from ._models import ShoppingReceipt, UsedCarInvoice
+
+__all__ = ["Client", "Image"]
+
+#: What the recognize methods take: a path, the bytes of the file, or a binary file object.
+Image = Union[str, "os.PathLike[str]", "os.PathLike[bytes]", bytes, bytearray, memoryview, IO[bytes]]
+
+
+def _usage_error(code: int, message: str) -> None:
+    """Raise the catalogue's exception for a usage error found here (before the core)."""
+    _native.raise_error(code, message)
+
+
+def _image_arg(image: Any) -> Union[str, bytes]:
+    if isinstance(image, (str, os.PathLike)):
+        path = os.fspath(image)
+        return os.fsdecode(path) if isinstance(path, bytes) else path
+    if isinstance(image, bytes):
+        return image
+    if isinstance(image, (bytearray, memoryview)):
+        return bytes(image)
+    read = getattr(image, "read", None)
+    if callable(read):
+        data = read()
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            return bytes(data)
+        _usage_error(100, f"the file object's read() returned {type(data).__name__}, not bytes: open it in binary mode ('rb')")
+    _usage_error(100, f"image must be a path, bytes, bytearray, memoryview or a binary file object, not {type(image).__name__}")
+    raise AssertionError("unreachable")
+
+
+def _milliseconds(name: str, seconds: Optional[float]) -> Optional[int]:
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+        _usage_error(101, f"{name} must be a positive number of seconds, got {seconds!r}")
+    return max(1, round(seconds * 1000))
+
+
+class Client:
+    """A client for both providers. Thread-safe: share one between threads.
+
+    Only the credentials of the provider being called are needed. ``timeout`` and
+    ``connect_timeout`` are in seconds. Nothing is sent until a recognize method is called, and
+    then only after the image passed its checks.
+    """
+
+    def __init__(
+        self,
+        juhe_key: Optional[str] = None,
+        juhe_base_url: Optional[str] = None,
+        chinaums_app_id: Optional[str] = None,
+        chinaums_app_key: Optional[str] = None,
+        chinaums_environment: str = "test",
+        chinaums_base_url: Optional[str] = None,
+        chinaums_token_url: Optional[str] = None,
+        chinaums_auth: str = "access_token",
+        timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        proxy: Optional[str] = None,
+    ) -> None:
+        config: Dict[str, Any] = {}
+        if juhe_key is not None or juhe_base_url is not None:
+            config["juhe"] = {k: v for k, v in (("key", juhe_key), ("base_url", juhe_base_url)) if v is not None}
+        chinaums = {
+            k: v
+            for k, v in (
+                ("app_id", chinaums_app_id),
+                ("app_key", chinaums_app_key),
+                ("base_url", chinaums_base_url),
+                ("token_url", chinaums_token_url),
+            )
+            if v is not None
+        }
+        if chinaums or chinaums_environment != "test" or chinaums_auth != "access_token":
+            chinaums["environment"] = chinaums_environment
+            chinaums["auth"] = chinaums_auth
+            config["chinaums"] = chinaums
+        for key, value in (
+            ("timeout_ms", _milliseconds("timeout", timeout)),
+            ("connect_timeout_ms", _milliseconds("connect_timeout", connect_timeout)),
+            ("proxy", proxy),
+        ):
+            if value is not None:
+                config[key] = value
+        # An empty configuration is still explicit here: not the environment.
+        self._native = _native.Client(json.dumps(config) if config else '{"juhe": null}')
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "Client":
+        """A client from the configuration dict (the same keys as the C ABI's JSON)."""
+        if not isinstance(config, Mapping):
+            _usage_error(101, f"config must be a mapping, not {type(config).__name__}")
+        try:
+            text = json.dumps(dict(config))
+        except (TypeError, ValueError) as e:
+            _usage_error(101, f"config is not JSON-serializable: {e}")
+        client = cls.__new__(cls)
+        client._native = _native.Client(text if config else '{"juhe": null}')
+        return client
+
+    @classmethod
+    def from_env(cls) -> "Client":
+        """A client from the PIAOJU_* environment variables."""
+        client = cls.__new__(cls)
+        client._native = _native.Client(None)
+        return client
+
+    def recognize_shopping_receipt(self, image: Image) -> ShoppingReceipt:
+        """Recognize a shopping receipt (Juhe). The GIL is released during the call."""
+        text, data = self._native.recognize_shopping_receipt(_image_arg(image))
+        return ShoppingReceipt(data, text)
+
+    def recognize_used_car_invoice(self, image: Image) -> UsedCarInvoice:
+        """Recognize a used-car sales invoice (ChinaUMS). The GIL is released during the call."""
+        text, data = self._native.recognize_used_car_invoice(_image_arg(image))
+        return UsedCarInvoice(data, text)
+
+    def __repr__(self) -> str:
+        return f"<piaoju.Client {self._native.describe()}>"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a piaoju.Client cannot be pickled (it holds connections); pickle its results")

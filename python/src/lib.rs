@@ -1,0 +1,339 @@
+//! `piaoju._native`: the Python module over the core crate. It converts values and raises the
+//! exception classes of `piaoju.errors`; parsing, preflight, checks and error mapping all
+//! happen in core.
+
+use std::sync::Mutex;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyList, PyString};
+use serde_json::Value;
+
+use piaoju::{check, Check, Client, Error, ErrorCode};
+
+/// Convert a JSON value of the result schema into Python objects (dict, list, str, int, ...).
+fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
+            }
+        }
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(a) => {
+            let items = a
+                .iter()
+                .map(|x| to_py(py, x))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+        Value::Object(m) => {
+            let d = PyDict::new(py);
+            for (k, x) in m {
+                d.set_item(k, to_py(py, x)?)?;
+            }
+            d.into_any()
+        }
+    })
+}
+
+/// The exception of `piaoju.errors` for a core error (the class is chosen by code and band).
+fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let errors = py.import("piaoju.errors")?;
+        let exc = errors.call_method1(
+            "_from_native",
+            (
+                e.code.as_u32(),
+                e.code.name(),
+                e.code.band().as_str(),
+                e.message.as_str(),
+                e.provider.map(|p| p.as_str()),
+                e.provider_code.as_deref(),
+                e.provider_message.as_deref(),
+                e.http_status,
+                e.retryable(),
+            ),
+        )?;
+        Ok(PyErr::from_value(exc))
+    };
+    build().unwrap_or_else(|import_error| import_error)
+}
+
+/// A document result: `(json_text, dict)`, both the core's schema.
+fn document<'py, T: serde::Serialize>(
+    py: Python<'py>,
+    doc: &T,
+) -> PyResult<(String, Bound<'py, PyAny>)> {
+    let value = serde_json::to_value(doc).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let text = serde_json::to_string(doc).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok((text, to_py(py, &value)?))
+}
+
+/// The image as the core takes it: bytes, or a path.
+#[derive(FromPyObject)]
+enum Image {
+    #[pyo3(transparent)]
+    Bytes(Vec<u8>),
+    #[pyo3(transparent)]
+    Path(std::path::PathBuf),
+}
+
+/// The native client. `piaoju.Client` wraps it.
+#[pyclass(module = "piaoju._native", name = "Client", frozen)]
+struct NativeClient {
+    inner: Client,
+}
+
+#[pymethods]
+impl NativeClient {
+    /// `config_json`: the configuration JSON; `None` reads the PIAOJU_* environment variables.
+    #[new]
+    #[pyo3(signature = (config_json=None))]
+    fn new(py: Python<'_>, config_json: Option<&str>) -> PyResult<Self> {
+        let config = piaoju::config_from_json_or_env(config_json).map_err(|e| to_py_err(py, &e))?;
+        let inner = Client::new(config).map_err(|e| to_py_err(py, &e))?;
+        Ok(NativeClient { inner })
+    }
+
+    /// Recognize a shopping receipt; the GIL is released for the whole call.
+    fn recognize_shopping_receipt<'py>(
+        &self,
+        py: Python<'py>,
+        image: Image,
+    ) -> PyResult<(String, Bound<'py, PyAny>)> {
+        let client = &self.inner;
+        let result = py.detach(|| match &image {
+            Image::Bytes(b) => client.recognize_shopping_receipt(b),
+            Image::Path(p) => client.recognize_shopping_receipt(p),
+        });
+        match result {
+            Ok(doc) => document(py, &doc),
+            Err(e) => Err(to_py_err(py, &e)),
+        }
+    }
+
+    /// Recognize a used-car invoice; the GIL is released for the whole call.
+    fn recognize_used_car_invoice<'py>(
+        &self,
+        py: Python<'py>,
+        image: Image,
+    ) -> PyResult<(String, Bound<'py, PyAny>)> {
+        let client = &self.inner;
+        let result = py.detach(|| match &image {
+            Image::Bytes(b) => client.recognize_used_car_invoice(b),
+            Image::Path(p) => client.recognize_used_car_invoice(p),
+        });
+        match result {
+            Ok(doc) => document(py, &doc),
+            Err(e) => Err(to_py_err(py, &e)),
+        }
+    }
+
+    /// The configuration, as Debug prints it (secrets redacted).
+    fn describe(&self) -> String {
+        format!("{:?}", self.inner.config())
+    }
+}
+
+/// The in-process sandbox server.
+#[pyclass(module = "piaoju._native", name = "Sandbox", frozen)]
+struct NativeSandbox {
+    inner: Mutex<Option<piaoju_sandbox::Sandbox>>,
+    url: String,
+    juhe_key: String,
+    app_id: String,
+    app_key: String,
+}
+
+impl NativeSandbox {
+    fn with<T>(&self, f: impl FnOnce(&piaoju_sandbox::Sandbox) -> T) -> PyResult<T> {
+        let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(s) => Ok(f(s)),
+            None => Err(PyRuntimeError::new_err("the sandbox is closed")),
+        }
+    }
+}
+
+#[pymethods]
+impl NativeSandbox {
+    #[new]
+    #[pyo3(signature = (token_ttl=None))]
+    fn new(token_ttl: Option<f64>) -> PyResult<Self> {
+        let mut config = piaoju_sandbox::SandboxConfig::default();
+        if let Some(t) = token_ttl {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "token_ttl must be a positive number of seconds",
+                ));
+            }
+            config.token_ttl = std::time::Duration::from_secs_f64(t);
+        }
+        let sb = piaoju_sandbox::Sandbox::start_with(config)
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the sandbox: {e}")))?;
+        let c = sb.config().clone();
+        Ok(NativeSandbox {
+            url: sb.url(),
+            juhe_key: c.juhe_key,
+            app_id: c.chinaums_app_id,
+            app_key: c.chinaums_app_key,
+            inner: Mutex::new(Some(sb)),
+        })
+    }
+
+    #[getter]
+    fn url(&self) -> &str {
+        &self.url
+    }
+    #[getter]
+    fn juhe_key(&self) -> &str {
+        &self.juhe_key
+    }
+    #[getter]
+    fn chinaums_app_id(&self) -> &str {
+        &self.app_id
+    }
+    #[getter]
+    fn chinaums_app_key(&self) -> &str {
+        &self.app_key
+    }
+
+    fn fault_url(&self, faults: &str) -> PyResult<String> {
+        piaoju_sandbox::parse_faults(faults).map_err(pyo3::exceptions::PyValueError::new_err)?;
+        self.with(|s| s.fault_url(faults))
+    }
+
+    fn set_faults(&self, faults: &str) -> PyResult<()> {
+        self.with(|s| s.set_faults(faults))?
+            .map_err(pyo3::exceptions::PyValueError::new_err)
+    }
+
+    fn clear_faults(&self) -> PyResult<()> {
+        self.with(|s| s.clear_faults())
+    }
+
+    fn revoke_tokens(&self) -> PyResult<()> {
+        self.with(|s| s.revoke_tokens())
+    }
+
+    fn register_answer(&self, image: Vec<u8>, status: u16, body: String) -> PyResult<()> {
+        self.with(|s| s.register_answer(&image, status, body))
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let st = self.with(|s| s.stats())?;
+        let d = PyDict::new(py);
+        d.set_item("juhe_requests", st.juhe_requests)?;
+        d.set_item("ocr_requests", st.ocr_requests)?;
+        d.set_item("tokens_issued", st.tokens_issued)?;
+        d.set_item("auth_rejections", st.auth_rejections)?;
+        Ok(d)
+    }
+
+    fn close(&self, py: Python<'_>) {
+        let taken = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(sb) = taken {
+            py.detach(|| sb.shutdown());
+        }
+    }
+}
+
+fn check_dict<'py>(py: Python<'py>, c: &Check) -> PyResult<Bound<'py, PyAny>> {
+    let v = serde_json::to_value(c).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    to_py(py, &v)
+}
+
+/// Run one of the standalone checks of core by name.
+#[pyfunction]
+#[pyo3(signature = (name, value, other=None))]
+fn run_check<'py>(
+    py: Python<'py>,
+    name: &str,
+    value: &str,
+    other: Option<&str>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let c = match name {
+        "vin" => check::vin(value),
+        "resident_id" => check::resident_id(value),
+        "social_credit_code" => check::social_credit_code(value),
+        "party_id" => check::party_id(value),
+        "invoice_number" => check::invoice_number(value, other),
+        "plate_number" => check::plate_number(value),
+        "issue_date" => check::issue_date(value),
+        _ => {
+            let e = Error::new(
+                ErrorCode::InvalidArgument,
+                format!("no check named {name:?}"),
+            );
+            return Err(to_py_err(py, &e));
+        }
+    };
+    check_dict(py, &c)
+}
+
+/// Parse Chinese uppercase money; the amount as an exact decimal string.
+#[pyfunction]
+fn amount_in_words(py: Python<'_>, text: &str) -> PyResult<String> {
+    check::amount_in_words(text)
+        .map(|d| d.with_min_scale(2).to_string())
+        .map_err(|e| to_py_err(py, &e))
+}
+
+/// Every error code of the catalogue: `[(code, name, band, retryable)]`.
+#[pyfunction]
+fn error_catalogue() -> Vec<(u32, &'static str, &'static str, bool)> {
+    ErrorCode::ALL
+        .iter()
+        .filter(|c| **c != ErrorCode::Ok)
+        .map(|c| (c.as_u32(), c.name(), c.band().as_str(), c.retryable()))
+        .collect()
+}
+
+/// Raise the exception of a code (for tests of the exception tree).
+#[pyfunction]
+fn raise_error(py: Python<'_>, code: u32, message: &str) -> PyResult<()> {
+    let code = ErrorCode::from_u32(code)
+        .filter(|c| *c != ErrorCode::Ok)
+        .ok_or_else(|| {
+            pyo3::exceptions::PyValueError::new_err(format!("{code} is not an error code"))
+        })?;
+    Err(to_py_err(py, &Error::new(code, message)))
+}
+
+/// The used-car invoice fields of the core: `[(provider_key, name, chinese_name, kind)]`.
+#[pyfunction]
+fn invoice_fields() -> Vec<(&'static str, &'static str, &'static str, String)> {
+    piaoju::model::INVOICE_FIELDS
+        .iter()
+        .map(|(k, n, c, kind)| (*k, *n, *c, format!("{kind:?}")))
+        .collect()
+}
+
+/// One JSON string in, one out (the C ABI's pj_call).
+#[pyfunction]
+fn call_json(py: Python<'_>, request_json: &str) -> String {
+    let request = request_json.to_owned();
+    py.detach(move || piaoju::call_json(&request))
+}
+
+/// piaoju's native module (Rust).
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", piaoju::VERSION)?;
+    m.add_class::<NativeClient>()?;
+    m.add_class::<NativeSandbox>()?;
+    m.add_function(wrap_pyfunction!(run_check, m)?)?;
+    m.add_function(wrap_pyfunction!(amount_in_words, m)?)?;
+    m.add_function(wrap_pyfunction!(error_catalogue, m)?)?;
+    m.add_function(wrap_pyfunction!(raise_error, m)?)?;
+    m.add_function(wrap_pyfunction!(call_json, m)?)?;
+    m.add_function(wrap_pyfunction!(invoice_fields, m)?)?;
+    Ok(())
+}
