@@ -334,3 +334,8 @@ mod tests {
         }
     }
 }
+
+/// The README's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import IO, Any, Dict, Mapping, Optional, Union
+from typing import IO, Any, Dict, Mapping, NoReturn, Optional, Union
 
 from . import _native
 from ._models import ShoppingReceipt, UsedCarInvoice
@@ -15,9 +15,10 @@ __all__ = ["Client", "Image"]
 Image = Union[str, "os.PathLike[str]", "os.PathLike[bytes]", bytes, bytearray, memoryview, IO[bytes]]
 
 
-def _usage_error(code: int, message: str) -> None:
+def _usage_error(code: int, message: str) -> NoReturn:
     """Raise the catalogue's exception for a usage error found here (before the core)."""
     _native.raise_error(code, message)
+    raise AssertionError("raise_error always raises")
 
 
 def _image_arg(image: Any) -> Union[str, bytes]:
@@ -35,7 +36,6 @@ def _image_arg(image: Any) -> Union[str, bytes]:
             return bytes(data)
         _usage_error(100, f"the file object's read() returned {type(data).__name__}, not bytes: open it in binary mode ('rb')")
     _usage_error(100, f"image must be a path, bytes, bytearray, memoryview or a binary file object, not {type(image).__name__}")
-    raise AssertionError("unreachable")
 
 
 def _milliseconds(name: str, seconds: Optional[float]) -> Optional[int]:

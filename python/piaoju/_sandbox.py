@@ -84,7 +84,8 @@ class Sandbox:
         self._native.register_answer(data, status, body)
 
     def stats(self) -> Dict[str, int]:
-        """Requests received: juhe_requests, ocr_requests, tokens_issued, auth_rejections."""
+        """Requests received: juhe_requests, ocr_requests, tokens_issued, auth_rejections, and
+        max_in_flight, the most requests handled at the same time."""
         return dict(self._native.stats())
 
     def close(self) -> None:

@@ -234,6 +234,7 @@ impl NativeSandbox {
         d.set_item("ocr_requests", st.ocr_requests)?;
         d.set_item("tokens_issued", st.tokens_issued)?;
         d.set_item("auth_rejections", st.auth_rejections)?;
+        d.set_item("max_in_flight", st.max_in_flight)?;
         Ok(d)
     }
 

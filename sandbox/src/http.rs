@@ -184,7 +184,11 @@ pub(crate) fn serve_connection(stream: TcpStream, shared: &Shared) {
                 let keep_alive = !req
                     .header("Connection")
                     .is_some_and(|v| v.eq_ignore_ascii_case("close"));
-                (providers::handle(shared, &req), keep_alive)
+                let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+                let reply = providers::handle(shared, &req);
+                shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+                (reply, keep_alive)
             }
             Err(reply) => (reply, false),
         };

@@ -130,6 +130,8 @@ pub struct Stats {
     pub ocr_requests: u64,
     pub tokens_issued: u64,
     pub auth_rejections: u64,
+    /// The most requests that were being handled at the same time.
+    pub max_in_flight: u64,
 }
 
 pub(crate) struct Shared {
@@ -142,6 +144,8 @@ pub(crate) struct Shared {
     pub ocr_requests: AtomicU64,
     pub tokens_issued: AtomicU64,
     pub auth_rejections: AtomicU64,
+    pub in_flight: AtomicU64,
+    pub max_in_flight: AtomicU64,
     pub stop: AtomicBool,
     pub rejected_once: AtomicBool,
 }
@@ -181,6 +185,8 @@ impl Sandbox {
             ocr_requests: AtomicU64::new(0),
             tokens_issued: AtomicU64::new(0),
             auth_rejections: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             rejected_once: AtomicBool::new(false),
         });
@@ -271,6 +277,7 @@ impl Sandbox {
             ocr_requests: s.ocr_requests.load(Ordering::SeqCst),
             tokens_issued: s.tokens_issued.load(Ordering::SeqCst),
             auth_rejections: s.auth_rejections.load(Ordering::SeqCst),
+            max_in_flight: s.max_in_flight.load(Ordering::SeqCst),
         }
     }
 
