@@ -19,11 +19,30 @@ echo "== c and c++"
 bash tests/c/run.sh
 
 echo "== python"
+# The suite runs against the wheel that maturin builds, installed in .venv (created if missing);
+# a second, throw-away venv checks that `pip install ./python` works too.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet "maturin>=1.9.4,<2" "pytest>=7" "mypy>=1.10"
-.venv/bin/python -m pip install --quiet --force-reinstall --no-deps ./python
+.venv/bin/maturin build --release --quiet -m python/Cargo.toml --out "$work/dist"
+.venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$work"/dist/piaoju-*.whl
+
+python3 -m venv "$work/venv-source"
+"$work/venv-source/bin/python" -m pip install --quiet ./python
+(cd "$work" && "$work/venv-source/bin/python" - "$root/tests/fixtures/receipt.png" <<'PY'
+import sys
+from decimal import Decimal
+import piaoju
+with piaoju.Sandbox() as sandbox:
+    receipt = sandbox.client().recognize_shopping_receipt(sys.argv[1])
+assert receipt.total_amount == Decimal("12.50"), receipt
+print("pip install ./python: ok", piaoju.__version__)
+PY
+)
+
 cd tests/python
 ../../.venv/bin/python -m pytest -q -p no:cacheprovider

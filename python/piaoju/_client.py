@@ -97,7 +97,10 @@ class Client:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Client":
-        """A client from the configuration dict (the same keys as the C ABI's JSON)."""
+        """A client from the configuration dict (the same keys as the C ABI's JSON).
+
+        Unlike C's "{}", an empty dict is an empty configuration, not the environment: use
+        :meth:`from_env` for that."""
         if not isinstance(config, Mapping):
             _usage_error(101, f"config must be a mapping, not {type(config).__name__}")
         try:

@@ -36,3 +36,15 @@ def test_package_type_checks():
         capture_output=True, text=True, cwd=os.path.dirname(__file__),
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_wheel_ships_types():
+    import pathlib
+
+    import piaoju
+
+    package = pathlib.Path(piaoju.__file__).parent
+    assert (package / "py.typed").is_file()
+    assert (package / "_native.pyi").is_file()
+    # The tests run against the installed package, not the source tree.
+    assert "site-packages" in str(package)
