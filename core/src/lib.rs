@@ -198,6 +198,16 @@ pub enum Document {
     UsedCarInvoice(UsedCarInvoice),
 }
 
+impl Document {
+    /// Serialize to the documented JSON schema.
+    pub fn to_json(&self) -> String {
+        match self {
+            Document::ShoppingReceipt(r) => r.to_json(),
+            Document::UsedCarInvoice(i) => i.to_json(),
+        }
+    }
+}
+
 /// The document types, by their names in one-shot requests and results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

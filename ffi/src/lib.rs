@@ -12,7 +12,7 @@ use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use piaoju_core::{Client, Error, ErrorCode};
+use piaoju_core::{Client, Error, ErrorCode, Operation};
 
 /// An OCR client: configuration, connection pool and access-token cache.
 ///
@@ -151,6 +151,29 @@ pub unsafe extern "C" fn pj_client_free(client: *mut pj_client) {
     }
 }
 
+/// Where the image of a recognize call comes from.
+enum ImageArg {
+    Bytes(*const u8, usize),
+    Path(*const c_char),
+}
+
+/// The shared body of the four recognize functions.
+unsafe fn recognize(
+    client: *const pj_client,
+    operation: Operation,
+    image: ImageArg,
+    out_json: *mut *mut c_char,
+) -> ErrorCode {
+    guard_json(out_json, || {
+        let client = borrow_client(client)?;
+        let document = match image {
+            ImageArg::Bytes(p, len) => client.recognize(operation, borrow_bytes(p, len)?)?,
+            ImageArg::Path(p) => client.recognize(operation, Path::new(borrow_str(p, "path")?))?,
+        };
+        Ok(document.to_json())
+    })
+}
+
 /// Recognize a shopping receipt (Juhe) from image bytes in memory.
 ///
 /// `client`: borrowed; may be shared by several threads at once. `image`/`image_len`: the file's
@@ -165,11 +188,12 @@ pub unsafe extern "C" fn pj_recognize_shopping_receipt(
     image_len: usize,
     out_json: *mut *mut c_char,
 ) -> ErrorCode {
-    guard_json(out_json, || {
-        let client = borrow_client(client)?;
-        let bytes = borrow_bytes(image, image_len)?;
-        Ok(client.recognize_shopping_receipt(bytes)?.to_json())
-    })
+    recognize(
+        client,
+        Operation::ShoppingReceipt,
+        ImageArg::Bytes(image, image_len),
+        out_json,
+    )
 }
 
 /// Recognize a shopping receipt (Juhe) from an image file.
@@ -181,13 +205,12 @@ pub unsafe extern "C" fn pj_recognize_shopping_receipt_file(
     path: *const c_char,
     out_json: *mut *mut c_char,
 ) -> ErrorCode {
-    guard_json(out_json, || {
-        let client = borrow_client(client)?;
-        let path = borrow_str(path, "path")?;
-        Ok(client
-            .recognize_shopping_receipt(Path::new(path))?
-            .to_json())
-    })
+    recognize(
+        client,
+        Operation::ShoppingReceipt,
+        ImageArg::Path(path),
+        out_json,
+    )
 }
 
 /// Recognize a used-car sales invoice (ChinaUMS) from image bytes in memory (png, jpg or pdf).
@@ -200,11 +223,12 @@ pub unsafe extern "C" fn pj_recognize_used_car_invoice(
     image_len: usize,
     out_json: *mut *mut c_char,
 ) -> ErrorCode {
-    guard_json(out_json, || {
-        let client = borrow_client(client)?;
-        let bytes = borrow_bytes(image, image_len)?;
-        Ok(client.recognize_used_car_invoice(bytes)?.to_json())
-    })
+    recognize(
+        client,
+        Operation::UsedCarInvoice,
+        ImageArg::Bytes(image, image_len),
+        out_json,
+    )
 }
 
 /// Recognize a used-car sales invoice (ChinaUMS) from a file (png, jpg or pdf).
@@ -216,13 +240,12 @@ pub unsafe extern "C" fn pj_recognize_used_car_invoice_file(
     path: *const c_char,
     out_json: *mut *mut c_char,
 ) -> ErrorCode {
-    guard_json(out_json, || {
-        let client = borrow_client(client)?;
-        let path = borrow_str(path, "path")?;
-        Ok(client
-            .recognize_used_car_invoice(Path::new(path))?
-            .to_json())
-    })
+    recognize(
+        client,
+        Operation::UsedCarInvoice,
+        ImageArg::Path(path),
+        out_json,
+    )
 }
 
 /// One call, JSON in and JSON out, for hosts that can only pass strings.

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString};
 use serde_json::Value;
 
-use piaoju::{check, Check, Client, Error, ErrorCode};
+use piaoju::{check, Check, Client, Error, ErrorCode, Operation};
 
 /// Convert a JSON value of the result schema into Python objects (dict, list, str, int, ...).
 fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
@@ -108,15 +108,7 @@ impl NativeClient {
         py: Python<'py>,
         image: Image,
     ) -> PyResult<(String, Bound<'py, PyAny>)> {
-        let client = &self.inner;
-        let result = py.detach(|| match &image {
-            Image::Bytes(b) => client.recognize_shopping_receipt(b),
-            Image::Path(p) => client.recognize_shopping_receipt(p),
-        });
-        match result {
-            Ok(doc) => document(py, &doc),
-            Err(e) => Err(to_py_err(py, &e)),
-        }
+        self.recognize(py, Operation::ShoppingReceipt, image)
     }
 
     /// Recognize a used-car invoice; the GIL is released for the whole call.
@@ -125,20 +117,31 @@ impl NativeClient {
         py: Python<'py>,
         image: Image,
     ) -> PyResult<(String, Bound<'py, PyAny>)> {
-        let client = &self.inner;
-        let result = py.detach(|| match &image {
-            Image::Bytes(b) => client.recognize_used_car_invoice(b),
-            Image::Path(p) => client.recognize_used_car_invoice(p),
-        });
-        match result {
-            Ok(doc) => document(py, &doc),
-            Err(e) => Err(to_py_err(py, &e)),
-        }
+        self.recognize(py, Operation::UsedCarInvoice, image)
     }
 
     /// The configuration, as Debug prints it (secrets redacted).
     fn describe(&self) -> String {
         format!("{:?}", self.inner.config())
+    }
+}
+
+impl NativeClient {
+    fn recognize<'py>(
+        &self,
+        py: Python<'py>,
+        op: Operation,
+        image: Image,
+    ) -> PyResult<(String, Bound<'py, PyAny>)> {
+        let client = &self.inner;
+        let result = py.detach(|| match &image {
+            Image::Bytes(b) => client.recognize(op, b),
+            Image::Path(p) => client.recognize(op, p),
+        });
+        match result {
+            Ok(doc) => document(py, &doc),
+            Err(e) => Err(to_py_err(py, &e)),
+        }
     }
 }
 
