@@ -6,8 +6,6 @@ use crate::error::{Error, ErrorCode, Provider, Result};
 use crate::http::{excerpt, json_body, HttpAnswer};
 use crate::model::{self, ReceiptItem, ShoppingReceipt};
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// Append `s` form-urlencoded (application/x-www-form-urlencoded, UTF-8).
 fn push_form_encoded(out: &mut Vec<u8>, s: &str) {
     for &b in s.as_bytes() {
@@ -33,76 +31,54 @@ fn push_percent(out: &mut Vec<u8>, b: u8) {
     out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
 }
 
-/// The request body `key=<key>&image=<base64, percent-encoded>`, built in one pre-sized buffer.
+/// The request body `key=<key>&image=<base64, percent-encoded>`, built in one buffer.
 ///
 /// The base64 text is written straight into its final place; then the characters a form parser
 /// would misread (`+` as a space, `/`, `=`) are expanded to `%2B`, `%2F`, `%3D` in place, walking
-/// backwards, so that a 6 MB image is never copied through intermediate strings.
+/// backwards, so that a 6 MB image is never copied through intermediate strings
+/// (`examples/form_body_bench.rs` measures it against the usual chain of `replace` calls).
 pub fn form_body(key: &str, image: &[u8]) -> Vec<u8> {
+    use base64::Engine;
     let b64_len = crate::image::base64_len(image.len());
-    // Exact size: every '+', '/' and '=' grows by 2. Count them from the input's 6-bit groups.
-    let specials = count_specials(image);
-    let mut out = Vec::with_capacity(4 + form_encoded_len(key) + 7 + b64_len + 2 * specials);
+    let mut out = Vec::with_capacity(4 + form_encoded_len(key) + 7 + b64_len);
     out.extend_from_slice(b"key=");
     push_form_encoded(&mut out, key);
     out.extend_from_slice(b"&image=");
     let start = out.len();
-    for chunk in image.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        let sextet = |i: u32| B64[((n >> (18 - 6 * i)) & 63) as usize];
-        out.push(sextet(0));
-        out.push(sextet(1));
-        out.push(if chunk.len() > 1 { sextet(2) } else { b'=' });
-        out.push(if chunk.len() > 2 { sextet(3) } else { b'=' });
-    }
-    debug_assert_eq!(out.len() - start, b64_len);
-    // Expand in place from the back.
+    out.resize(start + b64_len, 0);
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(image, &mut out[start..])
+        .expect("buffer sized by base64_len");
+    debug_assert_eq!(written, b64_len);
+    let specials = out[start..]
+        .iter()
+        .filter(|&&c| matches!(c, b'+' | b'/' | b'='))
+        .count();
+    // Grows the one buffer (for a large one, the allocator extends it in place).
     let old_len = out.len();
-    let new_len = old_len + 2 * specials;
-    out.resize(new_len, 0);
-    let (mut r, mut w) = (old_len, new_len);
-    while r > start {
-        r -= 1;
-        let c = out[r];
-        let esc: Option<&[u8; 3]> = match c {
-            b'+' => Some(b"%2B"),
-            b'/' => Some(b"%2F"),
-            b'=' => Some(b"%3D"),
-            _ => None,
+    out.reserve_exact(2 * specials);
+    out.resize(old_len + 2 * specials, 0);
+    let (mut r, mut w) = (old_len, out.len());
+    while w > r {
+        // The last special character before r; the run after it moves up in one copy.
+        let pos = start
+            + out[start..r]
+                .iter()
+                .rposition(|&c| matches!(c, b'+' | b'/' | b'='))
+                .expect("w > r means a special character remains");
+        let run = r - pos - 1;
+        out.copy_within(pos + 1..r, w - run);
+        w -= run + 3;
+        let escaped: &[u8; 3] = match out[pos] {
+            b'+' => b"%2B",
+            b'/' => b"%2F",
+            _ => b"%3D",
         };
-        match esc {
-            Some(e) => {
-                w -= 3;
-                out[w..w + 3].copy_from_slice(e);
-            }
-            None => {
-                w -= 1;
-                out[w] = c;
-            }
-        }
+        out[w..w + 3].copy_from_slice(escaped);
+        r = pos;
     }
-    debug_assert_eq!(w, r);
+    // Once w == r, everything before is already in place.
     out
-}
-
-/// How many `+`, `/` and `=` the base64 text of `data` has.
-fn count_specials(data: &[u8]) -> usize {
-    let mut count = 0;
-    for chunk in data.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        let emitted = chunk.len() + 1;
-        for i in 0..emitted as u32 {
-            if (n >> (18 - 6 * i)) & 63 >= 62 {
-                count += 1;
-            }
-        }
-        count += 4 - emitted;
-    }
-    count
 }
 
 fn juhe_err(code: ErrorCode, msg: impl Into<String>, status: u16) -> Error {

@@ -98,6 +98,29 @@ fn chinaums_auth_error(code: &str, msg: &str) -> Reply {
     Reply::json(401, json!({"errCode": code, "errMsg": msg}).to_string())
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_prefixes() {
+        let (f, rest) = split_fault_prefix("/fault/delay=5,http500/shoppingReceipt/query").unwrap();
+        assert_eq!(
+            f,
+            vec![
+                Fault::Delay(Duration::from_millis(5)),
+                Fault::HttpError(500)
+            ]
+        );
+        assert_eq!(rest, "/shoppingReceipt/query");
+        let (f, rest) = split_fault_prefix("/fault/close").unwrap();
+        assert_eq!((f, rest), (vec![Fault::Close], "/"));
+        let (f, rest) = split_fault_prefix("/v1/token/access").unwrap();
+        assert_eq!((f, rest), (vec![], "/v1/token/access"));
+        assert!(split_fault_prefix("/fault/nonsense/x").is_err());
+    }
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -106,9 +129,17 @@ fn hex(b: &[u8]) -> String {
 fn split_fault_prefix(path: &str) -> Result<(Vec<Fault>, &str), String> {
     match path.strip_prefix("/fault/") {
         Some(rest) => {
-            let (list, tail) = rest.split_once('/').unwrap_or((rest, ""));
+            let (list, tail_start) = match rest.find('/') {
+                Some(i) => (&rest[..i], "/fault/".len() + i),
+                None => (rest, path.len()),
+            };
             let list = list.replace("%2C", ",").replace("%3D", "=");
-            Ok((parse_faults(&list)?, &path[path.len() - tail.len() - 1..]))
+            let tail = if tail_start < path.len() {
+                &path[tail_start..]
+            } else {
+                "/"
+            };
+            Ok((parse_faults(&list)?, tail))
         }
         None => Ok((Vec::new(), path)),
     }
