@@ -98,29 +98,6 @@ fn chinaums_auth_error(code: &str, msg: &str) -> Reply {
     Reply::json(401, json!({"errCode": code, "errMsg": msg}).to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fault_prefixes() {
-        let (f, rest) = split_fault_prefix("/fault/delay=5,http500/shoppingReceipt/query").unwrap();
-        assert_eq!(
-            f,
-            vec![
-                Fault::Delay(Duration::from_millis(5)),
-                Fault::HttpError(500)
-            ]
-        );
-        assert_eq!(rest, "/shoppingReceipt/query");
-        let (f, rest) = split_fault_prefix("/fault/close").unwrap();
-        assert_eq!((f, rest), (vec![Fault::Close], "/"));
-        let (f, rest) = split_fault_prefix("/v1/token/access").unwrap();
-        assert_eq!((f, rest), (vec![], "/v1/token/access"));
-        assert!(split_fault_prefix("/fault/nonsense/x").is_err());
-    }
-}
-
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -469,4 +446,27 @@ fn ocr(shared: &Shared, req: &Request, faults: &[Fault]) -> Reply {
         );
     }
     Reply::json(200, crate::CHINAUMS_EXAMPLE_ANSWER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_prefixes() {
+        let (f, rest) = split_fault_prefix("/fault/delay=5,http500/shoppingReceipt/query").unwrap();
+        assert_eq!(
+            f,
+            vec![
+                Fault::Delay(Duration::from_millis(5)),
+                Fault::HttpError(500)
+            ]
+        );
+        assert_eq!(rest, "/shoppingReceipt/query");
+        let (f, rest) = split_fault_prefix("/fault/close").unwrap();
+        assert_eq!((f, rest), (vec![Fault::Close], "/"));
+        let (f, rest) = split_fault_prefix("/v1/token/access").unwrap();
+        assert_eq!((f, rest), (vec![], "/v1/token/access"));
+        assert!(split_fault_prefix("/fault/nonsense/x").is_err());
+    }
 }
