@@ -259,8 +259,14 @@ fn one_shot(request_json: &str) -> Result<Document> {
     match (req.image_path, req.image_base64) {
         (Some(p), None) => client.recognize(req.operation, std::path::Path::new(&p)),
         (None, Some(b)) => {
+            // Tolerate what ERP hosts produce: a data-URL prefix and MIME line breaks.
+            let b = match b.find(";base64,") {
+                Some(i) if b.trim_start().starts_with("data:") => &b[i + ";base64,".len()..],
+                _ => b.as_str(),
+            };
+            let compact: String = b.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
+                .decode(compact)
                 .map_err(|e| {
                     Error::new(
                         ErrorCode::InvalidRequest,

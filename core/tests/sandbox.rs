@@ -397,4 +397,16 @@ fn one_shot_json_call() {
         serde_json::from_str(&piaoju::call_json(&req.to_string())).unwrap();
     assert_eq!(out["result"]["total_amount"], "12.50");
     assert_eq!(out["result"]["document_type"], "shopping_receipt");
+    // A data-URL prefix and MIME line breaks are tolerated.
+    let wrapped: String = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let req = serde_json::json!({"config": config, "operation": "shopping_receipt",
+                                 "image_base64": format!("data:image/png;base64,{wrapped}")});
+    let out: serde_json::Value =
+        serde_json::from_str(&piaoju::call_json(&req.to_string())).unwrap();
+    assert_eq!(out["result"]["shop_name"], "多又好超市", "{out}");
 }

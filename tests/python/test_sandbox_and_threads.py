@@ -94,3 +94,9 @@ def test_closed_sandbox(fixtures):
     client = piaoju.Client(juhe_key="k", juhe_base_url=url, timeout=2)
     with pytest.raises(piaoju.NetworkError):
         client.recognize_shopping_receipt(fixtures / "receipt.png")
+
+
+@pytest.mark.parametrize("ttl", [0, -1, float("nan")])
+def test_bad_token_ttl(ttl):
+    with pytest.raises(ValueError):
+        piaoju.Sandbox(token_ttl=ttl)
