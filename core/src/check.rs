@@ -307,14 +307,19 @@ pub fn party_id(value: &str) -> Check {
         );
     }
     let b = v.as_bytes();
-    let looks_like_resident_id = b[..17].iter().all(u8::is_ascii_digit) && b[17] != b'Y';
-    if looks_like_resident_id && resident_id_problem(&v).is_none() {
+    let digits17 = b[..17].iter().all(u8::is_ascii_digit);
+    if digits17 && resident_id_problem(&v).is_none() {
         return resident_id(&v);
     }
     if uscc_problem(&v).is_none() {
         return social_credit_code(&v);
     }
-    if looks_like_resident_id {
+    // Neither passes: judge it as what it looks like. A resident ID has a birth date at
+    // characters 7–14; an all-digit social credit code rarely does.
+    // (17 ASCII digits make the byte slice below safe.)
+    let birth = digits17
+        && model::parse_date(&v[6..14]).is_some_and(|(y, _, _)| (1900..=2100).contains(&y));
+    if birth && matches!(b[17], b'0'..=b'9' | b'X') {
         resident_id(&v)
     } else {
         social_credit_code(&v)

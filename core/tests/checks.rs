@@ -82,6 +82,19 @@ fn party_ids_are_checked_by_their_form() {
     assert_eq!(short.status, CheckStatus::Skipped);
     assert!(short.message.contains("1 characters"), "{}", short.message);
     assert_eq!(check::party_id("").status, CheckStatus::Skipped);
+    // Failing values are judged as what they look like.
+    let c = check::party_id("430124199803279593");
+    assert_eq!(
+        (c.name.as_str(), c.status),
+        ("resident_id", CheckStatus::Fail)
+    );
+    let c = check::party_id("914301243294121314"); // all digits, no birth date at 7-14
+    assert_eq!(
+        (c.name.as_str(), c.status),
+        ("social_credit_code", CheckStatus::Fail)
+    );
+    let c = check::party_id("91430124MA4L2XYZ10");
+    assert_eq!(c.name, "social_credit_code");
 }
 
 const ID_CHARS: &str = "0123456789X";
@@ -600,4 +613,46 @@ fn contradictory_invoices_fail_their_checks() {
     assert_eq!(vin_json["status"], "fail");
     assert_eq!(vin_json["suggestion"], SEED_VIN);
     assert_eq!(vin_json["fields"], serde_json::json!(["vin"]));
+}
+
+#[test]
+fn odd_input_never_panics() {
+    let odd = [
+        "",
+        " ",
+        "湘",
+        "湘湘湘湘湘湘湘湘湘湘湘湘湘湘湘湘湘湘",
+        "４３０１２４１９９８０３２７９５９２",
+        "43012419980327959２",
+        "LFV3A28W6K370500６",
+        "\u{0}",
+        "ÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿ",
+        "9143012432941213１3",
+        "2543200000006648220２",
+        "壹万圆整壹万圆整",
+        "零",
+        "元",
+        "角分",
+        "壹亿亿",
+        "拾拾",
+        "\u{FEFF}壹元",
+        "12345678901234567890123456789012345678901234567890",
+    ];
+    for s in odd {
+        let _ = (
+            check::vin(s),
+            check::resident_id(s),
+            check::social_credit_code(s),
+            check::party_id(s),
+        );
+        let _ = (
+            check::invoice_number(s, Some(s)),
+            check::plate_number(s),
+            check::issue_date(s),
+        );
+        let _ = amount_in_words(s);
+        let m = piaoju::model::money(s);
+        let _ = (piaoju::model::date(s), piaoju::model::time(s), piaoju::model::quantity(s));
+        assert!(m.is_none() || s.starts_with('1'), "{s:?} gave money {m:?}");
+    }
 }
