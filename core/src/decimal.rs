@@ -16,7 +16,10 @@ const MAX_DIGITS: usize = 30;
 impl Decimal {
     pub const ZERO: Decimal = Decimal { units: 0, scale: 0 };
 
+    /// `units × 10^-scale`. Panics if `scale` exceeds 36 (every Decimal piaoju makes has a
+    /// scale of at most 36: 18 parsed digits, doubled by a product).
     pub fn new(units: i128, scale: u32) -> Decimal {
+        assert!(scale <= 2 * MAX_SCALE, "Decimal scale {scale} exceeds 36");
         Decimal { units, scale }
     }
 
@@ -127,13 +130,33 @@ impl PartialOrd for Decimal {
 
 impl Ord for Decimal {
     fn cmp(&self, other: &Self) -> Ordering {
-        let scale = self.scale.max(other.scale);
-        match (self.rescaled(scale), other.rescaled(scale)) {
-            (Some(a), Some(b)) => a.cmp(&b),
-            // Overflow only for absurd magnitudes: compare signs, then give up on equality.
-            _ => self.units.signum().cmp(&other.units.signum()),
+        let sign = |d: &Decimal| d.units.signum();
+        match sign(self).cmp(&sign(other)) {
+            Ordering::Equal => {}
+            unequal => return unequal,
+        }
+        let magnitude = cmp_magnitude(
+            (self.units.unsigned_abs(), self.scale),
+            (other.units.unsigned_abs(), other.scale),
+        );
+        if self.units < 0 {
+            magnitude.reverse()
+        } else {
+            magnitude
         }
     }
+}
+
+/// Compare `a.0 × 10^-a.1` with `b.0 × 10^-b.1` exactly, without overflow: integer parts
+/// first, then the fractional parts at a common scale (at most 36 digits, which fits in u128).
+fn cmp_magnitude(a: (u128, u32), b: (u128, u32)) -> Ordering {
+    let pow = |s: u32| 10u128.pow(s);
+    let (a_int, a_frac) = (a.0 / pow(a.1), a.0 % pow(a.1));
+    let (b_int, b_frac) = (b.0 / pow(b.1), b.0 % pow(b.1));
+    let scale = a.1.max(b.1);
+    a_int
+        .cmp(&b_int)
+        .then_with(|| (a_frac * pow(scale - a.1)).cmp(&(b_frac * pow(scale - b.1))))
 }
 
 impl fmt::Display for Decimal {
@@ -188,5 +211,14 @@ mod tests {
         assert_eq!(d("10000.00").to_fen(), Some(1_000_000));
         assert_eq!(d("1.234").to_fen(), None);
         assert!(d("9.99") < d("10"));
+        assert!(d("-10") < d("-9.99"));
+        assert!(d("-0.01") < Decimal::ZERO);
+        // Magnitudes whose rescaling would overflow still compare exactly.
+        let big = Decimal::new(99_999_999_999_999_999_999_999_999_999, 0);
+        let tiny = Decimal::new(1, 36);
+        assert!(big > tiny && tiny < big);
+        assert_ne!(Decimal::new(1, 36), Decimal::new(2, 36));
+        assert_eq!(Decimal::new(10, 36), Decimal::new(1, 35));
+        assert!(Decimal::new(123, 0) > Decimal::new(122_999_999, 6));
     }
 }
