@@ -652,7 +652,11 @@ fn odd_input_never_panics() {
         );
         let _ = amount_in_words(s);
         let m = piaoju::model::money(s);
-        let _ = (piaoju::model::date(s), piaoju::model::time(s), piaoju::model::quantity(s));
+        let _ = (
+            piaoju::model::date(s),
+            piaoju::model::time(s),
+            piaoju::model::quantity(s),
+        );
         assert!(m.is_none() || s.starts_with('1'), "{s:?} gave money {m:?}");
     }
 }
