@@ -13,16 +13,9 @@ const SUCCESS_CODES: &[&str] = &["AN000000", "0000", "00000000"];
 
 /// The OCR request body: `{"picBase64": "<standard base64>"}`.
 pub fn request_body(image: &[u8]) -> Vec<u8> {
-    use base64::Engine;
-    let b64_len = crate::image::base64_len(image.len());
-    let mut out = Vec::with_capacity(b64_len + 16);
+    let mut out = Vec::with_capacity(crate::image::base64_len(image.len()) + 16);
     out.extend_from_slice(b"{\"picBase64\":\"");
-    let start = out.len();
-    out.resize(start + b64_len, 0);
-    let written = base64::engine::general_purpose::STANDARD
-        .encode_slice(image, &mut out[start..])
-        .expect("buffer sized by base64_len");
-    debug_assert_eq!(written, b64_len);
+    crate::image::append_base64(&mut out, image);
     out.extend_from_slice(b"\"}");
     out
 }
