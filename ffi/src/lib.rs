@@ -77,14 +77,18 @@ fn panic_error() -> Error {
     )
 }
 
+/// The panic boundary: runs `body`; a panic becomes a `Panic` error.
+fn guard<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| Err(panic_error()))
+}
+
 /// The panic boundary of every function that reports through a JSON out-parameter: runs `body`,
 /// writes its result (or the error) as JSON into `*out`, returns the status.
 unsafe fn guard_json(
     out: *mut *mut c_char,
     body: impl FnOnce() -> Result<String, Error>,
 ) -> ErrorCode {
-    let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| Err(panic_error()));
-    match result {
+    match guard(body) {
         Ok(json) => {
             write_out(out, json);
             ErrorCode::Ok
@@ -113,8 +117,7 @@ pub unsafe extern "C" fn pj_client_new(
     out_client: *mut *mut pj_client,
     out_error_json: *mut *mut c_char,
 ) -> ErrorCode {
-    let mut created: Option<*mut pj_client> = None;
-    let status = guard_json(out_error_json, || {
+    let created = guard(|| {
         if out_client.is_null() {
             return Err(invalid("out_client is NULL"));
         }
@@ -124,22 +127,21 @@ pub unsafe extern "C" fn pj_client_new(
             Some(borrow_str(config_json, "config_json")?)
         };
         let config = piaoju_core::config_from_json_or_env(text)?;
-        let client = Client::new(config)?;
-        created = Some(Box::into_raw(Box::new(pj_client { inner: client })));
-        Ok(String::new())
+        Client::new(config)
     });
     match created {
-        Some(c) => {
-            *out_client = c;
+        Ok(client) => {
+            *out_client = Box::into_raw(Box::new(pj_client { inner: client }));
             if !out_error_json.is_null() {
-                // guard_json wrote an empty string: success has no error.
-                pj_string_free(*out_error_json);
                 *out_error_json = std::ptr::null_mut();
             }
+            ErrorCode::Ok
         }
-        None => debug_assert!(status != ErrorCode::Ok),
+        Err(e) => {
+            write_out(out_error_json, e.to_json());
+            e.code
+        }
     }
-    status
 }
 
 /// Destroy a client. NULL is ignored. The client must not be in use by another thread, and
