@@ -69,25 +69,15 @@ fn run(op: Operation, image: &Path, sandbox: bool) -> Result<String, Error> {
         let client = Client::new(Config::from_json(&sb.client_config_json())?)?;
         client.recognize(op, image)?
     } else {
-        let config = Config::from_env()?;
-        let has_credentials = match op {
-            Operation::ShoppingReceipt => config.juhe.as_ref().is_some_and(|j| j.key.is_some()),
-            Operation::UsedCarInvoice => config
-                .chinaums
-                .as_ref()
-                .is_some_and(|c| c.app_id.is_some() && c.app_key.is_some()),
-        };
-        if !has_credentials {
-            let what = match op {
-                Operation::ShoppingReceipt => "PIAOJU_JUHE_KEY",
-                Operation::UsedCarInvoice => "PIAOJU_CHINAUMS_APP_ID and PIAOJU_CHINAUMS_APP_KEY",
-            };
-            return Err(Error::new(
-                ErrorCode::MissingCredentials,
-                format!("no credentials: set {what}, or pass --sandbox to use the local sandbox"),
-            ));
-        }
-        Client::new(config)?.recognize(op, image)?
+        Client::new(Config::from_env()?)?
+            .recognize(op, image)
+            .map_err(|mut e| {
+                if e.code == ErrorCode::MissingCredentials {
+                    e.message
+                        .push_str(", or pass --sandbox to use the local sandbox");
+                }
+                e
+            })?
     };
     Ok(serde_json::to_string_pretty(&doc).expect("results serialize"))
 }
