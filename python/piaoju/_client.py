@@ -92,8 +92,7 @@ class Client:
         ):
             if value is not None:
                 config[key] = value
-        # An empty configuration is still explicit here: not the environment.
-        self._native = _native.Client(json.dumps(config) if config else '{"juhe": null}')
+        self._native = _native.Client(json.dumps(config))
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Client":
@@ -108,7 +107,7 @@ class Client:
         except (TypeError, ValueError) as e:
             _usage_error(101, f"config is not JSON-serializable: {e}")
         client = cls.__new__(cls)
-        client._native = _native.Client(text if config else '{"juhe": null}')
+        client._native = _native.Client(text)
         return client
 
     @classmethod

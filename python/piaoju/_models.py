@@ -44,7 +44,7 @@ class _Record:
         self._data = data
         self._json = json_text
         for name, convert in self._CONVERT.items():
-            object.__setattr__(self, name, convert(data.get(name)))
+            setattr(self, name, convert(data.get(name)))
 
     def to_dict(self) -> Dict[str, Any]:
         """The core's JSON schema, as a new dict."""

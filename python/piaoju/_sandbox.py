@@ -50,11 +50,7 @@ class Sandbox:
                timeout: Optional[float] = None) -> Dict[str, Any]:
         """A configuration dict for this sandbox (both providers)."""
         base = self.fault_url(faults) if faults else self.url
-        config: Dict[str, Any] = {
-            "juhe": {"key": self.juhe_key, "base_url": base},
-            "chinaums": {"app_id": self.chinaums_app_id, "app_key": self.chinaums_app_key,
-                         "base_url": base, "auth": auth},
-        }
+        config: Dict[str, Any] = self._native.config(base, auth)
         if timeout is not None:
             config["timeout_ms"] = max(1, round(timeout * 1000))
         return config

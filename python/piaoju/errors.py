@@ -78,11 +78,16 @@ class PiaojuError(Exception):
 
     def to_dict(self) -> Dict[str, Any]:
         """The error as the JSON object the C ABI hands out."""
-        d = self._fields()
-        del d["band"]
-        d["message"] = self.message
-        return {k: d[k] for k in ("code", "name", "message", "provider", "provider_code",
-                                  "provider_message", "http_status", "retryable")}
+        return {
+            "code": self.code,
+            "name": self.name,
+            "message": self.message,
+            "provider": self.provider,
+            "provider_code": self.provider_code,
+            "provider_message": self.provider_message,
+            "http_status": self.http_status,
+            "retryable": self.retryable,
+        }
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (_rebuild, (type(self), self.message, self._fields()))

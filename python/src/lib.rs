@@ -93,11 +93,16 @@ struct NativeClient {
 
 #[pymethods]
 impl NativeClient {
-    /// `config_json`: the configuration JSON; `None` reads the PIAOJU_* environment variables.
+    /// `config_json`: the configuration JSON (`"{}"` is an empty configuration); `None` reads
+    /// the PIAOJU_* environment variables.
     #[new]
     #[pyo3(signature = (config_json=None))]
     fn new(py: Python<'_>, config_json: Option<&str>) -> PyResult<Self> {
-        let config = piaoju::config_from_json_or_env(config_json).map_err(|e| to_py_err(py, &e))?;
+        let config = match config_json {
+            Some(text) => piaoju::Config::from_json(text),
+            None => piaoju::Config::from_env(),
+        }
+        .map_err(|e| to_py_err(py, &e))?;
         let inner = Client::new(config).map_err(|e| to_py_err(py, &e))?;
         Ok(NativeClient { inner })
     }
@@ -211,6 +216,17 @@ impl NativeSandbox {
     fn fault_url(&self, faults: &str) -> PyResult<String> {
         piaoju_sandbox::parse_faults(faults).map_err(pyo3::exceptions::PyValueError::new_err)?;
         self.with(|s| s.fault_url(faults))
+    }
+
+    /// The client configuration for `base_url` and `auth`, as a dict (core's shape).
+    fn config<'py>(
+        &self,
+        py: Python<'py>,
+        base_url: &str,
+        auth: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let value = self.with(|s| s.client_config_for(base_url, auth))?;
+        to_py(py, &value)
     }
 
     fn set_faults(&self, faults: &str) -> PyResult<()> {

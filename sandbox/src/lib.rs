@@ -238,14 +238,18 @@ impl Sandbox {
 
     /// A configuration JSON for `base_url` (e.g. a [`Sandbox::fault_url`]) and an auth mode.
     pub fn client_config_json_for(&self, base_url: &str, auth: &str) -> String {
+        self.client_config_for(base_url, auth).to_string()
+    }
+
+    /// The configuration for `base_url` and an auth mode, as a JSON value: both providers with
+    /// this sandbox's credentials, default timeouts.
+    pub fn client_config_for(&self, base_url: &str, auth: &str) -> serde_json::Value {
         let c = &self.shared.config;
         serde_json::json!({
             "juhe": {"key": c.juhe_key, "base_url": base_url},
             "chinaums": {"app_id": c.chinaums_app_id, "app_key": c.chinaums_app_key,
                          "base_url": base_url, "auth": auth},
-            "timeout_ms": 10_000,
         })
-        .to_string()
     }
 
     /// Answer `status` and `body` (verbatim) to every request carrying exactly this image.

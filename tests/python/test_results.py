@@ -173,11 +173,13 @@ def test_bad_configuration_is_a_config_error(make):
     assert isinstance(e.value, ValueError)
 
 
-def test_missing_credentials(fixtures):
-    client = piaoju.Client()
-    with pytest.raises(piaoju.ConfigError) as e:
-        client.recognize_shopping_receipt(fixtures / "receipt.png")
-    assert e.value.code == 102 and "PIAOJU_JUHE_KEY" in str(e.value)
+def test_missing_credentials(fixtures, monkeypatch):
+    # An explicit (empty) configuration never falls back to the environment.
+    monkeypatch.setenv("PIAOJU_JUHE_KEY", "from-the-environment")
+    for client in (piaoju.Client(), piaoju.Client.from_config({})):
+        with pytest.raises(piaoju.ConfigError) as e:
+            client.recognize_shopping_receipt(fixtures / "receipt.png")
+        assert e.value.code == 102 and "PIAOJU_JUHE_KEY" in str(e.value)
 
 
 def test_no_secret_in_repr_or_errors(sandbox, fixtures):
