@@ -182,8 +182,7 @@ fn resident_id_problem(v: &str) -> Option<String> {
         return Some("a resident ID is 17 digits and a digit or X".to_string());
     }
     let (y, m, d) = (&v[6..10], &v[10..12], &v[12..14]);
-    let birth = model::parse_date(&format!("{y}{m}{d}"));
-    match birth {
+    match model::parse_date(&v[6..14]) {
         Some((year, month, day))
             if (1900..=2100).contains(&year) && !is_future(year, month, day) => {}
         _ => {
@@ -878,16 +877,17 @@ pub fn invoice_checks(inv: &UsedCarInvoice) -> Vec<Check> {
             Some(v) => social_credit_code(v).renamed(name, &[name]),
         });
     }
+    let raw_issue_date = raw("KPRQ");
     out.push(match &inv.invoice_number {
-        Some(n) => invoice_number(n, raw("KPRQ").as_deref()),
+        Some(n) => invoice_number(n, raw_issue_date.as_deref()),
         None => Check::skipped(
             "invoice_number",
             &["invoice_number", "issue_date"],
             "no invoice number",
         ),
     });
-    out.push(match raw("KPRQ") {
-        Some(d) => issue_date(&d),
+    out.push(match &raw_issue_date {
+        Some(d) => issue_date(d),
         None => Check::skipped("issue_date", &["issue_date"], "no issue date"),
     });
     out.push(match &inv.plate_number {

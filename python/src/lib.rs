@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString};
 use serde_json::Value;
 
-use piaoju::{check, Check, Client, Error, ErrorCode, Operation};
+use piaoju::{check, Check, Client, Document, Error, ErrorCode, Operation};
 
 /// Convert a JSON value of the result schema into Python objects (dict, list, str, int, ...).
 fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
@@ -66,14 +66,11 @@ fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
     build().unwrap_or_else(|import_error| import_error)
 }
 
-/// A document result: `(json_text, dict)`, both the core's schema.
-fn document<'py, T: serde::Serialize>(
-    py: Python<'py>,
-    doc: &T,
-) -> PyResult<(String, Bound<'py, PyAny>)> {
+/// A document result: `(json_text, dict)`, both the core's schema. The text is serialized from
+/// the document itself, not from the dict's value, which would lose the schema's field order.
+fn document<'py>(py: Python<'py>, doc: &Document) -> PyResult<(String, Bound<'py, PyAny>)> {
     let value = serde_json::to_value(doc).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    let text = serde_json::to_string(doc).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    Ok((text, to_py(py, &value)?))
+    Ok((doc.to_json(), to_py(py, &value)?))
 }
 
 /// The image as the core takes it: bytes, or a path.
