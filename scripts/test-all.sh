@@ -12,6 +12,8 @@ python3 scripts/make_fixtures.py --check
 echo "== rust: format, lints, tests"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p piaoju --features bench --examples --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 # The Python crate has no Rust tests; it is built and tested by the Python suite below.
 cargo test --workspace --exclude piaoju-python --locked
 

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use piaoju::{Client, Config, Error, ErrorCode, Operation};
+use piaoju::{Client, Config, DocumentType, Error, ErrorCode};
 
 const USAGE: &str = "usage: piaoju receipt IMAGE [--sandbox]
        piaoju invoice IMAGE [--sandbox]
@@ -31,8 +31,8 @@ fn main() -> ExitCode {
     let rest: Vec<&String> = args.iter().filter(|a| *a != "--sandbox").collect();
     let (op, image) = match rest.as_slice() {
         [cmd, image] if !image.starts_with('-') => match cmd.as_str() {
-            "receipt" => (Operation::ShoppingReceipt, image.as_str()),
-            "invoice" => (Operation::UsedCarInvoice, image.as_str()),
+            "receipt" => (DocumentType::ShoppingReceipt, image.as_str()),
+            "invoice" => (DocumentType::UsedCarInvoice, image.as_str()),
             _ => return usage(&format!("unknown command {cmd:?}")),
         },
         _ => return usage("expected a command and one image path"),
@@ -58,7 +58,7 @@ fn usage(problem: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn run(op: Operation, image: &Path, sandbox: bool) -> Result<String, Error> {
+fn run(op: DocumentType, image: &Path, sandbox: bool) -> Result<String, Error> {
     let doc = if sandbox {
         let sb = piaoju_sandbox::Sandbox::start().map_err(|e| {
             Error::new(

@@ -2,7 +2,7 @@
 //! `piaoju::juhe::form_body` (one pre-sized buffer, escaped in place) against the usual chain of
 //! base64 string + three `replace` calls + `format!`. Prints both side by side.
 //!
-//!     cargo run --release -p piaoju --example form_body_bench
+//!     cargo run --release -p piaoju --features bench --example form_body_bench
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -87,9 +87,9 @@ fn main() {
         "Juhe body for a 4.5 MiB image", "best of 7", "peak heap", "allocated", "bytes"
     );
     let (_, _, _, a) = measure("piaoju::juhe::form_body", || {
-        piaoju::juhe::form_body(key, &image)
+        piaoju::bench::form_body(key, &image)
     });
     let (_, _, _, b) = measure("baseline: encode + 3 replace + fmt", || naive(key, &image));
     assert_eq!(a, b, "both build the same body");
-    assert_eq!(piaoju::juhe::form_body(key, &image), naive(key, &image));
+    assert_eq!(piaoju::bench::form_body(key, &image), naive(key, &image));
 }

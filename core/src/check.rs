@@ -5,71 +5,10 @@
 //! digit fails and exactly one single-character substitution among common OCR confusions makes it
 //! pass, the check's `suggestion` gives that corrected value.
 
-use serde::Serialize;
-
+use crate::calendar::{Date, Time};
 use crate::decimal::Decimal;
 use crate::error::{Error, ErrorCode, Result};
-use crate::model::{self, ShoppingReceipt, UsedCarInvoice};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CheckStatus {
-    Pass,
-    Fail,
-    Skipped,
-}
-
-impl CheckStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckStatus::Pass => "pass",
-            CheckStatus::Fail => "fail",
-            CheckStatus::Skipped => "skipped",
-        }
-    }
-}
-
-/// The outcome of one check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Check {
-    pub name: String,
-    pub fields: Vec<String>,
-    pub status: CheckStatus,
-    pub message: String,
-    pub suggestion: Option<String>,
-}
-
-impl Check {
-    fn new(name: &str, fields: &[&str], status: CheckStatus, message: impl Into<String>) -> Check {
-        Check {
-            name: name.to_string(),
-            fields: fields.iter().map(|f| f.to_string()).collect(),
-            status,
-            message: message.into(),
-            suggestion: None,
-        }
-    }
-    fn pass(name: &str, fields: &[&str], message: impl Into<String>) -> Check {
-        Check::new(name, fields, CheckStatus::Pass, message)
-    }
-    fn fail(name: &str, fields: &[&str], message: impl Into<String>) -> Check {
-        Check::new(name, fields, CheckStatus::Fail, message)
-    }
-    fn skipped(name: &str, fields: &[&str], message: impl Into<String>) -> Check {
-        Check::new(name, fields, CheckStatus::Skipped, message)
-    }
-    fn renamed(mut self, name: &str, fields: &[&str]) -> Check {
-        self.name = name.to_string();
-        self.fields = fields.iter().map(|f| f.to_string()).collect();
-        self
-    }
-    pub fn passed(&self) -> bool {
-        self.status == CheckStatus::Pass
-    }
-    pub fn failed(&self) -> bool {
-        self.status == CheckStatus::Fail
-    }
-}
+use crate::model::{Check, ShoppingReceipt, UsedCarInvoice};
 
 // ---------------------------------------------------------------------------------------------
 // Character-level checks with OCR-confusion suggestions
@@ -182,9 +121,8 @@ fn resident_id_problem(v: &str) -> Option<String> {
         return Some("a resident ID is 17 digits and a digit or X".to_string());
     }
     let (y, m, d) = (&v[6..10], &v[10..12], &v[12..14]);
-    match model::parse_date(&v[6..14]) {
-        Some((year, month, day))
-            if (1900..=2100).contains(&year) && !is_future(year, month, day) => {}
+    match Date::parse(&v[6..14]) {
+        Some(birth) if birth.year() <= 2100 && birth <= Date::today_in_beijing() => {}
         _ => {
             return Some(format!(
                 "its birth date {y}-{m}-{d} is not a plausible date"
@@ -316,8 +254,7 @@ pub fn party_id(value: &str) -> Check {
     // Neither passes: judge it as what it looks like. A resident ID has a birth date at
     // characters 7–14; an all-digit social credit code rarely does.
     // (17 ASCII digits make the byte slice below safe.)
-    let birth = digits17
-        && model::parse_date(&v[6..14]).is_some_and(|(y, _, _)| (1900..=2100).contains(&y));
+    let birth = digits17 && Date::parse(&v[6..14]).is_some_and(|d| d.year() <= 2100);
     if birth && matches!(b[17], b'0'..=b'9' | b'X') {
         resident_id(&v)
     } else {
@@ -347,8 +284,9 @@ pub fn invoice_number(value: &str, issue_date: Option<&str>) -> Check {
             ),
         );
     }
-    match issue_date.map(|d| (d, model::parse_date(d))) {
-        Some((_, Some((year, _, _)))) => {
+    match issue_date.map(|d| (d, Date::parse(d))) {
+        Some((_, Some(date))) => {
+            let year = date.year();
             let yy = format!("{:02}", year % 100);
             if v[..2] == yy {
                 Check::pass(
@@ -607,24 +545,20 @@ pub fn amount_in_words(text: &str) -> Result<Decimal> {
 // ---------------------------------------------------------------------------------------------
 // Document checks
 
-fn dec(s: &Option<String>) -> Option<Decimal> {
-    s.as_deref().and_then(Decimal::parse)
-}
-
 /// The checks of a shopping receipt.
 pub fn receipt_checks(r: &ShoppingReceipt) -> Vec<Check> {
     let mut out = Vec::new();
 
     // Items add up to the total.
     let f = &["items.subtotal_amount", "total_amount", "discount"];
-    let subtotals: Option<Vec<Decimal>> = r.items.iter().map(|i| dec(&i.subtotal_amount)).collect();
-    out.push(match (dec(&r.total_amount), subtotals) {
+    let subtotals: Option<Vec<Decimal>> = r.items.iter().map(|i| i.subtotal_amount).collect();
+    out.push(match (r.total_amount, subtotals) {
         (None, _) => Check::skipped("items_sum_to_total", f, "no total amount"),
         (_, _) if r.items.is_empty() => Check::skipped("items_sum_to_total", f, "no items"),
         (_, None) => Check::skipped("items_sum_to_total", f, "an item has no subtotal"),
         (Some(total), Some(subs)) => {
             let sum = subs.iter().try_fold(Decimal::ZERO, |a, &b| a.checked_add(b));
-            let discount = dec(&r.discount).map(|d| if d.is_negative() { Decimal::ZERO.checked_sub(d).unwrap_or(d) } else { d });
+            let discount = r.discount.map(|d| if d.is_negative() { Decimal::ZERO.checked_sub(d).unwrap_or(d) } else { d });
             match sum {
                 None => Check::skipped("items_sum_to_total", f, "amounts too large to add"),
                 Some(sum) if sum == total => Check::pass("items_sum_to_total", f, format!("items add up to {sum} = total")),
@@ -655,11 +589,7 @@ pub fn receipt_checks(r: &ShoppingReceipt) -> Vec<Check> {
         let f: &[&str] = &[&fq, &fp, &fs];
         let name = "item_amount";
         out.push(
-            match (
-                dec(&item.quantity),
-                dec(&item.unit_price),
-                dec(&item.subtotal_amount),
-            ) {
+            match (item.quantity, item.unit_price, item.subtotal_amount) {
                 (Some(q), Some(p), Some(s)) => match q.checked_mul(p) {
                     Some(prod) if prod == s => {
                         Check::pass(name, f, format!("item {}: {q} × {p} = {s}", i + 1))
@@ -685,24 +615,22 @@ pub fn receipt_checks(r: &ShoppingReceipt) -> Vec<Check> {
 
     // paid − total = change.
     let f = &["paid_amount", "total_amount", "change"];
-    out.push(
-        match (dec(&r.paid_amount), dec(&r.total_amount), dec(&r.change)) {
-            (Some(paid), Some(total), Some(change)) => match paid.checked_sub(total) {
-                Some(diff) if diff == change => Check::pass(
-                    "change",
-                    f,
-                    format!("paid {paid} − total {total} = change {change}"),
-                ),
-                Some(diff) => Check::fail(
-                    "change",
-                    f,
-                    format!("paid {paid} − total {total} = {diff}, but the change is {change}"),
-                ),
-                None => Check::skipped("change", f, "amounts too large"),
-            },
-            _ => Check::skipped("change", f, "paid amount, total or change missing"),
+    out.push(match (r.paid_amount, r.total_amount, r.change) {
+        (Some(paid), Some(total), Some(change)) => match paid.checked_sub(total) {
+            Some(diff) if diff == change => Check::pass(
+                "change",
+                f,
+                format!("paid {paid} − total {total} = change {change}"),
+            ),
+            Some(diff) => Check::fail(
+                "change",
+                f,
+                format!("paid {paid} − total {total} = {diff}, but the change is {change}"),
+            ),
+            None => Check::skipped("change", f, "amounts too large"),
         },
-    );
+        _ => Check::skipped("change", f, "paid amount, total or change missing"),
+    });
 
     // table_row_num = number of items.
     let f = &["table_row_num", "items"];
@@ -719,14 +647,6 @@ pub fn receipt_checks(r: &ShoppingReceipt) -> Vec<Check> {
     });
 
     // Dates and times valid: judged on the raw text (normalization drops invalid values).
-    let data = r.raw.get("data");
-    let raw = |name: &str| {
-        data.and_then(|d| d.get(name))
-            .and_then(|v| v.as_str())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
     let f = &[
         "consumption_date",
         "consumption_time",
@@ -741,12 +661,12 @@ pub fn receipt_checks(r: &ShoppingReceipt) -> Vec<Check> {
         ("print_date", true),
         ("print_time", false),
     ] {
-        if let Some(v) = raw(name) {
+        if let Some(v) = r.raw_text(name) {
             present += 1;
             let ok = if is_date {
-                model::parse_date(&v).is_some()
+                Date::parse(v).is_some()
             } else {
-                model::parse_time(&v).is_some()
+                Time::parse(v).is_some()
             };
             if !ok {
                 bad.push(format!("{name} {v:?}"));
@@ -771,20 +691,6 @@ pub fn receipt_checks(r: &ShoppingReceipt) -> Vec<Check> {
     out
 }
 
-/// Today's date in Beijing.
-fn today() -> (i32, u32, u32) {
-    let ts = crate::chinaums::auth::beijing_timestamp(std::time::SystemTime::now());
-    (
-        ts[..4].parse().unwrap_or(0),
-        ts[4..6].parse().unwrap_or(0),
-        ts[6..8].parse().unwrap_or(0),
-    )
-}
-
-fn is_future(y: i32, m: u32, d: u32) -> bool {
-    (y, m, d) > today()
-}
-
 /// An issue date: a valid date, not in the future (Beijing time).
 pub fn issue_date(value: &str) -> Check {
     let f = &["issue_date"];
@@ -792,37 +698,25 @@ pub fn issue_date(value: &str) -> Check {
     if v.is_empty() {
         return Check::skipped("issue_date", f, "no issue date");
     }
-    match model::parse_date(v) {
+    match Date::parse(v) {
         None => Check::fail("issue_date", f, format!("{v:?} is not a valid date")),
-        Some((y, m, d)) if is_future(y, m, d) => Check::fail(
-            "issue_date",
-            f,
-            format!("{y:04}-{m:02}-{d:02} is in the future"),
-        ),
-        Some((y, m, d)) => Check::pass(
-            "issue_date",
-            f,
-            format!("{y:04}-{m:02}-{d:02} is a valid past date"),
-        ),
+        Some(d) if d > Date::today_in_beijing() => {
+            Check::fail("issue_date", f, format!("{d} is in the future"))
+        }
+        Some(d) => Check::pass("issue_date", f, format!("{d} is a valid past date")),
     }
 }
 
 /// The checks of a used-car invoice.
 pub fn invoice_checks(inv: &UsedCarInvoice) -> Vec<Check> {
-    let raw = |key: &str| {
-        inv.fields
-            .iter()
-            .find(|f| f.key == key && !f.value.trim().is_empty())
-            .map(|f| f.value.trim().to_string())
-    };
     let mut out = Vec::new();
 
     let f = &["total_price_in_words", "total_price"];
-    out.push(match (&inv.total_price_in_words, raw("CJHJ")) {
-        (None, _) => Check::skipped("total_price_in_words", f, "no amount in words"),
-        (_, None) => Check::skipped("total_price_in_words", f, "no total price"),
-        (Some(words), Some(total_raw)) => {
-            match (amount_in_words(words), model::parse_money(&total_raw)) {
+    out.push(
+        match (&inv.total_price_in_words, inv.raw_text("total_price")) {
+            (None, _) => Check::skipped("total_price_in_words", f, "no amount in words"),
+            (_, None) => Check::skipped("total_price_in_words", f, "no total price"),
+            (Some(words), Some(total_raw)) => match (amount_in_words(words), inv.total_price) {
                 (Err(_), _) => Check::fail(
                     "total_price_in_words",
                     f,
@@ -846,9 +740,9 @@ pub fn invoice_checks(inv: &UsedCarInvoice) -> Vec<Check> {
                         t.with_min_scale(2)
                     ),
                 ),
-            }
-        }
-    });
+            },
+        },
+    );
 
     out.push(match &inv.vin {
         Some(v) => vin(v),
@@ -877,16 +771,16 @@ pub fn invoice_checks(inv: &UsedCarInvoice) -> Vec<Check> {
             Some(v) => social_credit_code(v).renamed(name, &[name]),
         });
     }
-    let raw_issue_date = raw("KPRQ");
+    let raw_issue_date = inv.raw_text("issue_date");
     out.push(match &inv.invoice_number {
-        Some(n) => invoice_number(n, raw_issue_date.as_deref()),
+        Some(n) => invoice_number(n, raw_issue_date),
         None => Check::skipped(
             "invoice_number",
             &["invoice_number", "issue_date"],
             "no invoice number",
         ),
     });
-    out.push(match &raw_issue_date {
+    out.push(match raw_issue_date {
         Some(d) => issue_date(d),
         None => Check::skipped("issue_date", &["issue_date"], "no issue date"),
     });

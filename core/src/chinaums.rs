@@ -1,18 +1,148 @@
-//! ChinaUMS open platform: used-car sales e-invoice OCR (电子发票 二手车销售统一发票).
+//! ChinaUMS open platform: used-car sales e-invoice OCR (电子发票 二手车销售统一发票), the whole
+//! flow: configuration, preflight, request body, authentication (access token with its cache
+//! and one refresh on a 401, or a body signature), call, answer parsing and the checks.
 
-pub mod auth;
+pub(crate) mod auth;
 
+use serde::Deserialize;
 use serde_json::Value;
 
+use crate::config::{AuthMode, Config, Environment};
 use crate::error::{Error, ErrorCode, Provider, Result};
-use crate::http::{excerpt, json_body, HttpAnswer};
+use crate::http::Http;
+use crate::image::{self, ImageSource};
 use crate::model::{Field, Position, UsedCarInvoice};
+use crate::spec::{
+    CHINAUMS_PRODUCTION_BASE_URL, CHINAUMS_PRODUCTION_TOKEN_BASE_URL, CHINAUMS_TEST_BASE_URL,
+    CHINAUMS_TOKEN_PATH, CHINAUMS_USED_CAR_INVOICE_PATH,
+};
+use crate::wire::{self, excerpt, json_body, HttpAnswer};
+
+use auth::TokenCache;
 
 /// Envelope `errCode` values that mean success.
 const SUCCESS_CODES: &[&str] = &["AN000000", "0000", "00000000"];
 
+/// What an answer code the catalogue does not know is called.
+const UNKNOWN_ANSWER_TEXT: &str = "未知应答码 (undocumented answer code)";
+
+/// The ChinaUMS side of a client: credentials, endpoints, authentication mode and token cache.
+#[derive(Debug)]
+pub(crate) struct Chinaums {
+    app_id: Option<String>,
+    app_key: Option<String>,
+    ocr_url: String,
+    token_url: String,
+    auth: AuthMode,
+    tokens: TokenCache,
+}
+
+/// The OCR and token endpoint URLs of a configuration: `token_url`, else `base_url` + path,
+/// else the environment's default hosts.
+fn endpoints(config: &Config) -> (String, String) {
+    let c = config.chinaums.as_ref();
+    let environment = c.map(|c| c.environment).unwrap_or_default();
+    let base = c
+        .and_then(|c| c.base_url.as_deref())
+        .map(|b| b.trim_end_matches('/'));
+    let ocr_base = base.unwrap_or(match environment {
+        Environment::Production => CHINAUMS_PRODUCTION_BASE_URL,
+        _ => CHINAUMS_TEST_BASE_URL,
+    });
+    let token_url = match (c.and_then(|c| c.token_url.as_deref()), base) {
+        (Some(t), _) => t.trim_end_matches('/').to_string(),
+        (None, Some(b)) => format!("{b}{CHINAUMS_TOKEN_PATH}"),
+        (None, None) => match environment {
+            Environment::Production => {
+                format!("{CHINAUMS_PRODUCTION_TOKEN_BASE_URL}{CHINAUMS_TOKEN_PATH}")
+            }
+            _ => format!("{CHINAUMS_TEST_BASE_URL}{CHINAUMS_TOKEN_PATH}"),
+        },
+    };
+    (
+        format!("{ocr_base}{CHINAUMS_USED_CAR_INVOICE_PATH}"),
+        token_url,
+    )
+}
+
+fn missing(what: &str, how: &str) -> Error {
+    Error::new(
+        ErrorCode::MissingCredentials,
+        format!("{what} is not configured: set {how}"),
+    )
+}
+
+fn token_header(token: &str) -> String {
+    format!("OPEN-ACCESS-TOKEN AccessToken=\"{token}\"")
+}
+
+impl Chinaums {
+    pub fn new(config: &Config) -> Chinaums {
+        let c = config.chinaums.as_ref();
+        let (ocr_url, token_url) = endpoints(config);
+        Chinaums {
+            app_id: c.and_then(|c| c.app_id.clone()),
+            app_key: c.and_then(|c| c.app_key.clone()),
+            ocr_url,
+            token_url,
+            auth: c.map(|c| c.auth).unwrap_or_default(),
+            tokens: TokenCache::default(),
+        }
+    }
+
+    /// Recognize a used-car invoice: credentials and image are checked before anything is sent.
+    pub fn recognize(&self, http: &Http, image: ImageSource<'_>) -> Result<UsedCarInvoice> {
+        let app_id = self.app_id.as_deref().ok_or_else(|| {
+            missing(
+                "the ChinaUMS appId",
+                "chinaums.app_id or PIAOJU_CHINAUMS_APP_ID",
+            )
+        })?;
+        let app_key = self.app_key.as_deref().ok_or_else(|| {
+            missing(
+                "the ChinaUMS appKey",
+                "chinaums.app_key or PIAOJU_CHINAUMS_APP_KEY",
+            )
+        })?;
+        let bytes = image.load()?;
+        image::preflight_chinaums(&bytes)?;
+        let body = request_body(&bytes);
+        drop(bytes);
+        let answer = self.send(http, app_id, app_key, &body)?;
+        parse_answer(&answer)
+    }
+
+    /// Send an OCR request, authenticated as configured. With an access token, a 401 (a token
+    /// revoked or expired early) renews the token once and sends once more.
+    fn send(&self, http: &Http, app_id: &str, app_key: &str, body: &[u8]) -> Result<HttpAnswer> {
+        let post = |authorization: &str| {
+            http.post(
+                Provider::Chinaums,
+                &self.ocr_url,
+                "application/json",
+                Some(authorization),
+                body,
+            )
+        };
+        match self.auth {
+            AuthMode::BodySignature => post(&auth::body_signature_header(app_id, app_key, body)?),
+            AuthMode::AccessToken => {
+                let fetch = || auth::fetch_token(http, &self.token_url, app_id, app_key);
+                let token = self.tokens.get(None, fetch)?;
+                let answer = post(&token_header(&token))?;
+                if is_auth_rejection(&answer) {
+                    let fresh = self.tokens.get(Some(&token), fetch)?;
+                    post(&token_header(&fresh))
+                } else {
+                    Ok(answer)
+                }
+            }
+        }
+    }
+}
+
 /// The OCR request body: `{"picBase64": "<standard base64>"}`.
-pub fn request_body(image: &[u8]) -> Vec<u8> {
+pub(crate) fn request_body(image: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(crate::image::base64_len(image.len()) + 16);
     out.extend_from_slice(b"{\"picBase64\":\"");
     crate::image::append_base64(&mut out, image);
@@ -26,34 +156,18 @@ fn ums_err(code: ErrorCode, msg: impl Into<String>, status: u16) -> Error {
         .with_http_status(status)
 }
 
-fn code_of(v: Option<&Value>) -> Option<i64> {
-    match v? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn string_of(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// Whether an answer says the credentials (token or signature) were refused.
-pub(crate) fn is_auth_rejection(answer: &HttpAnswer) -> bool {
+fn is_auth_rejection(answer: &HttpAnswer) -> bool {
     answer.status == 401
 }
 
 /// The error for an answer that refused our credentials.
-pub(crate) fn auth_rejected(answer: &HttpAnswer) -> Error {
+fn auth_rejected(answer: &HttpAnswer) -> Error {
     let v: Option<Value> = serde_json::from_slice(&answer.body).ok();
-    let code = v.as_ref().and_then(|v| string_of(v.get("errCode")));
+    let code = v.as_ref().and_then(|v| wire::text(v.get("errCode")));
     let msg = v
         .as_ref()
-        .and_then(|v| string_of(v.get("errMsg")).or_else(|| string_of(v.get("errInfo"))));
+        .and_then(|v| wire::text(v.get("errMsg")).or_else(|| wire::text(v.get("errInfo"))));
     let mut e = ums_err(
         ErrorCode::AuthRejected,
         format!(
@@ -69,24 +183,9 @@ pub(crate) fn auth_rejected(answer: &HttpAnswer) -> Error {
     e
 }
 
-/// The meaning of an answer code, as the document gives it.
-pub fn answer_code_text(code: i64) -> &'static str {
-    match code {
-        0 => "识别成功 (recognized)",
-        1 => "识别引擎加载错误 (the recognition engine failed to load)",
-        3 => "图像分类失败;图片未检测到证件 (no document detected in the image)",
-        4 => "PDF引擎加载错误 (the PDF could not be turned into an image)",
-        6 => "文件读取错误 (the file could not be read or its type not told)",
-        9 => "不支持的文件类型 (unsupported file type: png, jpg and pdf only)",
-        16 => "图片格式或是base64不正确 (the image format or its base64 is invalid)",
-        27 => "参数输入有误 (wrong request headers or parameters)",
-        _ => "未知应答码 (undocumented answer code)",
-    }
-}
-
 fn answer_error(code: i64, what: &str, status: u16) -> Error {
-    let ec = ErrorCode::from_chinaums_answer(code).unwrap_or(ErrorCode::ProviderError);
-    let text = answer_code_text(code);
+    let ec = ErrorCode::from_provider(Provider::Chinaums, code);
+    let text = ec.provider_code().map_or(UNKNOWN_ANSWER_TEXT, |p| p.text);
     ums_err(
         ec,
         format!("ChinaUMS answer code {code} ({what}): {text}"),
@@ -97,12 +196,12 @@ fn answer_error(code: i64, what: &str, status: u16) -> Error {
 
 /// Parse an OCR answer, wrapped (`{errCode, errMsg, result}`) or bare (`{PageInfo, ErrorCode,
 /// SerialId}`), into an invoice or the error it reports.
-pub fn parse_answer(answer: &HttpAnswer) -> Result<UsedCarInvoice> {
+pub(crate) fn parse_answer(answer: &HttpAnswer) -> Result<UsedCarInvoice> {
     let status = answer.status;
     if is_auth_rejection(answer) || status == 403 {
         return Err(auth_rejected(answer));
     }
-    let v = json_body(Provider::Chinaums, answer)?;
+    let v = json_body(Provider::Chinaums, answer, true)?;
     let unexpected = |what: &str| {
         ums_err(
             ErrorCode::UnexpectedResponse,
@@ -118,9 +217,9 @@ pub fn parse_answer(answer: &HttpAnswer) -> Result<UsedCarInvoice> {
     }
     let inner = match v.get("errCode") {
         Some(code_value) => {
-            let code = string_of(Some(code_value)).unwrap_or_default();
-            let msg = string_of(v.get("errMsg"))
-                .or_else(|| string_of(v.get("errInfo")))
+            let code = wire::text(Some(code_value)).unwrap_or_default();
+            let msg = wire::text(v.get("errMsg"))
+                .or_else(|| wire::text(v.get("errInfo")))
                 .unwrap_or_default();
             if !SUCCESS_CODES.contains(&code.as_str()) {
                 let ec = match status {
@@ -137,7 +236,7 @@ pub fn parse_answer(answer: &HttpAnswer) -> Result<UsedCarInvoice> {
         }
         None => &v,
     };
-    if let Some(code) = code_of(inner.get("ErrorCode")).filter(|&c| c != 0) {
+    if let Some(code) = wire::integer(inner.get("ErrorCode")).filter(|&c| c != 0) {
         return Err(answer_error(code, "document", status));
     }
     if !(200..300).contains(&status) {
@@ -152,7 +251,7 @@ pub fn parse_answer(answer: &HttpAnswer) -> Result<UsedCarInvoice> {
     let mut fallback: Option<&Value> = None;
     let mut found: Option<&Value> = None;
     'pages: for page in pages {
-        if let Some(c) = code_of(page.get("ErrorCode")).filter(|&c| c != 0) {
+        if let Some(c) = wire::integer(page.get("ErrorCode")).filter(|&c| c != 0) {
             first_error.get_or_insert_with(|| answer_error(c, "page", status));
             continue;
         }
@@ -162,7 +261,7 @@ pub fn parse_answer(answer: &HttpAnswer) -> Result<UsedCarInvoice> {
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         for result in results {
-            if let Some(c) = code_of(result.get("ErrorCode")).filter(|&c| c != 0) {
+            if let Some(c) = wire::integer(result.get("ErrorCode")).filter(|&c| c != 0) {
                 first_error.get_or_insert_with(|| answer_error(c, "result", status));
                 continue;
             }
@@ -172,7 +271,7 @@ pub fn parse_answer(answer: &HttpAnswer) -> Result<UsedCarInvoice> {
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
             for entry in entries {
-                if let Some(c) = code_of(entry.get("ocr_error_code")).filter(|&c| c != 0) {
+                if let Some(c) = wire::integer(entry.get("ocr_error_code")).filter(|&c| c != 0) {
                     first_error.get_or_insert_with(|| answer_error(c, "ocr_error_code", status));
                     continue;
                 }
@@ -203,33 +302,31 @@ pub fn parse_answer(answer: &HttpAnswer) -> Result<UsedCarInvoice> {
             }))
         }
     };
-    let serial_id = string_of(inner.get("SerialId")).filter(|s| !s.is_empty());
-    let mut invoice = UsedCarInvoice::empty(serial_id, inner.clone());
+    let serial_id = wire::text(inner.get("SerialId")).filter(|s| !s.is_empty());
+    let mut invoice = UsedCarInvoice::new(serial_id, inner.clone());
     let list = entry["FieldList"].as_array().expect("checked above");
     let mut seen = std::collections::HashSet::new();
     for item in list {
-        let Some(key) = string_of(item.get("key")) else {
+        let Some(key) = wire::text(item.get("key")) else {
             continue;
         };
-        let value = string_of(item.get("value")).unwrap_or_default();
+        let value = wire::text(item.get("value")).unwrap_or_default();
         // The first non-empty value of a key is the one used.
         if !value.trim().is_empty() && seen.insert(key.clone()) {
             invoice.set_from_key(&key, &value);
         }
-        invoice.fields.push(Field {
+        invoice.fields.push(Field::new(
             key,
-            chn_key: string_of(item.get("chn_key")),
+            wire::text(item.get("chn_key")),
             value,
-            score: item.get("score").and_then(Value::as_f64),
-            position: item
-                .get("position")
-                .and_then(|p| serde_json::from_value::<Position>(p.clone()).ok()),
-            quad: item
-                .get("quad")
+            item.get("score").and_then(Value::as_f64),
+            item.get("position")
+                .and_then(|p| Position::deserialize(p).ok()),
+            item.get("quad")
                 .and_then(Value::as_array)
                 .map(|q| q.iter().filter_map(Value::as_f64).collect())
                 .unwrap_or_default(),
-        });
+        ));
     }
     invoice.checks = crate::check::invoice_checks(&invoice);
     Ok(invoice)
@@ -252,14 +349,20 @@ mod tests {
     fn check_seed_values(inv: &UsedCarInvoice) {
         assert_eq!(inv.serial_id.as_deref(), Some("1748324975778851906"));
         assert_eq!(inv.invoice_number.as_deref(), Some("25432000000066482202"));
-        assert_eq!(inv.issue_date.as_deref(), Some("2025-05-22"));
+        assert_eq!(
+            inv.issue_date.map(|d| d.to_string()).as_deref(),
+            Some("2025-05-22")
+        );
         assert_eq!(inv.buyer_name.as_deref(), Some("张锦达"));
         assert_eq!(inv.buyer_id.as_deref(), Some("430124199803279592"));
         assert_eq!(inv.seller_id.as_deref(), Some("430124199103143715"));
         assert_eq!(inv.plate_number.as_deref(), Some("湘ACC639"));
         assert_eq!(inv.vin.as_deref(), Some("LFV3A28W6K3705006"));
         assert_eq!(inv.brand_model.as_deref(), Some("奥迪牌FV7203BADBG"));
-        assert_eq!(inv.total_price.as_deref(), Some("10000.00"));
+        assert_eq!(
+            inv.total_price.map(|d| d.to_string()).as_deref(),
+            Some("10000.00")
+        );
         assert_eq!(inv.total_price_in_words.as_deref(), Some("壹万圆整"));
         assert_eq!(inv.market_tax_id.as_deref(), Some("914301243294121313"));
         assert_eq!(inv.market_phone.as_deref(), Some("13973172228"));
@@ -292,15 +395,6 @@ mod tests {
         let wrapped = serde_json::json!({"errCode": "AN000000", "errMsg": "成功", "result": inner});
         let inv = parse_answer(&answer(200, &wrapped.to_string())).unwrap();
         check_seed_values(&inv);
-    }
-
-    #[test]
-    fn seal_values() {
-        let mut inv = UsedCarInvoice::empty(None, Value::Null);
-        inv.set_from_key("FPZYZ", "1");
-        assert_eq!(inv.has_seal, Some(true));
-        inv.set_from_key("FPZYZ", "0");
-        assert_eq!(inv.has_seal, Some(false));
     }
 
     #[test]
@@ -384,5 +478,50 @@ mod tests {
         let body = request_body(&[0xFB, 0xEF, 0xFF]);
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["picBase64"], "++//");
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    fn urls(json: &str) -> (String, String) {
+        endpoints(&Config::from_json(json).unwrap())
+    }
+
+    fn ocr_at(base: &str) -> String {
+        format!("{base}{CHINAUMS_USED_CAR_INVOICE_PATH}")
+    }
+
+    #[test]
+    fn defaults_are_https_and_the_test_environment() {
+        assert_eq!(
+            urls("{}"),
+            (
+                ocr_at("https://test-api-open.chinaums.com"),
+                "https://test-api-open.chinaums.com/v1/token/access".into()
+            )
+        );
+        assert_eq!(
+            urls(r#"{"chinaums":{"environment":"production"}}"#),
+            (
+                ocr_at("https://api-lob.open.chinaums.com"),
+                "https://api-mop.chinaums.com/v1/token/access".into()
+            )
+        );
+    }
+
+    #[test]
+    fn base_url_replaces_the_host_of_token_and_ocr() {
+        assert_eq!(
+            urls(r#"{"chinaums":{"base_url":"http://127.0.0.1:8080/x/"}}"#),
+            (
+                ocr_at("http://127.0.0.1:8080/x"),
+                "http://127.0.0.1:8080/x/v1/token/access".into()
+            )
+        );
+        let (_, token) =
+            urls(r#"{"chinaums":{"base_url":"http://h:1","token_url":"http://t:2/tok"}}"#);
+        assert_eq!(token, "http://t:2/tok");
     }
 }

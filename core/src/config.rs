@@ -1,23 +1,28 @@
-//! Configuration: one JSON shape shared by Rust, C, Python and the environment variables.
+//! Configuration: one JSON shape shared by Rust, C, Python and the environment variables, and
+//! the one rule for where a configuration comes from ([`Config::resolve`]).
+//!
+//! A configuration is either given or read from the environment, never a mix of both: a JSON
+//! object is the whole configuration (`{}` is empty); "none" (C `NULL`, JSON `null`, an absent
+//! `config` in a one-shot request, Python `Client.from_env()`, Rust [`Config::from_env`]) reads
+//! the `PIAOJU_*` variables. Every value is checked here, before any client exists.
 
 use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::error::{Error, ErrorCode, Result};
 
-pub const DEFAULT_JUHE_BASE_URL: &str = "https://apis.juhe.cn";
-pub const CHINAUMS_TEST_BASE_URL: &str = "https://test-api-open.chinaums.com";
-pub const CHINAUMS_PRODUCTION_BASE_URL: &str = "https://api-lob.open.chinaums.com";
-pub const CHINAUMS_TEST_TOKEN_URL: &str = "https://test-api-open.chinaums.com/v1/token/access";
-pub const CHINAUMS_PRODUCTION_TOKEN_URL: &str = "https://api-mop.chinaums.com/v1/token/access";
 pub const DEFAULT_TIMEOUT_MS: u64 = 15_000;
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// The longest timeout accepted (one day): larger values are configuration mistakes.
+pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
 
 /// Top-level configuration. Unknown keys and values of the wrong type are errors.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Config {
     #[serde(default)]
     pub juhe: Option<JuheConfig>,
@@ -29,15 +34,19 @@ pub struct Config {
     /// Deadline for establishing a connection, in milliseconds.
     #[serde(default)]
     pub connect_timeout_ms: Option<u64>,
-    /// Proxy URL (`http://host:port`, `socks5://host:port`).
+    /// HTTP(S) proxy URL (`http://host:port`, `http://user:password@host:port`).
     #[serde(default)]
     pub proxy: Option<String>,
     #[serde(default)]
     pub user_agent: Option<String>,
+    /// Which certificate authorities HTTPS trusts.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
 }
 
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct JuheConfig {
     #[serde(default)]
     pub key: Option<String>,
@@ -47,6 +56,7 @@ pub struct JuheConfig {
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Environment {
     #[default]
     Test,
@@ -55,6 +65,7 @@ pub enum Environment {
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum AuthMode {
     #[default]
     AccessToken,
@@ -63,6 +74,7 @@ pub enum AuthMode {
 
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ChinaumsConfig {
     #[serde(default)]
     pub app_id: Option<String>,
@@ -78,12 +90,40 @@ pub struct ChinaumsConfig {
     pub auth: AuthMode,
 }
 
+/// The root certificates HTTPS trusts.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum TlsRoots {
+    /// Mozilla's root certificates, compiled into piaoju.
+    #[default]
+    Bundled,
+    /// The operating system's CA bundle (`SSL_CERT_FILE`, else the usual file of the system).
+    System,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TlsConfig {
+    /// A PEM file of CA certificates to trust (a company proxy's CA): with `roots` `"system"`
+    /// in addition to the system's; otherwise instead of the bundled roots.
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    #[serde(default)]
+    pub roots: TlsRoots,
+}
+
 fn redact(s: &Option<String>) -> &'static str {
     if s.is_some() {
         "Some(<redacted>)"
     } else {
         "None"
     }
+}
+
+fn redact_opt_url(u: &Option<String>) -> Option<String> {
+    u.as_deref().map(redact_url)
 }
 
 impl fmt::Debug for Config {
@@ -93,8 +133,9 @@ impl fmt::Debug for Config {
             .field("chinaums", &self.chinaums)
             .field("timeout_ms", &self.timeout_ms)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
-            .field("proxy", &self.proxy.as_ref().map(|p| redact_url(p)))
+            .field("proxy", &redact_opt_url(&self.proxy))
             .field("user_agent", &self.user_agent)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -103,7 +144,7 @@ impl fmt::Debug for JuheConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JuheConfig")
             .field("key", &format_args!("{}", redact(&self.key)))
-            .field("base_url", &self.base_url)
+            .field("base_url", &redact_opt_url(&self.base_url))
             .finish()
     }
 }
@@ -114,8 +155,8 @@ impl fmt::Debug for ChinaumsConfig {
             .field("app_id", &self.app_id)
             .field("app_key", &format_args!("{}", redact(&self.app_key)))
             .field("environment", &self.environment)
-            .field("base_url", &self.base_url)
-            .field("token_url", &self.token_url)
+            .field("base_url", &redact_opt_url(&self.base_url))
+            .field("token_url", &redact_opt_url(&self.token_url))
             .field("auth", &self.auth)
             .finish()
     }
@@ -123,14 +164,50 @@ impl fmt::Debug for ChinaumsConfig {
 
 /// A URL with any `user:password@` part replaced, for messages.
 pub(crate) fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://<redacted>@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_string(),
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let authority_start = scheme_end + 3;
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| authority_start + i);
+    match url[authority_start..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{}<redacted>@{}",
+            &url[..authority_start],
+            &url[authority_start + at + 1..]
+        ),
+        None => url.to_string(),
     }
 }
 
 fn config_error(msg: impl Into<String>) -> Error {
     Error::new(ErrorCode::InvalidConfig, msg)
+}
+
+/// serde's message, with every value it quotes replaced: a secret put under the wrong key
+/// must not come back in the error (`invalid type: string "…"`, `unknown variant `…``).
+fn serde_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find(['"', '`']) {
+        let quote = rest.as_bytes()[i] as char;
+        out.push_str(&rest[..=i]);
+        let after = &rest[i + 1..];
+        let Some(j) = after.find(quote) else {
+            rest = after;
+            break;
+        };
+        let quoted = &after[..j];
+        // Field names and the expected alternatives are ours; values are the caller's.
+        let ours = out.ends_with("field `") || out.contains("expected");
+        out.push_str(if ours { quoted } else { "…" });
+        out.push(quote);
+        rest = &after[j + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Check that a base URL is `http(s)://host[:port][/path]` and strip a trailing slash.
@@ -140,7 +217,11 @@ fn check_url(what: &str, url: &str) -> Result<String> {
         .strip_prefix("https://")
         .or_else(|| trimmed.strip_prefix("http://"));
     match rest {
-        Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace) => {
+        Some(r)
+            if !r.is_empty()
+                && !r.starts_with('/')
+                && !r.contains(|c: char| c.is_whitespace() || c.is_control()) =>
+        {
             Ok(trimmed.to_string())
         }
         _ => Err(config_error(format!(
@@ -153,29 +234,57 @@ fn check_url(what: &str, url: &str) -> Result<String> {
 fn nonempty(what: &str, v: &Option<String>) -> Result<()> {
     match v {
         Some(s) if s.trim().is_empty() => Err(config_error(format!("{what} is empty"))),
+        Some(s) if s.contains(|c: char| c.is_control()) => {
+            Err(config_error(format!("{what} contains a control character")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_ms(what: &str, v: Option<u64>) -> Result<()> {
+    match v {
+        Some(0) => Err(config_error(format!("{what} must be greater than 0"))),
+        Some(ms) if ms > MAX_TIMEOUT_MS => Err(config_error(format!(
+            "{what} must be at most {MAX_TIMEOUT_MS} (one day), got {ms}"
+        ))),
         _ => Ok(()),
     }
 }
 
 impl Config {
-    /// Parse the configuration JSON. `""`, `"null"` and `"{}"` give the default configuration.
-    pub fn from_json(text: &str) -> Result<Config> {
-        if text.trim().is_empty() || text.trim() == "null" {
-            return Ok(Config::default());
+    /// The one rule, for every binding: `None` reads the `PIAOJU_*` environment variables;
+    /// JSON `null` means the same; a JSON object is the whole configuration (`{}` is empty,
+    /// and the environment is not read); anything else is an `invalid_config` error.
+    pub fn resolve(json: Option<&str>) -> Result<Config> {
+        match json {
+            None => Config::from_env(),
+            Some(text) => Config::resolve_value(Some(parse_json(text)?)),
         }
-        let config: Config = serde_json::from_str(text)
-            .map_err(|e| config_error(format!("configuration JSON: {e}")))?;
-        config.validate()?;
-        Ok(config)
     }
 
-    /// Deserialize from an already parsed JSON value (used by one-shot calls).
-    pub fn from_value(value: serde_json::Value) -> Result<Config> {
-        if value.is_null() {
-            return Ok(Config::default());
+    /// [`Config::resolve`] for an already parsed value (a one-shot request's `config`).
+    pub fn resolve_value(value: Option<Value>) -> Result<Config> {
+        match value {
+            None | Some(Value::Null) => Config::from_env(),
+            Some(v) => Config::from_value(v),
+        }
+    }
+
+    /// Parse an explicit configuration: a JSON object. The environment is not read.
+    pub fn from_json(text: &str) -> Result<Config> {
+        Config::from_value(parse_json(text)?)
+    }
+
+    /// An explicit configuration from a parsed JSON object. The environment is not read.
+    pub fn from_value(value: Value) -> Result<Config> {
+        if !value.is_object() {
+            return Err(config_error(format!(
+                "the configuration must be a JSON object, not {}",
+                json_kind(&value)
+            )));
         }
         let config: Config = serde_json::from_value(value)
-            .map_err(|e| config_error(format!("configuration: {e}")))?;
+            .map_err(|e| config_error(format!("configuration: {}", serde_message(&e))))?;
         config.validate()?;
         Ok(config)
     }
@@ -199,6 +308,15 @@ impl Config {
                 })
                 .transpose()
         };
+        let choice = |name: &str, options: &[&str]| -> Result<Option<Value>> {
+            match get(name) {
+                None => Ok(None),
+                Some(v) if options.contains(&v.as_str()) => Ok(Some(Value::String(v))),
+                Some(v) => Err(config_error(format!(
+                    "{name} must be one of {options:?}, got {v:?}"
+                ))),
+            }
+        };
         let mut config = Config {
             timeout_ms: parse_ms("PIAOJU_TIMEOUT_MS")?,
             connect_timeout_ms: parse_ms("PIAOJU_CONNECT_TIMEOUT_MS")?,
@@ -213,47 +331,58 @@ impl Config {
                 base_url: juhe_base,
             });
         }
-        let names = [
-            "PIAOJU_CHINAUMS_APP_ID",
-            "PIAOJU_CHINAUMS_APP_KEY",
-            "PIAOJU_CHINAUMS_ENV",
-            "PIAOJU_CHINAUMS_BASE_URL",
-            "PIAOJU_CHINAUMS_TOKEN_URL",
-            "PIAOJU_CHINAUMS_AUTH",
-        ];
-        if names.iter().any(|n| get(n).is_some()) {
-            let environment = match get("PIAOJU_CHINAUMS_ENV").as_deref() {
-                None | Some("test") => Environment::Test,
-                Some("production") => Environment::Production,
-                Some(other) => {
-                    return Err(config_error(format!(
-                        "PIAOJU_CHINAUMS_ENV must be \"test\" or \"production\", got {other:?}"
-                    )))
-                }
-            };
-            let auth = match get("PIAOJU_CHINAUMS_AUTH").as_deref() {
-                None | Some("access_token") => AuthMode::AccessToken,
-                Some("body_signature") => AuthMode::BodySignature,
-                Some(other) => {
-                    return Err(config_error(format!(
-                        "PIAOJU_CHINAUMS_AUTH must be \"access_token\" or \"body_signature\", got {other:?}"
-                    )))
-                }
-            };
+        let environment = choice("PIAOJU_CHINAUMS_ENV", &["test", "production"])?;
+        let auth = choice("PIAOJU_CHINAUMS_AUTH", &["access_token", "body_signature"])?;
+        let (app_id, app_key) = (
+            get("PIAOJU_CHINAUMS_APP_ID"),
+            get("PIAOJU_CHINAUMS_APP_KEY"),
+        );
+        let (base_url, token_url) = (
+            get("PIAOJU_CHINAUMS_BASE_URL"),
+            get("PIAOJU_CHINAUMS_TOKEN_URL"),
+        );
+        if app_id.is_some()
+            || app_key.is_some()
+            || base_url.is_some()
+            || token_url.is_some()
+            || environment.is_some()
+            || auth.is_some()
+        {
             config.chinaums = Some(ChinaumsConfig {
-                app_id: get("PIAOJU_CHINAUMS_APP_ID"),
-                app_key: get("PIAOJU_CHINAUMS_APP_KEY"),
-                environment,
-                base_url: get("PIAOJU_CHINAUMS_BASE_URL"),
-                token_url: get("PIAOJU_CHINAUMS_TOKEN_URL"),
-                auth,
+                app_id,
+                app_key,
+                environment: environment
+                    .map(serde_json::from_value)
+                    .transpose()
+                    .expect("checked against the variants")
+                    .unwrap_or_default(),
+                base_url,
+                token_url,
+                auth: auth
+                    .map(serde_json::from_value)
+                    .transpose()
+                    .expect("checked against the variants")
+                    .unwrap_or_default(),
+            });
+        }
+        let roots = choice("PIAOJU_TLS_ROOTS", &["bundled", "system"])?;
+        let ca_file = get("PIAOJU_CA_FILE");
+        if roots.is_some() || ca_file.is_some() {
+            config.tls = Some(TlsConfig {
+                ca_file,
+                roots: roots
+                    .map(serde_json::from_value)
+                    .transpose()
+                    .expect("checked against the variants")
+                    .unwrap_or_default(),
             });
         }
         config.validate()?;
         Ok(config)
     }
 
-    /// Check the values that serde cannot: URLs, empty strings, zero timeouts.
+    /// Check the values that serde cannot: URLs, empty strings, control characters, timeouts,
+    /// the proxy's scheme.
     pub fn validate(&self) -> Result<()> {
         if let Some(j) = &self.juhe {
             nonempty("juhe.key", &j.key)?;
@@ -271,23 +400,27 @@ impl Config {
                 check_url("chinaums.token_url", u)?;
             }
         }
-        if self.timeout_ms == Some(0) {
-            return Err(config_error("timeout_ms must be greater than 0"));
-        }
-        if self.connect_timeout_ms == Some(0) {
-            return Err(config_error("connect_timeout_ms must be greater than 0"));
-        }
+        check_ms("timeout_ms", self.timeout_ms)?;
+        check_ms("connect_timeout_ms", self.connect_timeout_ms)?;
+        nonempty("user_agent", &self.user_agent)?;
         if let Some(p) = &self.proxy {
-            ureq::Proxy::new(p).map_err(|_| {
+            check_url("proxy", p).map_err(|_| {
                 config_error(format!(
-                    "proxy is not a valid proxy URL: {:?}",
+                    "proxy must be an http:// or https:// proxy URL, got {:?}",
                     redact_url(p)
                 ))
             })?;
         }
+        if let Some(TlsConfig {
+            ca_file: Some(f), ..
+        }) = &self.tls
+        {
+            nonempty("tls.ca_file", &Some(f.clone()))?;
+        }
         Ok(())
     }
 
+    /// The deadline of one HTTP exchange.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))
     }
@@ -298,46 +431,26 @@ impl Config {
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS),
         )
     }
+}
 
-    /// The receipt endpoint URL.
-    pub fn juhe_url(&self) -> String {
-        let base = self
-            .juhe
-            .as_ref()
-            .and_then(|j| j.base_url.as_deref())
-            .unwrap_or(DEFAULT_JUHE_BASE_URL);
-        format!("{}/shoppingReceipt/query", base.trim_end_matches('/'))
+fn parse_json(text: &str) -> Result<Value> {
+    if text.trim().is_empty() {
+        return Err(config_error(
+            "the configuration text is empty: give a JSON object ({} for an empty configuration)",
+        ));
     }
+    serde_json::from_str(text)
+        .map_err(|e| config_error(format!("configuration JSON: {}", serde_message(&e))))
+}
 
-    fn chinaums_base(&self) -> &str {
-        let c = self.chinaums.as_ref();
-        match c.and_then(|c| c.base_url.as_deref()) {
-            Some(b) => b.trim_end_matches('/'),
-            None => match c.map(|c| c.environment).unwrap_or_default() {
-                Environment::Test => CHINAUMS_TEST_BASE_URL,
-                Environment::Production => CHINAUMS_PRODUCTION_BASE_URL,
-            },
-        }
-    }
-
-    /// The used-car invoice OCR endpoint URL.
-    pub fn chinaums_ocr_url(&self) -> String {
-        format!("{}/v1/brain/ocr/elecusedcarinvoice", self.chinaums_base())
-    }
-
-    /// The token endpoint URL: `token_url`, else `base_url` + path, else the environment's default.
-    pub fn chinaums_token_url(&self) -> String {
-        let c = self.chinaums.as_ref();
-        if let Some(t) = c.and_then(|c| c.token_url.as_deref()) {
-            return t.trim_end_matches('/').to_string();
-        }
-        if let Some(b) = c.and_then(|c| c.base_url.as_deref()) {
-            return format!("{}/v1/token/access", b.trim_end_matches('/'));
-        }
-        match c.map(|c| c.environment).unwrap_or_default() {
-            Environment::Test => CHINAUMS_TEST_TOKEN_URL.to_string(),
-            Environment::Production => CHINAUMS_PRODUCTION_TOKEN_URL.to_string(),
-        }
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -352,71 +465,47 @@ mod tests {
             r#"{"juhe":{"key":"k1","base_url":"http://127.0.0.1:9/"},
                 "chinaums":{"app_id":"a","app_key":"s","environment":"production",
                             "auth":"body_signature"},
-                "timeout_ms":2000,"connect_timeout_ms":500,"user_agent":"ua"}"#,
+                "timeout_ms":2000,"connect_timeout_ms":500,"user_agent":"ua",
+                "tls":{"ca_file":"/tmp/ca.pem","roots":"system"}}"#,
         )
         .unwrap();
-        assert_eq!(c.juhe_url(), "http://127.0.0.1:9/shoppingReceipt/query");
-        assert_eq!(
-            c.chinaums_ocr_url(),
-            "https://api-lob.open.chinaums.com/v1/brain/ocr/elecusedcarinvoice"
-        );
-        assert_eq!(
-            c.chinaums_token_url(),
-            "https://api-mop.chinaums.com/v1/token/access"
-        );
-        assert_eq!(c.chinaums.as_ref().unwrap().auth, AuthMode::BodySignature);
+        let u = c.chinaums.as_ref().unwrap();
+        assert_eq!(u.auth, AuthMode::BodySignature);
+        assert_eq!(u.environment, Environment::Production);
         assert_eq!(c.timeout(), Duration::from_millis(2000));
+        let tls = c.tls.as_ref().unwrap();
+        assert_eq!(tls.roots, TlsRoots::System);
+        assert_eq!(tls.ca_file.as_deref(), Some("/tmp/ca.pem"));
     }
 
     #[test]
-    fn defaults_are_https_and_test_environment() {
-        let c = Config::from_json("{}").unwrap();
-        assert_eq!(c.juhe_url(), "https://apis.juhe.cn/shoppingReceipt/query");
-        assert_eq!(
-            c.chinaums_ocr_url(),
-            "https://test-api-open.chinaums.com/v1/brain/ocr/elecusedcarinvoice"
-        );
-        assert_eq!(
-            c.chinaums_token_url(),
-            "https://test-api-open.chinaums.com/v1/token/access"
-        );
-    }
-
-    #[test]
-    fn base_url_replaces_host_for_token_and_ocr() {
-        let c =
-            Config::from_json(r#"{"chinaums":{"base_url":"http://127.0.0.1:8080/x"}}"#).unwrap();
-        assert_eq!(
-            c.chinaums_token_url(),
-            "http://127.0.0.1:8080/x/v1/token/access"
-        );
-        assert_eq!(
-            c.chinaums_ocr_url(),
-            "http://127.0.0.1:8080/x/v1/brain/ocr/elecusedcarinvoice"
-        );
-        let c = Config::from_json(
-            r#"{"chinaums":{"base_url":"http://h:1","token_url":"http://t:2/tok"}}"#,
-        )
-        .unwrap();
-        assert_eq!(c.chinaums_token_url(), "http://t:2/tok");
-    }
-
-    #[test]
-    fn typos_and_wrong_types_are_errors() {
+    fn typos_wrong_types_and_bad_values_are_errors() {
         for bad in [
             r#"{"juhe":{"kye":"x"}}"#,
             r#"{"timeout":5}"#,
             r#"{"timeout_ms":"5"}"#,
             r#"{"timeout_ms":-1}"#,
             r#"{"timeout_ms":0}"#,
+            r#"{"timeout_ms":86400001}"#,
+            r#"{"connect_timeout_ms":18446744073709551615}"#,
             r#"{"chinaums":{"environment":"prod"}}"#,
             r#"{"chinaums":{"auth":"token"}}"#,
             r#"{"juhe":{"base_url":"ftp://x"}}"#,
             r#"{"juhe":{"base_url":"apis.juhe.cn"}}"#,
             r#"{"juhe":{"key":""}}"#,
+            r#"{"juhe":{"key":"a\nb"}}"#,
             r#"{"juhe":"k"}"#,
+            r#"{"user_agent":"ua\r\nX-Injected: 1"}"#,
+            r#"{"user_agent":""}"#,
+            r#"{"proxy":"socks5://127.0.0.1:1080"}"#,
+            r#"{"proxy":"proxy:3128"}"#,
+            r#"{"tls":{"roots":"mozilla"}}"#,
+            r#"{"tls":{"ca":"x"}}"#,
             r#"[1]"#,
+            r#""x""#,
             r#"{"#,
+            "",
+            "   ",
         ] {
             let e = Config::from_json(bad).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidConfig, "{bad}: {e}");
@@ -424,18 +513,64 @@ mod tests {
     }
 
     #[test]
+    fn resolve_reads_the_environment_only_for_none_and_null() {
+        // A JSON object is the whole configuration, whatever the environment says.
+        let c = Config::resolve(Some("{}")).unwrap();
+        assert_eq!(c, Config::default());
+        let c = Config::resolve(Some(r#"{"timeout_ms":1000}"#)).unwrap();
+        assert!(c.juhe.is_none());
+        assert_eq!(c.timeout_ms, Some(1000));
+        assert_eq!(
+            Config::resolve(Some("")).unwrap_err().code,
+            ErrorCode::InvalidConfig
+        );
+        assert_eq!(
+            Config::resolve_value(Some(serde_json::json!([])))
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidConfig
+        );
+    }
+
+    #[test]
+    fn messages_do_not_echo_values() {
+        for (bad, kept) in [
+            (r#"{"juhe": "MY-SECRET-KEY"}"#, "JuheConfig"),
+            (r#"{"chinaums": {"auth": "MY-SECRET-KEY"}}"#, "access_token"),
+            (r#"{"juhe": {"key": 12345}}"#, "string"),
+            (r#"{"juhe": {"kye": "MY-SECRET-KEY"}}"#, "kye"),
+        ] {
+            let e = Config::from_json(bad).unwrap_err();
+            assert!(!e.message.contains("MY-SECRET-KEY"), "{}", e.message);
+            assert!(e.message.contains(kept), "{}", e.message);
+        }
+    }
+
+    #[test]
     fn debug_never_shows_secrets() {
         let c = Config::from_json(
-            r#"{"juhe":{"key":"JUHESECRET"},"chinaums":{"app_id":"id","app_key":"UMSSECRET"},
+            r#"{"juhe":{"key":"JUHESECRET","base_url":"http://u:URLPASS@127.0.0.1:1/x@y"},
+                "chinaums":{"app_id":"id","app_key":"UMSSECRET",
+                            "token_url":"https://u:TOKENPASS@h/t"},
                 "proxy":"http://user:PROXYPASS@127.0.0.1:3128"}"#,
         )
         .unwrap();
         let d = format!("{c:?}");
-        assert!(
-            !d.contains("JUHESECRET") && !d.contains("UMSSECRET") && !d.contains("PROXYPASS"),
-            "{d}"
-        );
+        for secret in [
+            "JUHESECRET",
+            "UMSSECRET",
+            "PROXYPASS",
+            "URLPASS",
+            "TOKENPASS",
+        ] {
+            assert!(!d.contains(secret), "{d}");
+        }
         assert!(d.contains("<redacted>"));
+        assert_eq!(
+            redact_url("http://u:p@h:1/a@b"),
+            "http://<redacted>@h:1/a@b"
+        );
+        assert_eq!(redact_url("http://h/a@b"), "http://h/a@b");
     }
 
     #[test]
@@ -447,6 +582,8 @@ mod tests {
             ("PIAOJU_CHINAUMS_ENV", "production"),
             ("PIAOJU_CHINAUMS_AUTH", "body_signature"),
             ("PIAOJU_TIMEOUT_MS", "1234"),
+            ("PIAOJU_TLS_ROOTS", "system"),
+            ("PIAOJU_CA_FILE", "/etc/ca.pem"),
         ]
         .into_iter()
         .collect();
@@ -456,12 +593,21 @@ mod tests {
         assert_eq!(u.environment, Environment::Production);
         assert_eq!(u.auth, AuthMode::BodySignature);
         assert_eq!(c.timeout_ms, Some(1234));
+        let tls = c.tls.as_ref().unwrap();
+        assert_eq!(tls.roots, TlsRoots::System);
+        assert_eq!(tls.ca_file.as_deref(), Some("/etc/ca.pem"));
 
-        let bad = Config::from_lookup(|n| (n == "PIAOJU_TIMEOUT_MS").then(|| "soon".into()));
-        assert_eq!(bad.unwrap_err().code, ErrorCode::InvalidConfig);
-        let bad = Config::from_lookup(|n| (n == "PIAOJU_CHINAUMS_ENV").then(|| "prod".into()));
-        assert_eq!(bad.unwrap_err().code, ErrorCode::InvalidConfig);
+        for (name, value) in [
+            ("PIAOJU_TIMEOUT_MS", "soon"),
+            ("PIAOJU_CHINAUMS_ENV", "prod"),
+            ("PIAOJU_TLS_ROOTS", "mine"),
+            ("PIAOJU_USER_AGENT", "a\u{7}b"),
+            ("PIAOJU_PROXY", "socks5://h:1"),
+        ] {
+            let bad = Config::from_lookup(|n| (n == name).then(|| value.into()));
+            assert_eq!(bad.unwrap_err().code, ErrorCode::InvalidConfig, "{name}");
+        }
         let none = Config::from_lookup(|_| None).unwrap();
-        assert!(none.juhe.is_none() && none.chinaums.is_none());
+        assert_eq!(none, Config::default());
     }
 }

@@ -173,6 +173,13 @@ impl fmt::Display for Decimal {
     }
 }
 
+/// Serializes as its exact decimal text (`"12.50"`), never as a float.
+impl serde::Serialize for Decimal {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

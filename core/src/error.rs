@@ -13,6 +13,7 @@ use serde::{Serialize, Serializer};
 /// Which provider an error or a result came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Provider {
     Juhe,
     Chinaums,
@@ -25,11 +26,20 @@ impl Provider {
             Provider::Chinaums => "chinaums",
         }
     }
+
+    /// The provider's name in messages (`"Juhe"`, `"ChinaUMS"`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Provider::Juhe => "Juhe",
+            Provider::Chinaums => "ChinaUMS",
+        }
+    }
 }
 
 /// The band an error code belongs to (its hundreds digit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Band {
     Success,
     Usage,
@@ -67,6 +77,7 @@ impl Band {
 /// reads it into the C header with every doc comment.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// Success.
     Ok = 0,
@@ -184,136 +195,110 @@ pub enum ErrorCode {
     Panic = 901,
 }
 
-impl ErrorCode {
-    /// Every code, in numeric order.
-    pub const ALL: &'static [ErrorCode] = &[
-        ErrorCode::Ok,
-        ErrorCode::InvalidArgument,
-        ErrorCode::InvalidConfig,
-        ErrorCode::MissingCredentials,
-        ErrorCode::InvalidRequest,
-        ErrorCode::ImageEmpty,
-        ErrorCode::ImageUnreadable,
-        ErrorCode::ImageFormatUnsupported,
-        ErrorCode::ImageCorrupt,
-        ErrorCode::ImageTooLarge,
-        ErrorCode::ImageTooSmall,
-        ErrorCode::ImageDimensionsTooLarge,
-        ErrorCode::ConnectFailed,
-        ErrorCode::Timeout,
-        ErrorCode::TlsFailed,
-        ErrorCode::ConnectionBroken,
-        ErrorCode::InvalidKey,
-        ErrorCode::KeyNoPermission,
-        ErrorCode::KeyExpired,
-        ErrorCode::InvalidOpenId,
-        ErrorCode::AppNotVerified,
-        ErrorCode::UnknownRequestSource,
-        ErrorCode::IpBanned,
-        ErrorCode::KeyBanned,
-        ErrorCode::TokenRequestRejected,
-        ErrorCode::AuthRejected,
-        ErrorCode::IpRateLimited,
-        ErrorCode::QuotaExceeded,
-        ErrorCode::TestKeyQuotaExceeded,
-        ErrorCode::RateLimited,
-        ErrorCode::ServiceInternalError,
-        ErrorCode::ServiceMaintenance,
-        ErrorCode::ServiceDiscontinued,
-        ErrorCode::ServiceHttpError,
-        ErrorCode::ProviderError,
-        ErrorCode::EngineLoadFailed,
-        ErrorCode::NoDocumentDetected,
-        ErrorCode::PdfConversionFailed,
-        ErrorCode::FileUnreadableByService,
-        ErrorCode::FileTypeRejected,
-        ErrorCode::InvalidImageData,
-        ErrorCode::ParametersRejected,
-        ErrorCode::NothingRecognized,
-        ErrorCode::MalformedResponse,
-        ErrorCode::UnexpectedResponse,
-        ErrorCode::UnexpectedHttpStatus,
-        ErrorCode::Internal,
-        ErrorCode::Panic,
-    ];
+/// What the catalogue knows of a provider's own code: which error it is and what it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderCode {
+    pub provider: Provider,
+    /// The provider's number (Juhe `error_code`, ChinaUMS answer code).
+    pub code: i64,
+    /// The provider's documented text for it.
+    pub text: &'static str,
+}
 
-    /// The stable snake_case name (`"image_too_small"`).
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorCode::Ok => "ok",
-            ErrorCode::InvalidArgument => "invalid_argument",
-            ErrorCode::InvalidConfig => "invalid_config",
-            ErrorCode::MissingCredentials => "missing_credentials",
-            ErrorCode::InvalidRequest => "invalid_request",
-            ErrorCode::ImageEmpty => "image_empty",
-            ErrorCode::ImageUnreadable => "image_unreadable",
-            ErrorCode::ImageFormatUnsupported => "image_format_unsupported",
-            ErrorCode::ImageCorrupt => "image_corrupt",
-            ErrorCode::ImageTooLarge => "image_too_large",
-            ErrorCode::ImageTooSmall => "image_too_small",
-            ErrorCode::ImageDimensionsTooLarge => "image_dimensions_too_large",
-            ErrorCode::ConnectFailed => "connect_failed",
-            ErrorCode::Timeout => "timeout",
-            ErrorCode::TlsFailed => "tls_failed",
-            ErrorCode::ConnectionBroken => "connection_broken",
-            ErrorCode::InvalidKey => "invalid_key",
-            ErrorCode::KeyNoPermission => "key_no_permission",
-            ErrorCode::KeyExpired => "key_expired",
-            ErrorCode::InvalidOpenId => "invalid_openid",
-            ErrorCode::AppNotVerified => "app_not_verified",
-            ErrorCode::UnknownRequestSource => "unknown_request_source",
-            ErrorCode::IpBanned => "ip_banned",
-            ErrorCode::KeyBanned => "key_banned",
-            ErrorCode::TokenRequestRejected => "token_request_rejected",
-            ErrorCode::AuthRejected => "auth_rejected",
-            ErrorCode::IpRateLimited => "ip_rate_limited",
-            ErrorCode::QuotaExceeded => "quota_exceeded",
-            ErrorCode::TestKeyQuotaExceeded => "test_key_quota_exceeded",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::ServiceInternalError => "service_internal_error",
-            ErrorCode::ServiceMaintenance => "service_maintenance",
-            ErrorCode::ServiceDiscontinued => "service_discontinued",
-            ErrorCode::ServiceHttpError => "service_http_error",
-            ErrorCode::ProviderError => "provider_error",
-            ErrorCode::EngineLoadFailed => "engine_load_failed",
-            ErrorCode::NoDocumentDetected => "no_document_detected",
-            ErrorCode::PdfConversionFailed => "pdf_conversion_failed",
-            ErrorCode::FileUnreadableByService => "file_unreadable_by_service",
-            ErrorCode::FileTypeRejected => "file_type_rejected",
-            ErrorCode::InvalidImageData => "invalid_image_data",
-            ErrorCode::ParametersRejected => "parameters_rejected",
-            ErrorCode::NothingRecognized => "nothing_recognized",
-            ErrorCode::MalformedResponse => "malformed_response",
-            ErrorCode::UnexpectedResponse => "unexpected_response",
-            ErrorCode::UnexpectedHttpStatus => "unexpected_http_status",
-            ErrorCode::Internal => "internal",
-            ErrorCode::Panic => "panic",
+/// The catalogue: one row per code, `Variant name retryable [provider code text]`.
+///
+/// The numbers and doc comments are the enum's; everything else of a code is here. The
+/// exhaustive `match`es generated below make a missing row a compile error and a repeated row an
+/// unreachable-pattern lint; `ALL` is in the rows' order, which a test keeps numeric.
+macro_rules! catalogue {
+    ($( $variant:ident $name:literal $retry:ident $( $prov:ident $pcode:literal $ptext:literal )? ;)*) => {
+        impl ErrorCode {
+            /// Every code, in numeric order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            /// The stable snake_case name (`"image_too_small"`).
+            pub fn name(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $name,)* }
+            }
+
+            /// Whether the same call may succeed if retried later, unchanged.
+            pub fn retryable(self) -> bool {
+                match self { $(ErrorCode::$variant => catalogue!(@retry $retry),)* }
+            }
+
+            /// The provider code this error stands for, if it stands for one.
+            pub fn provider_code(self) -> Option<ProviderCode> {
+                match self {
+                    $(ErrorCode::$variant => catalogue!(@code $($prov $pcode $ptext)?),)*
+                }
+            }
         }
-    }
+    };
+    (@retry retry) => { true };
+    (@retry final) => { false };
+    (@code) => { None };
+    (@code $prov:ident $pcode:literal $ptext:literal) => {
+        Some(ProviderCode { provider: Provider::$prov, code: $pcode, text: $ptext })
+    };
+}
 
-    /// Whether the same call may succeed if retried later, unchanged.
-    pub fn retryable(self) -> bool {
-        matches!(
-            self,
-            ErrorCode::ConnectFailed
-                | ErrorCode::Timeout
-                | ErrorCode::ConnectionBroken
-                | ErrorCode::IpRateLimited
-                | ErrorCode::RateLimited
-                | ErrorCode::ServiceInternalError
-                | ErrorCode::ServiceMaintenance
-                | ErrorCode::ServiceHttpError
-                | ErrorCode::EngineLoadFailed
-        )
-    }
+catalogue! {
+    Ok "ok" final;
+    InvalidArgument "invalid_argument" final;
+    InvalidConfig "invalid_config" final;
+    MissingCredentials "missing_credentials" final;
+    InvalidRequest "invalid_request" final;
+    ImageEmpty "image_empty" final;
+    ImageUnreadable "image_unreadable" final;
+    ImageFormatUnsupported "image_format_unsupported" final;
+    ImageCorrupt "image_corrupt" final;
+    ImageTooLarge "image_too_large" final;
+    ImageTooSmall "image_too_small" final;
+    ImageDimensionsTooLarge "image_dimensions_too_large" final;
+    ConnectFailed "connect_failed" retry;
+    Timeout "timeout" retry;
+    TlsFailed "tls_failed" final;
+    ConnectionBroken "connection_broken" retry;
+    InvalidKey "invalid_key" final Juhe 10001 "错误的请求KEY";
+    KeyNoPermission "key_no_permission" final Juhe 10002 "该KEY无请求权限";
+    KeyExpired "key_expired" final Juhe 10003 "KEY过期";
+    InvalidOpenId "invalid_openid" final Juhe 10004 "错误的OPENID";
+    AppNotVerified "app_not_verified" final Juhe 10005 "应用未审核超时，请提交认证";
+    UnknownRequestSource "unknown_request_source" final Juhe 10007 "未知的请求源";
+    IpBanned "ip_banned" final Juhe 10008 "被禁止的IP";
+    KeyBanned "key_banned" final Juhe 10009 "被禁止的KEY";
+    TokenRequestRejected "token_request_rejected" final;
+    AuthRejected "auth_rejected" final;
+    IpRateLimited "ip_rate_limited" retry Juhe 10011 "当前IP请求超过限制";
+    QuotaExceeded "quota_exceeded" final Juhe 10012 "请求超过次数限制";
+    TestKeyQuotaExceeded "test_key_quota_exceeded" final Juhe 10013 "测试KEY超过请求限制";
+    RateLimited "rate_limited" retry;
+    ServiceInternalError "service_internal_error" retry Juhe 10014 "系统内部异常";
+    ServiceMaintenance "service_maintenance" retry Juhe 10020 "接口维护";
+    ServiceDiscontinued "service_discontinued" final Juhe 10021 "接口停用";
+    ServiceHttpError "service_http_error" retry;
+    ProviderError "provider_error" final;
+    EngineLoadFailed "engine_load_failed" retry Chinaums 1 "识别引擎加载错误";
+    NoDocumentDetected "no_document_detected" final Chinaums 3 "图像分类失败;图片未检测到证件";
+    PdfConversionFailed "pdf_conversion_failed" final Chinaums 4 "PDF引擎加载错误";
+    FileUnreadableByService "file_unreadable_by_service" final Chinaums 6 "文件读取错误";
+    FileTypeRejected "file_type_rejected" final Chinaums 9 "不支持的文件类型";
+    InvalidImageData "invalid_image_data" final Chinaums 16 "图片格式或是base64不正确";
+    ParametersRejected "parameters_rejected" final Chinaums 27 "参数输入有误";
+    NothingRecognized "nothing_recognized" final;
+    MalformedResponse "malformed_response" final;
+    UnexpectedResponse "unexpected_response" final;
+    UnexpectedHttpStatus "unexpected_http_status" final;
+    Internal "internal" final;
+    Panic "panic" final;
+}
 
+impl ErrorCode {
     /// The code for a number, if it is one.
     pub fn from_u32(n: u32) -> Option<ErrorCode> {
         ErrorCode::ALL.iter().copied().find(|c| c.as_u32() == n)
     }
-}
 
-impl ErrorCode {
     /// The numeric value (the same number as C's `pj_status`).
     pub fn as_u32(self) -> u32 {
         self as u32
@@ -334,41 +319,24 @@ impl ErrorCode {
         }
     }
 
-    /// Map a Juhe `error_code` (system-level or service-level).
-    pub fn from_juhe(code: i64) -> ErrorCode {
-        match code {
-            10001 => ErrorCode::InvalidKey,
-            10002 => ErrorCode::KeyNoPermission,
-            10003 => ErrorCode::KeyExpired,
-            10004 => ErrorCode::InvalidOpenId,
-            10005 => ErrorCode::AppNotVerified,
-            10007 => ErrorCode::UnknownRequestSource,
-            10008 => ErrorCode::IpBanned,
-            10009 => ErrorCode::KeyBanned,
-            10011 => ErrorCode::IpRateLimited,
-            10012 => ErrorCode::QuotaExceeded,
-            10013 => ErrorCode::TestKeyQuotaExceeded,
-            10014 => ErrorCode::ServiceInternalError,
-            10020 => ErrorCode::ServiceMaintenance,
-            10021 => ErrorCode::ServiceDiscontinued,
-            _ => ErrorCode::ProviderError,
-        }
+    /// The error a provider's code stands for: its own entry, or [`ErrorCode::ProviderError`]
+    /// for a code the catalogue does not know.
+    pub fn from_provider(provider: Provider, code: i64) -> ErrorCode {
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| {
+                c.provider_code()
+                    .is_some_and(|p| p.provider == provider && p.code == code)
+            })
+            .unwrap_or(ErrorCode::ProviderError)
     }
 
-    /// Map a ChinaUMS OCR answer code (page/result `ErrorCode`, `ocr_error_code`).
-    /// Returns `None` for 0 (success).
-    pub fn from_chinaums_answer(code: i64) -> Option<ErrorCode> {
-        match code {
-            0 => None,
-            1 => Some(ErrorCode::EngineLoadFailed),
-            3 => Some(ErrorCode::NoDocumentDetected),
-            4 => Some(ErrorCode::PdfConversionFailed),
-            6 => Some(ErrorCode::FileUnreadableByService),
-            9 => Some(ErrorCode::FileTypeRejected),
-            16 => Some(ErrorCode::InvalidImageData),
-            27 => Some(ErrorCode::ParametersRejected),
-            _ => Some(ErrorCode::ProviderError),
-        }
+    /// Every provider code the catalogue knows, in numeric order of the error codes.
+    pub fn provider_codes() -> impl Iterator<Item = (ErrorCode, ProviderCode)> {
+        ErrorCode::ALL
+            .iter()
+            .filter_map(|&c| c.provider_code().map(|p| (c, p)))
     }
 }
 
@@ -382,6 +350,7 @@ impl fmt::Display for ErrorCode {
 ///
 /// Messages never contain a key, an app key or a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Error {
     pub code: ErrorCode,
     pub message: String,
@@ -484,19 +453,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn all_lists_every_variant_of_the_enum() {
-        // ALL is written by hand: count the variants in this file's enum to catch a missing one.
-        let src = include_str!("error.rs");
-        let enum_body = &src[src.find("pub enum ErrorCode {").unwrap()..];
-        let enum_body = &enum_body[..enum_body.find("\n}").unwrap()];
-        let variants = enum_body
-            .lines()
-            .filter(|l| l.trim_end().ends_with(',') && l.contains(" = "))
-            .count();
-        assert_eq!(variants, ErrorCode::ALL.len());
+    fn all_is_in_numeric_order() {
         assert!(ErrorCode::ALL
             .windows(2)
             .all(|w| w[0].as_u32() < w[1].as_u32()));
+        assert_eq!(ErrorCode::ALL.len(), 48);
     }
 
     #[test]
@@ -540,16 +501,25 @@ mod tests {
         ];
         let mut seen = std::collections::HashSet::new();
         for (n, c) in table {
-            assert_eq!(ErrorCode::from_juhe(n), c, "juhe {n}");
+            assert_eq!(ErrorCode::from_provider(Provider::Juhe, n), c, "juhe {n}");
             assert!(seen.insert(c), "juhe {n} shares an entry");
         }
-        assert_eq!(ErrorCode::from_juhe(10006), ErrorCode::ProviderError);
-        assert_eq!(ErrorCode::from_juhe(223701), ErrorCode::ProviderError);
+        assert_eq!(
+            seen.len(),
+            ErrorCode::provider_codes()
+                .filter(|(_, p)| p.provider == Provider::Juhe)
+                .count()
+        );
+        for unknown in [0, 10006, 223701, 1] {
+            assert_eq!(
+                ErrorCode::from_provider(Provider::Juhe, unknown),
+                ErrorCode::ProviderError
+            );
+        }
     }
 
     #[test]
     fn every_documented_chinaums_answer_maps_to_its_own_entry() {
-        assert_eq!(ErrorCode::from_chinaums_answer(0), None);
         let table = [
             (1, ErrorCode::EngineLoadFailed),
             (3, ErrorCode::NoDocumentDetected),
@@ -561,13 +531,25 @@ mod tests {
         ];
         let mut seen = std::collections::HashSet::new();
         for (n, c) in table {
-            assert_eq!(ErrorCode::from_chinaums_answer(n), Some(c), "answer {n}");
+            assert_eq!(
+                ErrorCode::from_provider(Provider::Chinaums, n),
+                c,
+                "answer {n}"
+            );
             assert!(seen.insert(c));
         }
         assert_eq!(
-            ErrorCode::from_chinaums_answer(2),
-            Some(ErrorCode::ProviderError)
+            seen.len(),
+            ErrorCode::provider_codes()
+                .filter(|(_, p)| p.provider == Provider::Chinaums)
+                .count()
         );
+        for unknown in [0, 2, 10012] {
+            assert_eq!(
+                ErrorCode::from_provider(Provider::Chinaums, unknown),
+                ErrorCode::ProviderError
+            );
+        }
     }
 
     #[test]

@@ -1,70 +1,159 @@
-//! The one HTTP agent a client shares between threads, and the mapping of transport failures.
+//! The one HTTP agent a client shares between threads: timeouts, proxy, user agent, the TLS
+//! roots it trusts, and the mapping of transport failures to the error catalogue.
 
 use std::io::ErrorKind;
+use std::path::Path;
 
-use crate::config::{redact_url, Config};
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig as UreqTls};
+
+use crate::config::{redact_url, Config, TlsConfig, TlsRoots};
 use crate::error::{Error, ErrorCode, Provider, Result};
+use crate::wire::HttpAnswer;
 
 /// Answers larger than this are refused (an OCR answer is a few KiB to a few hundred KiB).
 const MAX_RESPONSE_LEN: u64 = 16 * 1024 * 1024;
 
-/// A completed HTTP exchange: any status, and the body bytes (what the parsers read).
-#[derive(Debug)]
-pub struct HttpAnswer {
-    pub status: u16,
-    pub body: Vec<u8>,
+/// Where the system's CA bundle usually is (Debian/Ubuntu, Fedora/RHEL, openSUSE, Alpine…).
+const SYSTEM_CA_FILES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The shared agent. Cloning shares its connection pool.
+#[derive(Debug, Clone)]
+pub(crate) struct Http {
+    agent: ureq::Agent,
 }
 
-pub(crate) fn agent(config: &Config) -> Result<ureq::Agent> {
-    let proxy = match &config.proxy {
-        Some(p) => Some(ureq::Proxy::new(p).map_err(|_| {
-            Error::new(
-                ErrorCode::InvalidConfig,
-                format!("proxy is not a valid proxy URL: {:?}", redact_url(p)),
-            )
-        })?),
-        None => None,
-    };
-    let user_agent = config
-        .user_agent
-        .clone()
-        .unwrap_or_else(|| format!("piaoju/{}", env!("CARGO_PKG_VERSION")));
-    let agent_config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(config.timeout()))
-        .timeout_connect(Some(config.connect_timeout()))
-        .proxy(proxy)
-        .user_agent(user_agent)
-        .max_redirects(0)
-        .max_redirects_will_error(false)
-        .build();
-    Ok(agent_config.into())
+fn config_error(msg: String) -> Error {
+    Error::new(ErrorCode::InvalidConfig, msg)
 }
 
-/// POST `body` to `url` and read the whole answer, whatever its status.
-pub(crate) fn post(
-    agent: &ureq::Agent,
-    provider: Provider,
-    url: &str,
-    content_type: &str,
-    authorization: Option<&str>,
-    body: &[u8],
-) -> Result<HttpAnswer> {
-    let mut req = agent.post(url).header("Content-Type", content_type);
-    if let Some(a) = authorization {
-        req = req.header("Authorization", a);
+/// The certificates of a PEM file (an `invalid_config` error if there are none).
+fn pem_certificates(path: &Path, what: &str) -> Result<Vec<Certificate<'static>>> {
+    let pem = std::fs::read(path)
+        .map_err(|e| config_error(format!("cannot read {what} {}: {e}", path.display())))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(config_error(format!(
+                    "{what} {} is not valid PEM: {e}",
+                    path.display()
+                )))
+            }
+        }
     }
-    let mut resp = req
-        .send(body)
-        .map_err(|e| transport_error(provider, url, e))?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(MAX_RESPONSE_LEN)
-        .read_to_vec()
-        .map_err(|e| transport_error(provider, url, e).with_http_status(status))?;
-    Ok(HttpAnswer { status, body })
+    if certs.is_empty() {
+        return Err(config_error(format!(
+            "{what} {} holds no certificate",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+fn system_ca_file() -> Result<std::path::PathBuf> {
+    if let Some(f) = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
+        return Ok(f.into());
+    }
+    SYSTEM_CA_FILES
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+        .map(Path::to_path_buf)
+        .ok_or_else(|| {
+            config_error(
+                "tls.roots is \"system\" but no system CA bundle was found: set SSL_CERT_FILE or tls.ca_file"
+                    .to_string(),
+            )
+        })
+}
+
+fn root_certs(tls: Option<&TlsConfig>) -> Result<RootCerts> {
+    let Some(tls) = tls else {
+        return Ok(RootCerts::WebPki);
+    };
+    let mut certs = Vec::new();
+    if tls.roots == TlsRoots::System {
+        certs.extend(pem_certificates(
+            &system_ca_file()?,
+            "the system CA bundle",
+        )?);
+    }
+    if let Some(f) = &tls.ca_file {
+        certs.extend(pem_certificates(Path::new(f), "tls.ca_file")?);
+    }
+    Ok(if certs.is_empty() {
+        RootCerts::WebPki
+    } else {
+        RootCerts::new_with_certs(&certs)
+    })
+}
+
+impl Http {
+    pub fn new(config: &Config) -> Result<Http> {
+        let proxy = match &config.proxy {
+            Some(p) => Some(ureq::Proxy::new(p).map_err(|_| {
+                config_error(format!(
+                    "proxy is not a valid proxy URL: {:?}",
+                    redact_url(p)
+                ))
+            })?),
+            None => None,
+        };
+        let user_agent = config
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| format!("piaoju/{}", env!("CARGO_PKG_VERSION")));
+        let tls = UreqTls::builder()
+            .root_certs(root_certs(config.tls.as_ref())?)
+            .build();
+        let agent_config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(config.timeout()))
+            .timeout_connect(Some(config.connect_timeout()))
+            .proxy(proxy)
+            .user_agent(user_agent)
+            .tls_config(tls)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .build();
+        Ok(Http {
+            agent: agent_config.into(),
+        })
+    }
+
+    /// POST `body` to `url` and read the whole answer, whatever its status.
+    pub fn post(
+        &self,
+        provider: Provider,
+        url: &str,
+        content_type: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Result<HttpAnswer> {
+        let mut req = self.agent.post(url).header("Content-Type", content_type);
+        if let Some(a) = authorization {
+            req = req.header("Authorization", a);
+        }
+        let mut resp = req
+            .send(body)
+            .map_err(|e| transport_error(provider, url, e))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_LEN)
+            .read_to_vec()
+            .map_err(|e| transport_error(provider, url, e).with_http_status(status))?;
+        Ok(HttpAnswer { status, body })
+    }
 }
 
 fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
@@ -99,6 +188,10 @@ fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
                 ErrorCode::ConnectFailed,
                 format!("connection refused: {io}"),
             ),
+            // rustls reports a refused certificate as an I/O error of kind InvalidData.
+            ErrorKind::InvalidData if io.to_string().contains("certificate") => {
+                (ErrorCode::TlsFailed, format!("TLS failed: {io}"))
+            }
             _ => (
                 ErrorCode::ConnectionBroken,
                 format!("connection broken: {io}"),
@@ -112,61 +205,7 @@ fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
     };
     Error::new(
         code,
-        format!("{} request to {url}: {what}", provider_label(provider)),
+        format!("{} request to {url}: {what}", provider.label()),
     )
     .with_provider(provider)
-}
-
-pub(crate) fn provider_label(p: Provider) -> &'static str {
-    match p {
-        Provider::Juhe => "Juhe",
-        Provider::Chinaums => "ChinaUMS",
-    }
-}
-
-/// A short, printable excerpt of a body for error messages (bodies never contain our secrets:
-/// they are the provider's answers, not our requests).
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    const MAX: usize = 120;
-    let text = String::from_utf8_lossy(&body[..body.len().min(MAX * 4)]);
-    let mut out: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX)
-        .collect();
-    if text.chars().count() > MAX || body.len() > MAX * 4 {
-        out.push('…');
-    }
-    out
-}
-
-/// Parse an answer body as JSON, or explain what it was instead.
-pub(crate) fn json_body(provider: Provider, answer: &HttpAnswer) -> Result<serde_json::Value> {
-    let label = provider_label(provider);
-    match serde_json::from_slice::<serde_json::Value>(&answer.body) {
-        Ok(v) => Ok(v),
-        Err(_) => {
-            let status = answer.status;
-            let code = if status >= 500 {
-                ErrorCode::ServiceHttpError
-            } else if status == 429 {
-                ErrorCode::RateLimited
-            } else if !(200..300).contains(&status) {
-                ErrorCode::UnexpectedHttpStatus
-            } else {
-                ErrorCode::MalformedResponse
-            };
-            let body = if answer.body.is_empty() {
-                "an empty body".to_string()
-            } else {
-                format!("body starting {:?}", excerpt(&answer.body))
-            };
-            Err(Error::new(
-                code,
-                format!("{label} answered HTTP {status} with {body}, not the expected JSON"),
-            )
-            .with_provider(provider)
-            .with_http_status(status))
-        }
-    }
 }

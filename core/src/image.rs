@@ -5,17 +5,13 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::spec::{JUHE_MAX_BASE64_LEN, JUHE_MAX_SIDE, JUHE_MIN_SIDE};
 
-/// Juhe: the base64 text may be at most 6 MB (6 × 1024 × 1024 bytes).
-pub const JUHE_MAX_BASE64_LEN: usize = 6 * 1024 * 1024;
-/// Juhe: the shortest side must be at least 15 px.
-pub const JUHE_MIN_SIDE: u32 = 15;
-/// Juhe: the longest side may be at most 4096 px.
-pub const JUHE_MAX_SIDE: u32 = 4096;
 /// Files larger than this are refused without being read (no provider takes them).
 pub const MAX_FILE_LEN: u64 = 32 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ImageFormat {
     Jpeg,
     Png,
@@ -42,6 +38,7 @@ impl ImageFormat {
 
 /// What preflight learned about an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ImageInfo {
     pub format: ImageFormat,
     /// Width and height in pixels; `None` for PDF.
@@ -50,6 +47,7 @@ pub struct ImageInfo {
 
 /// An image to recognize: bytes in memory or a file to read.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub enum ImageSource<'a> {
     Bytes(&'a [u8]),
     Path(&'a Path),

@@ -1,10 +1,57 @@
-//! Juhe shopping receipt OCR (购物小票OCR): request body and answer parsing.
+//! Juhe shopping receipt OCR (购物小票OCR), the whole flow: configuration, preflight, request
+//! body, call, answer parsing and the receipt's checks.
 
 use serde_json::Value;
 
+use crate::config::Config;
 use crate::error::{Error, ErrorCode, Provider, Result};
-use crate::http::{excerpt, json_body, HttpAnswer};
-use crate::model::{self, ReceiptItem, ShoppingReceipt};
+use crate::http::Http;
+use crate::image::{self, ImageSource};
+use crate::model::{ReceiptItem, ShoppingReceipt};
+use crate::spec::{JUHE_BASE_URL, JUHE_RECEIPT_PATH};
+use crate::wire::{self, excerpt, json_body, HttpAnswer};
+
+/// The Juhe side of a client: its key and endpoint.
+#[derive(Debug)]
+pub(crate) struct Juhe {
+    key: Option<String>,
+    url: String,
+}
+
+impl Juhe {
+    pub fn new(config: &Config) -> Juhe {
+        let j = config.juhe.as_ref();
+        let base = j
+            .and_then(|j| j.base_url.as_deref())
+            .unwrap_or(JUHE_BASE_URL);
+        Juhe {
+            key: j.and_then(|j| j.key.clone()),
+            url: format!("{}{JUHE_RECEIPT_PATH}", base.trim_end_matches('/')),
+        }
+    }
+
+    /// Recognize a shopping receipt: credentials and image are checked before anything is sent.
+    pub fn recognize(&self, http: &Http, image: ImageSource<'_>) -> Result<ShoppingReceipt> {
+        let key = self.key.as_deref().ok_or_else(|| {
+            Error::new(
+                ErrorCode::MissingCredentials,
+                "the Juhe key is not configured: set juhe.key or PIAOJU_JUHE_KEY",
+            )
+        })?;
+        let bytes = image.load()?;
+        image::preflight_juhe(&bytes)?;
+        let body = form_body(key, &bytes);
+        drop(bytes);
+        let answer = http.post(
+            Provider::Juhe,
+            &self.url,
+            "application/x-www-form-urlencoded",
+            None,
+            &body,
+        )?;
+        parse_answer(&answer)
+    }
+}
 
 /// Bytes a form body carries as they are (application/x-www-form-urlencoded).
 fn is_form_safe(b: u8) -> bool {
@@ -39,7 +86,7 @@ fn push_percent(out: &mut Vec<u8>, b: u8) {
 /// would misread (`+` as a space, `/`, `=`) are expanded to `%2B`, `%2F`, `%3D` in place, walking
 /// backwards, so that a 6 MB image is never copied through intermediate strings
 /// (`examples/form_body_bench.rs` measures it against the usual chain of `replace` calls).
-pub fn form_body(key: &str, image: &[u8]) -> Vec<u8> {
+pub(crate) fn form_body(key: &str, image: &[u8]) -> Vec<u8> {
     let b64_len = crate::image::base64_len(image.len());
     let mut out = Vec::with_capacity(4 + form_encoded_len(key) + 7 + b64_len);
     out.extend_from_slice(b"key=");
@@ -83,18 +130,10 @@ fn juhe_err(code: ErrorCode, msg: impl Into<String>, status: u16) -> Error {
         .with_http_status(status)
 }
 
-fn str_field(v: &Value, name: &str) -> Option<String> {
-    match v.get(name) {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// Parse a Juhe answer (any HTTP status) into a receipt, or the error it reports.
-pub fn parse_answer(answer: &HttpAnswer) -> Result<ShoppingReceipt> {
+pub(crate) fn parse_answer(answer: &HttpAnswer) -> Result<ShoppingReceipt> {
     let status = answer.status;
-    let v = json_body(Provider::Juhe, answer)?;
+    let v = json_body(Provider::Juhe, answer, true)?;
     let unexpected = |what: &str| {
         juhe_err(
             ErrorCode::UnexpectedResponse,
@@ -109,19 +148,13 @@ pub fn parse_answer(answer: &HttpAnswer) -> Result<ShoppingReceipt> {
         .as_object()
         .ok_or_else(|| unexpected("is not an object"))?;
     let error_code = match obj.get("error_code") {
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .ok_or_else(|| unexpected("has a non-integer error_code"))?,
+        None => return Err(unexpected("has no error_code")),
         // Some hosts send numbers as strings.
-        Some(Value::String(s)) => s
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| unexpected("has a non-numeric error_code"))?,
-        _ => return Err(unexpected("has no error_code")),
+        code => wire::integer(code).ok_or_else(|| unexpected("has a non-integer error_code"))?,
     };
-    let reason = str_field(&v, "reason").unwrap_or_default();
+    let reason = wire::text(obj.get("reason")).unwrap_or_default();
     if error_code != 0 {
-        let code = ErrorCode::from_juhe(error_code);
+        let code = ErrorCode::from_provider(Provider::Juhe, error_code);
         let msg = format!("Juhe error {error_code}: {reason}");
         return Err(
             juhe_err(code, msg, status).with_provider_answer(error_code.to_string(), reason)
@@ -138,7 +171,6 @@ pub fn parse_answer(answer: &HttpAnswer) -> Result<ShoppingReceipt> {
         Some(d @ Value::Object(_)) => d,
         _ => return Err(unexpected("has no result.data object")),
     };
-    let field = |name: &str| str_field(data, name).unwrap_or_default();
     let items = match data.get("table") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(rows)) => rows
@@ -147,46 +179,44 @@ pub fn parse_answer(answer: &HttpAnswer) -> Result<ShoppingReceipt> {
                 if !row.is_object() {
                     return Err(unexpected("has a table row that is not an object"));
                 }
-                let f = |name: &str| str_field(row, name).unwrap_or_default();
-                Ok(ReceiptItem {
-                    product: model::text(&f("product")),
-                    quantity: model::quantity(&f("quantity")),
-                    unit_price: model::money(&f("unit_price")),
-                    subtotal_amount: model::money(&f("subtotal_amount")),
-                })
+                let f = |name: &str| wire::text(row.get(name)).unwrap_or_default();
+                Ok(ReceiptItem::from_raw(
+                    &f("product"),
+                    &f("quantity"),
+                    &f("unit_price"),
+                    &f("subtotal_amount"),
+                ))
             })
             .collect::<Result<Vec<_>>>()?,
         Some(_) => return Err(unexpected("has a table that is not an array")),
     };
-    let table_row_num = match data.get("table_row_num") {
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
-    };
-    let mut receipt = ShoppingReceipt {
-        document_type: "shopping_receipt",
-        provider: Provider::Juhe,
-        order_id: str_field(result, "orderid").and_then(|s| model::text(&s)),
-        shop_name: model::text(&field("shop_name")),
-        receipt_num: model::text(&field("receipt_num")),
-        machine_num: model::text(&field("machine_num")),
-        employee_num: model::text(&field("employee_num")),
-        consumption_date: model::date(&field("consumption_date")),
-        consumption_time: model::time(&field("consumption_time")),
-        total_amount: model::money(&field("total_amount")),
-        change: model::money(&field("change")),
-        currency: model::text(&field("currency")),
-        paid_amount: model::money(&field("paid_amount")),
-        discount: model::money(&field("discount")),
-        print_date: model::date(&field("print_date")),
-        print_time: model::time(&field("print_time")),
-        table_row_num,
-        items,
-        checks: Vec::new(),
-        raw: result.clone(),
-    };
+    let order_id = wire::text(result.get("orderid")).and_then(|s| crate::normalize::text(&s));
+    let mut receipt = ShoppingReceipt::new(order_id, result.clone());
+    for &name in ShoppingReceipt::TEXT_FIELDS {
+        if let Some(raw) = wire::text(data.get(name)) {
+            receipt.set_from_raw(name, &raw);
+        }
+    }
+    receipt.table_row_num =
+        wire::integer(data.get("table_row_num")).and_then(|n| u64::try_from(n).ok());
+    receipt.items = items;
     receipt.checks = crate::check::receipt_checks(&receipt);
     Ok(receipt)
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_is_https_by_default_and_follows_base_url() {
+        let url = |json: &str| Juhe::new(&Config::from_json(json).unwrap()).url;
+        assert_eq!(url("{}"), "https://apis.juhe.cn/shoppingReceipt/query");
+        assert_eq!(
+            url(r#"{"juhe":{"base_url":"http://127.0.0.1:9/"}}"#),
+            "http://127.0.0.1:9/shoppingReceipt/query"
+        );
+    }
 }
 
 #[cfg(test)]
@@ -273,17 +303,35 @@ mod tests {
         assert_eq!(r.order_id.as_deref(), Some("JH1241217171601ZDomp"));
         assert_eq!(r.shop_name.as_deref(), Some("多又好超市"));
         assert_eq!(r.receipt_num.as_deref(), Some("NO.01202011196374"));
-        assert_eq!(r.consumption_date.as_deref(), Some("2020-11-19"));
-        assert_eq!(r.consumption_time.as_deref(), Some("17:23"));
-        assert_eq!(r.total_amount.as_deref(), Some("12.50"));
+        assert_eq!(
+            r.consumption_date.map(|d| d.to_string()).as_deref(),
+            Some("2020-11-19")
+        );
+        assert_eq!(
+            r.consumption_time.map(|t| t.to_string()).as_deref(),
+            Some("17:23")
+        );
+        assert_eq!(
+            r.total_amount.map(|d| d.to_string()).as_deref(),
+            Some("12.50")
+        );
         assert_eq!(r.change, None);
         assert_eq!(r.currency.as_deref(), Some("人民币"));
         assert_eq!(r.table_row_num, Some(4));
         assert_eq!(r.items.len(), 4);
         assert_eq!(r.items[0].product.as_deref(), Some("500g营养快线"));
-        assert_eq!(r.items[0].quantity.as_deref(), Some("2"));
-        assert_eq!(r.items[0].unit_price.as_deref(), Some("4.50"));
-        assert_eq!(r.items[0].subtotal_amount.as_deref(), Some("9.00"));
+        assert_eq!(
+            r.items[0].quantity.map(|d| d.to_string()).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            r.items[0].unit_price.map(|d| d.to_string()).as_deref(),
+            Some("4.50")
+        );
+        assert_eq!(
+            r.items[0].subtotal_amount.map(|d| d.to_string()).as_deref(),
+            Some("9.00")
+        );
         assert_eq!(r.items[1].unit_price, None);
         assert_eq!(r.raw["data"]["table"][0]["unit_price"], "单价:4.50");
         let j: Value = serde_json::from_str(&r.to_json()).unwrap();
@@ -305,9 +353,10 @@ mod tests {
         assert_eq!(e.provider_message.as_deref(), Some("错误的请求KEY"));
         assert_eq!(e.http_status, Some(200));
         // result as a string, non-200 status, error_code as a string
+        let quota = ErrorCode::QuotaExceeded.provider_code().unwrap().code;
         let e = parse_answer(&answer(
             403,
-            r#"{"reason":"超过次数","result":"","error_code":"10012"}"#,
+            &format!(r#"{{"reason":"超过次数","result":"","error_code":"{quota}"}}"#),
         ))
         .unwrap_err();
         assert_eq!(e.code, ErrorCode::QuotaExceeded);

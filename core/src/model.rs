@@ -1,196 +1,366 @@
-//! Result types and the normalization of raw OCR text into typed values.
-//!
-//! Every result serializes to one documented JSON schema (see README), the one the C ABI and
-//! the Python module hand out. Normalized values are exact strings: money as decimal text,
-//! dates as ISO 8601. The provider's raw text stays available in `raw` / `fields`.
+//! The result types: typed values (exact [`Decimal`]s, [`Date`]s, [`Time`]s), serialized to the
+//! one documented JSON schema (see README) that the C ABI and the Python module hand out. The
+//! provider's raw text stays available in `raw` / `fields` and through `raw_text`.
 
-use serde::{Deserialize, Serialize};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 
-use crate::check::Check;
+use crate::calendar::{Date, Time};
 use crate::decimal::Decimal;
 use crate::error::Provider;
+use crate::normalize;
+use crate::spec::{self, with_invoice_fields};
 
-/// Trim; an empty string becomes `None`.
-pub fn text(raw: &str) -> Option<String> {
-    let t = raw.trim();
-    (!t.is_empty()).then(|| t.to_string())
+/// The document types piaoju recognizes, by their names in results and one-shot requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DocumentType {
+    /// 购物小票, recognized by Juhe.
+    ShoppingReceipt,
+    /// 二手车销售统一发票, recognized by ChinaUMS.
+    UsedCarInvoice,
 }
 
-/// Drop a leading label such as `单价:` or `金额：`.
-fn strip_label(s: &str) -> &str {
-    match s.rfind([':', '：']) {
-        Some(i) => &s[i + s[i..].chars().next().map_or(1, char::len_utf8)..],
-        None => s,
-    }
-}
-
-/// Parse a money amount out of OCR text: `"单价:4.50"`, `"¥12.50"`, `"12.5元"`, `"1,280.00"`.
-pub fn parse_money(raw: &str) -> Option<Decimal> {
-    let s = strip_label(raw.trim());
-    let mut cleaned = String::with_capacity(s.len());
-    let mut rest = s.trim();
-    for prefix in ["人民币", "RMB", "CNY", "¥", "￥"] {
-        if let Some(r) = rest.strip_prefix(prefix) {
-            rest = r.trim_start();
+impl DocumentType {
+    /// `"shopping_receipt"`, `"used_car_invoice"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentType::ShoppingReceipt => "shopping_receipt",
+            DocumentType::UsedCarInvoice => "used_car_invoice",
         }
     }
-    for suffix in ["元", "圆", "RMB", "CNY"] {
-        if let Some(r) = rest.strip_suffix(suffix) {
-            rest = r.trim_end();
+
+    /// The provider that recognizes this document type.
+    pub fn provider(self) -> Provider {
+        match self {
+            DocumentType::ShoppingReceipt => Provider::Juhe,
+            DocumentType::UsedCarInvoice => Provider::Chinaums,
         }
     }
-    for c in rest.chars() {
-        match c {
-            ',' | '，' | ' ' => {}
-            c => cleaned.push(c),
+}
+
+/// The kind of a value in the result schema (what a binding converts it to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValueKind {
+    /// A string (or null).
+    Text,
+    /// An exact decimal, serialized as a string.
+    Decimal,
+    /// An ISO 8601 date string.
+    Date,
+    /// An `HH:MM[:SS]` string.
+    Time,
+    Integer,
+    Boolean,
+    Float,
+    /// A list of strings.
+    Strings,
+    /// A list of numbers.
+    Floats,
+    /// A `{top, left, width, height}` object.
+    Position,
+    /// The provider's JSON, verbatim.
+    Json,
+    /// A list of records of the named schema (`"ReceiptItem"`).
+    Records(&'static str),
+}
+
+impl ValueKind {
+    /// The kind's name in [`schema`]: `"text"`, `"decimal"`, …, `"records:ReceiptItem"`.
+    pub fn name(self) -> String {
+        match self {
+            ValueKind::Text => "text".into(),
+            ValueKind::Decimal => "decimal".into(),
+            ValueKind::Date => "date".into(),
+            ValueKind::Time => "time".into(),
+            ValueKind::Integer => "integer".into(),
+            ValueKind::Boolean => "boolean".into(),
+            ValueKind::Float => "float".into(),
+            ValueKind::Strings => "strings".into(),
+            ValueKind::Floats => "floats".into(),
+            ValueKind::Position => "position".into(),
+            ValueKind::Json => "json".into(),
+            ValueKind::Records(r) => format!("records:{r}"),
         }
     }
-    Decimal::parse(&cleaned)
 }
 
-/// Money as an exact decimal string with at least two decimals ("12.5元" → "12.50").
-pub fn money(raw: &str) -> Option<String> {
-    parse_money(raw).map(|d| d.with_min_scale(2).to_string())
+/// One field of a result record: its JSON name, its kind, and whether it may be null.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SchemaField {
+    pub name: &'static str,
+    pub kind: ValueKind,
+    pub nullable: bool,
 }
 
-/// Parse a quantity: `"2"`, `"数量:1.5"`, `"x3"`, `"2个"`, `"0.350kg"`.
-pub fn parse_quantity(raw: &str) -> Option<Decimal> {
-    let s = strip_label(raw.trim()).trim();
-    let s = s.trim_start_matches(['x', 'X', '×', '*']).trim_start();
-    let end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(end);
-    // What follows the number may only be a unit word (letters or CJK), never more digits.
-    if unit
-        .chars()
-        .any(|c| c.is_ascii_digit() || c.is_ascii_punctuation())
-    {
-        return None;
-    }
-    Decimal::parse(number)
-}
-
-/// A quantity as an exact decimal string, digits as printed ("1.50" stays "1.50").
-pub fn quantity(raw: &str) -> Option<String> {
-    parse_quantity(raw).map(|d| d.to_string())
-}
-
-pub fn is_leap(y: i32) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-pub fn days_in_month(y: i32, m: u32) -> u32 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(y) => 29,
-        2 => 28,
-        _ => 0,
+const fn field(name: &'static str, kind: ValueKind, nullable: bool) -> SchemaField {
+    SchemaField {
+        name,
+        kind,
+        nullable,
     }
 }
 
-/// Parse a calendar date: `20250522`, `2025-05-22`, `2025/5/22`, `2025.05.22`, `2025年5月22日`.
-/// `None` unless it is a real date.
-pub fn parse_date(raw: &str) -> Option<(i32, u32, u32)> {
-    let s = raw.trim();
-    let (y, m, d) = if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
-        (
-            s[..4].parse().ok()?,
-            s[4..6].parse().ok()?,
-            s[6..].parse().ok()?,
-        )
-    } else {
-        let s = s.strip_suffix('日').unwrap_or(s);
-        let parts: Vec<&str> = s.split(['-', '/', '.', '年', '月']).collect();
-        if parts.len() != 3
-            || parts[0].len() != 4
-            || !(1..=2).contains(&parts[1].len())
-            || !(1..=2).contains(&parts[2].len())
-            || !parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return None;
-        }
-        (
-            parts[0].parse().ok()?,
-            parts[1].parse().ok()?,
-            parts[2].parse().ok()?,
-        )
+/// The Rust type of a scalar field kind.
+macro_rules! kind_type {
+    (Text) => {
+        String
     };
-    let valid = (1900..=2999).contains(&y)
-        && (1..=12).contains(&m)
-        && (1..=days_in_month(y, m)).contains(&d);
-    valid.then_some((y, m, d))
+    (Money) => {
+        Decimal
+    };
+    (Date) => {
+        Date
+    };
+    (Time) => {
+        Time
+    };
 }
 
-/// A date as ISO 8601 (`"20250522"` → `"2025-05-22"`).
-pub fn date(raw: &str) -> Option<String> {
-    parse_date(raw).map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}"))
+/// Read raw OCR text as a field of the given kind.
+macro_rules! read_kind {
+    (Text, $raw:expr) => {
+        normalize::text($raw)
+    };
+    (Money, $raw:expr) => {
+        normalize::money($raw)
+    };
+    (Date, $raw:expr) => {
+        Date::parse($raw)
+    };
+    (Time, $raw:expr) => {
+        Time::parse($raw)
+    };
 }
 
-/// Parse a time of day: `17:23`, `7:05`, `17:23:59`, `17：23`. `None` unless valid.
-pub fn parse_time(raw: &str) -> Option<(u32, u32, Option<u32>)> {
-    let parts: Vec<&str> = raw.trim().split([':', '：']).collect();
-    if !(2..=3).contains(&parts.len())
-        || !parts.iter().enumerate().all(|(i, p)| {
-            (if i == 0 { 1..=2 } else { 2..=2 }).contains(&p.len())
-                && p.bytes().all(|b| b.is_ascii_digit())
-        })
-    {
-        return None;
+/// The schema kind of a scalar field kind.
+macro_rules! schema_kind {
+    (Text) => {
+        ValueKind::Text
+    };
+    (Money) => {
+        ValueKind::Decimal
+    };
+    (Date) => {
+        ValueKind::Date
+    };
+    (Time) => {
+        ValueKind::Time
+    };
+}
+
+/// The place of the `provider` key in a document's JSON; its value comes from the type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ProviderTag;
+
+fn juhe_tag<S: Serializer>(_: &ProviderTag, s: S) -> Result<S::Ok, S::Error> {
+    Provider::Juhe.serialize(s)
+}
+
+fn chinaums_tag<S: Serializer>(_: &ProviderTag, s: S) -> Result<S::Ok, S::Error> {
+    Provider::Chinaums.serialize(s)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    Skipped,
+}
+
+impl CheckStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Pass => "pass",
+            CheckStatus::Fail => "fail",
+            CheckStatus::Skipped => "skipped",
+        }
     }
-    let h: u32 = parts[0].parse().ok()?;
-    let m: u32 = parts[1].parse().ok()?;
-    let s: Option<u32> = parts.get(2).map(|p| p.parse()).transpose().ok()?;
-    (h < 24 && m < 60 && s.is_none_or(|s| s < 60)).then_some((h, m, s))
 }
 
-/// A time as ISO 8601 `HH:MM` or `HH:MM:SS`.
-pub fn time(raw: &str) -> Option<String> {
-    parse_time(raw).map(|(h, m, s)| match s {
-        Some(s) => format!("{h:02}:{m:02}:{s:02}"),
-        None => format!("{h:02}:{m:02}"),
-    })
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Check {
+    pub name: String,
+    pub fields: Vec<String>,
+    pub status: CheckStatus,
+    pub message: String,
+    pub suggestion: Option<String>,
+}
+
+impl Check {
+    pub(crate) fn new(
+        name: &str,
+        fields: &[&str],
+        status: CheckStatus,
+        message: impl Into<String>,
+    ) -> Check {
+        Check {
+            name: name.to_string(),
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+            status,
+            message: message.into(),
+            suggestion: None,
+        }
+    }
+    pub(crate) fn pass(name: &str, fields: &[&str], message: impl Into<String>) -> Check {
+        Check::new(name, fields, CheckStatus::Pass, message)
+    }
+    pub(crate) fn fail(name: &str, fields: &[&str], message: impl Into<String>) -> Check {
+        Check::new(name, fields, CheckStatus::Fail, message)
+    }
+    pub(crate) fn skipped(name: &str, fields: &[&str], message: impl Into<String>) -> Check {
+        Check::new(name, fields, CheckStatus::Skipped, message)
+    }
+    pub(crate) fn renamed(mut self, name: &str, fields: &[&str]) -> Check {
+        self.name = name.to_string();
+        self.fields = fields.iter().map(|f| f.to_string()).collect();
+        self
+    }
+    pub(crate) const SCHEMA: &'static [SchemaField] = &[
+        field("name", ValueKind::Text, false),
+        field("fields", ValueKind::Strings, false),
+        field("status", ValueKind::Text, false),
+        field("message", ValueKind::Text, false),
+        field("suggestion", ValueKind::Text, true),
+    ];
+
+    pub fn passed(&self) -> bool {
+        self.status == CheckStatus::Pass
+    }
+    pub fn failed(&self) -> bool {
+        self.status == CheckStatus::Fail
+    }
 }
 
 /// One line of a shopping receipt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ReceiptItem {
     pub product: Option<String>,
-    pub quantity: Option<String>,
-    pub unit_price: Option<String>,
-    pub subtotal_amount: Option<String>,
+    /// Digits as printed (`"1.50"` stays 1.50).
+    pub quantity: Option<Decimal>,
+    pub unit_price: Option<Decimal>,
+    pub subtotal_amount: Option<Decimal>,
 }
 
-/// A recognized shopping receipt (Juhe 购物小票).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ShoppingReceipt {
-    /// Always `"shopping_receipt"`.
-    pub document_type: &'static str,
-    pub provider: Provider,
-    pub order_id: Option<String>,
-    pub shop_name: Option<String>,
-    pub receipt_num: Option<String>,
-    pub machine_num: Option<String>,
-    pub employee_num: Option<String>,
-    pub consumption_date: Option<String>,
-    pub consumption_time: Option<String>,
-    pub total_amount: Option<String>,
-    pub change: Option<String>,
-    pub currency: Option<String>,
-    pub paid_amount: Option<String>,
-    pub discount: Option<String>,
-    pub print_date: Option<String>,
-    pub print_time: Option<String>,
-    pub table_row_num: Option<u64>,
-    pub items: Vec<ReceiptItem>,
-    pub checks: Vec<Check>,
-    /// The provider's `result` object, verbatim.
-    pub raw: serde_json::Value,
+impl ReceiptItem {
+    /// An item from the raw texts of its product, quantity, unit price and subtotal.
+    pub(crate) fn from_raw(
+        product: &str,
+        quantity: &str,
+        unit_price: &str,
+        subtotal: &str,
+    ) -> Self {
+        ReceiptItem {
+            product: normalize::text(product),
+            quantity: normalize::quantity(quantity),
+            unit_price: normalize::money(unit_price),
+            subtotal_amount: normalize::money(subtotal),
+        }
+    }
+
+    const SCHEMA: &'static [SchemaField] = &[
+        field("product", ValueKind::Text, true),
+        field("quantity", ValueKind::Decimal, true),
+        field("unit_price", ValueKind::Decimal, true),
+        field("subtotal_amount", ValueKind::Decimal, true),
+    ];
+}
+
+/// The receipt's scalar fields: `name: Kind;`, each read from the provider's text of the same
+/// name. The struct, its reader and its schema are generated from this one list.
+macro_rules! receipt_fields {
+    ($( $name:ident: $kind:ident; )*) => {
+        /// A recognized shopping receipt (Juhe 购物小票). `document_type` and `provider` in its
+        /// JSON come from the type.
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(tag = "document_type", rename = "shopping_receipt")]
+        #[non_exhaustive]
+        pub struct ShoppingReceipt {
+            #[serde(rename = "provider", serialize_with = "juhe_tag")]
+            provider_tag: ProviderTag,
+            pub order_id: Option<String>,
+            $( pub $name: Option<kind_type!($kind)>, )*
+            pub table_row_num: Option<u64>,
+            pub items: Vec<ReceiptItem>,
+            pub checks: Vec<Check>,
+            /// The provider's `result` object, verbatim.
+            pub raw: Value,
+            /// The trimmed raw text of each scalar field that had one.
+            #[serde(skip)]
+            raw_texts: Vec<(&'static str, String)>,
+        }
+
+        impl ShoppingReceipt {
+            /// The scalar fields read from the provider's text of the same name.
+            pub(crate) const TEXT_FIELDS: &'static [&'static str] = &[$(stringify!($name)),*];
+
+            /// Set the scalar field `name` from its raw text (unknown names are ignored).
+            pub(crate) fn set_from_raw(&mut self, name: &str, raw: &str) {
+                match name {
+                    $( stringify!($name) => {
+                        self.$name = read_kind!($kind, raw);
+                        if let Some(t) = normalize::text(raw) {
+                            self.raw_texts.push((stringify!($name), t));
+                        }
+                    } )*
+                    _ => {}
+                }
+            }
+
+            const SCHEMA: &'static [SchemaField] = &[
+                field("document_type", ValueKind::Text, false),
+                field("provider", ValueKind::Text, false),
+                field("order_id", ValueKind::Text, true),
+                $( field(stringify!($name), schema_kind!($kind), true), )*
+                field("table_row_num", ValueKind::Integer, true),
+                field("items", ValueKind::Records("ReceiptItem"), false),
+                field("checks", ValueKind::Records("Check"), false),
+                field("raw", ValueKind::Json, false),
+            ];
+
+            pub(crate) fn new(order_id: Option<String>, raw: Value) -> ShoppingReceipt {
+                ShoppingReceipt {
+                    provider_tag: ProviderTag,
+                    order_id,
+                    $( $name: None, )*
+                    table_row_num: None,
+                    items: Vec::new(),
+                    checks: Vec::new(),
+                    raw,
+                    raw_texts: Vec::new(),
+                }
+            }
+        }
+    };
+}
+
+receipt_fields! {
+    shop_name: Text;
+    receipt_num: Text;
+    machine_num: Text;
+    employee_num: Text;
+    consumption_date: Date;
+    consumption_time: Time;
+    total_amount: Money;
+    change: Money;
+    currency: Text;
+    paid_amount: Money;
+    discount: Money;
+    print_date: Date;
+    print_time: Time;
 }
 
 /// Position of a recognized region, in pixels.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, Default)]
+#[non_exhaustive]
 pub struct Position {
     pub top: f64,
     pub left: f64,
@@ -200,7 +370,9 @@ pub struct Position {
 
 /// One `FieldList` entry of a ChinaUMS answer, as recognized.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Field {
+    /// The provider's key (`"CJHJ"`).
     pub key: String,
     pub chn_key: Option<String>,
     /// The raw recognized text.
@@ -210,45 +382,62 @@ pub struct Field {
     pub quad: Vec<f64>,
 }
 
-/// How a used-car invoice field's raw text is normalized.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldKind {
-    Text,
-    Money,
-    Date,
+impl Field {
+    pub(crate) fn new(
+        key: String,
+        chn_key: Option<String>,
+        value: String,
+        score: Option<f64>,
+        position: Option<Position>,
+        quad: Vec<f64>,
+    ) -> Field {
+        Field {
+            key,
+            chn_key,
+            value,
+            score,
+            position,
+            quad,
+        }
+    }
+
+    const SCHEMA: &'static [SchemaField] = &[
+        field("key", ValueKind::Text, false),
+        field("chn_key", ValueKind::Text, true),
+        field("value", ValueKind::Text, false),
+        field("score", ValueKind::Float, true),
+        field("position", ValueKind::Position, true),
+        field("quad", ValueKind::Floats, false),
+    ];
 }
 
-macro_rules! invoice_fields {
+macro_rules! invoice_struct {
     ($( $key:ident => $name:ident, $chn:literal, $kind:ident; )*) => {
-        /// A recognized used-car sales invoice (ChinaUMS 二手车销售统一发票).
+        /// A recognized used-car sales invoice (ChinaUMS 二手车销售统一发票). `document_type` and
+        /// `provider` in its JSON come from the type.
         #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(tag = "document_type", rename = "used_car_invoice")]
+        #[non_exhaustive]
         pub struct UsedCarInvoice {
-            /// Always `"used_car_invoice"`.
-            pub document_type: &'static str,
-            pub provider: Provider,
+            #[serde(rename = "provider", serialize_with = "chinaums_tag")]
+            provider_tag: ProviderTag,
             pub serial_id: Option<String>,
-            $( #[doc = $chn] pub $name: Option<String>, )*
-            /// 发票专用章: `true` when a seal was detected, `false` when not, `null` if unknown.
+            $( #[doc = $chn] pub $name: Option<kind_type!($kind)>, )*
+            /// 发票专用章: `true` when a seal was detected, `false` when not, `None` if unknown.
             pub has_seal: Option<bool>,
             /// Every `FieldList` entry, in the provider's order.
             pub fields: Vec<Field>,
             pub checks: Vec<Check>,
             /// The provider's answer (the inner object with `PageInfo`), verbatim.
-            pub raw: serde_json::Value,
+            pub raw: Value,
         }
 
-        /// The documented keys: (provider key, result field name, Chinese name, kind).
-        /// `FPZYZ` (发票专用章) → `has_seal` is the 36th, a boolean.
-        pub const INVOICE_FIELDS: &[(&str, &str, &str, FieldKind)] = &[
-            $( (stringify!($key), stringify!($name), $chn, FieldKind::$kind), )*
-        ];
-
         impl UsedCarInvoice {
-            /// Set the field named by provider key `key` from raw text. Unknown keys are ignored.
+            /// Set the field of provider key `key` from raw text. Unknown keys are ignored.
             pub(crate) fn set_from_key(&mut self, key: &str, raw: &str) {
                 match key {
-                    $( stringify!($key) => self.$name = normalize(FieldKind::$kind, raw), )*
-                    "FPZYZ" => self.has_seal = match raw.trim() {
+                    $( stringify!($key) => self.$name = read_kind!($kind, raw), )*
+                    spec::INVOICE_SEAL_KEY => self.has_seal = match raw.trim() {
                         "1" => Some(true),
                         "0" => Some(false),
                         _ => None,
@@ -257,10 +446,9 @@ macro_rules! invoice_fields {
                 }
             }
 
-            pub(crate) fn empty(serial_id: Option<String>, raw: serde_json::Value) -> UsedCarInvoice {
+            pub(crate) fn new(serial_id: Option<String>, raw: Value) -> UsedCarInvoice {
                 UsedCarInvoice {
-                    document_type: "used_car_invoice",
-                    provider: Provider::Chinaums,
+                    provider_tag: ProviderTag,
                     serial_id,
                     $( $name: None, )*
                     has_seal: None,
@@ -269,57 +457,40 @@ macro_rules! invoice_fields {
                     raw,
                 }
             }
+
+            const SCHEMA: &'static [SchemaField] = &[
+                field("document_type", ValueKind::Text, false),
+                field("provider", ValueKind::Text, false),
+                field("serial_id", ValueKind::Text, true),
+                $( field(stringify!($name), schema_kind!($kind), true), )*
+                field("has_seal", ValueKind::Boolean, true),
+                field("fields", ValueKind::Records("Field"), false),
+                field("checks", ValueKind::Records("Check"), false),
+                field("raw", ValueKind::Json, false),
+            ];
         }
     };
 }
-
-fn normalize(kind: FieldKind, raw: &str) -> Option<String> {
-    match kind {
-        FieldKind::Text => text(raw),
-        FieldKind::Money => money(raw),
-        FieldKind::Date => date(raw),
-    }
-}
-
-invoice_fields! {
-    FPDM => invoice_code, "发票代码", Text;
-    FPHM => invoice_number, "发票号码", Text;
-    KPRQ => issue_date, "开票日期", Date;
-    GFDW => buyer_name, "购方单位", Text;
-    GFHM => buyer_id, "购方号码", Text;
-    GFDZ => buyer_address, "购方地址", Text;
-    GFDH => buyer_phone, "购方电话", Text;
-    XFMC => seller_name, "销方名称", Text;
-    XFHM => seller_id, "销方号码", Text;
-    XFDZ => seller_address, "销方地址", Text;
-    XFDH => seller_phone, "销方电话", Text;
-    CPZH => plate_number, "车牌照号", Text;
-    DJZH => registration_number, "登记证号", Text;
-    CLLX => vehicle_type, "车辆类型", Text;
-    CJHM => vin, "车架号码", Text;
-    CPXH => brand_model, "厂牌型号", Text;
-    CGSMC => vehicle_office, "车管所名称", Text;
-    CJHJ => total_price, "车价合计小写", Money;
-    CJHJDX => total_price_in_words, "车价合计大写", Text;
-    JDDM => machine_invoice_code, "机打代码", Text;
-    JDHM => machine_invoice_number, "机打号码", Text;
-    JQBH => machine_number, "机器编号", Text;
-    SKM => tax_control_code, "税控码", Text;
-    JYDW => dealer_name, "经营单位", Text;
-    JYDZ => dealer_address, "经营地址", Text;
-    JYSBH => dealer_tax_id, "经营识别号", Text;
-    JYYHZH => dealer_bank_account, "经营银行账号", Text;
-    JYDH => dealer_phone, "经营电话", Text;
-    SCMC => market_name, "市场名称", Text;
-    SCSBH => market_tax_id, "市场识别号", Text;
-    SCDZ => market_address, "市场地址", Text;
-    SCYHZH => market_bank_account, "市场银行账号", Text;
-    SCDH => market_phone, "市场电话", Text;
-    BZ => remarks, "备注", Text;
-    KPR => issuer, "开票人", Text;
-}
+with_invoice_fields!(invoice_struct);
 
 impl ShoppingReceipt {
+    pub fn document_type(&self) -> DocumentType {
+        DocumentType::ShoppingReceipt
+    }
+
+    pub fn provider(&self) -> Provider {
+        Provider::Juhe
+    }
+
+    /// The provider's raw text of a scalar field (`"consumption_date"`), trimmed; `None` when it
+    /// was absent or empty.
+    pub fn raw_text(&self, field: &str) -> Option<&str> {
+        self.raw_texts
+            .iter()
+            .find(|(n, _)| *n == field)
+            .map(|(_, t)| t.as_str())
+    }
+
     /// Serialize to the documented JSON schema.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a receipt always serializes")
@@ -332,6 +503,25 @@ impl ShoppingReceipt {
 }
 
 impl UsedCarInvoice {
+    pub fn document_type(&self) -> DocumentType {
+        DocumentType::UsedCarInvoice
+    }
+
+    pub fn provider(&self) -> Provider {
+        Provider::Chinaums
+    }
+
+    /// The provider's raw text of a field (`"issue_date"`): the first non-empty recognized
+    /// value of its key, trimmed.
+    pub fn raw_text(&self, field: &str) -> Option<&str> {
+        let key = spec::invoice_field_by_name(field)?.key;
+        self.fields
+            .iter()
+            .filter(|f| f.key == key)
+            .map(|f| f.value.trim())
+            .find(|v| !v.is_empty())
+    }
+
     /// Serialize to the documented JSON schema.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("an invoice always serializes")
@@ -343,86 +533,135 @@ impl UsedCarInvoice {
     }
 }
 
+/// A recognized document of either type.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+// Returned once and matched at once; boxing would only add an allocation per call.
+#[allow(clippy::large_enum_variant)]
+pub enum Document {
+    ShoppingReceipt(ShoppingReceipt),
+    UsedCarInvoice(UsedCarInvoice),
+}
+
+impl Document {
+    pub fn document_type(&self) -> DocumentType {
+        match self {
+            Document::ShoppingReceipt(_) => DocumentType::ShoppingReceipt,
+            Document::UsedCarInvoice(_) => DocumentType::UsedCarInvoice,
+        }
+    }
+
+    /// Serialize to the documented JSON schema.
+    pub fn to_json(&self) -> String {
+        match self {
+            Document::ShoppingReceipt(r) => r.to_json(),
+            Document::UsedCarInvoice(i) => i.to_json(),
+        }
+    }
+}
+
+/// The result schema, record by record, fields in JSON order: what the bindings build their
+/// result classes from. Records: `ShoppingReceipt`, `ReceiptItem`, `UsedCarInvoice`, `Field`,
+/// `Check`.
+pub fn schema() -> Vec<(&'static str, &'static [SchemaField])> {
+    vec![
+        ("ShoppingReceipt", ShoppingReceipt::SCHEMA),
+        ("ReceiptItem", ReceiptItem::SCHEMA),
+        ("UsedCarInvoice", UsedCarInvoice::SCHEMA),
+        ("Field", Field::SCHEMA),
+        ("Check", Check::SCHEMA),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn keys(v: &Value) -> Vec<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    }
+
+    fn names(s: &[SchemaField]) -> Vec<String> {
+        s.iter().map(|f| f.name.to_string()).collect()
+    }
+
+    /// The schema lists exactly the keys each record serializes, in order (serde_json keeps
+    /// insertion order with `preserve_order`; without it, compare sorted).
     #[test]
-    fn money_normalization() {
-        for (raw, want) in [
-            ("单价:4.50", Some("4.50")),
-            ("单价：4.5", Some("4.50")),
-            ("¥12.50", Some("12.50")),
-            ("￥ 12.50", Some("12.50")),
-            ("12.5元", Some("12.50")),
-            ("1,280", Some("1280.00")),
-            ("10000.00", Some("10000.00")),
-            ("-1.00", Some("-1.00")),
-            ("0.125", Some("0.125")),
-            ("", None),
-            ("   ", None),
-            ("abc", None),
-            ("12.5.1", None),
-            ("十二元", None),
-        ] {
-            assert_eq!(money(raw).as_deref(), want, "{raw:?}");
+    fn schema_matches_what_records_serialize() {
+        let mut receipt = ShoppingReceipt::new(None, Value::Null);
+        receipt
+            .items
+            .push(ReceiptItem::from_raw("a", "1", "2", "2"));
+        let invoice = UsedCarInvoice::new(None, Value::Null);
+        let field = Field::new("K".into(), None, "v".into(), None, None, vec![]);
+        let check = Check::skipped("vin", &["vin"], "no VIN");
+        let cases: Vec<(&str, Value)> = vec![
+            ("ShoppingReceipt", serde_json::to_value(&receipt).unwrap()),
+            (
+                "ReceiptItem",
+                serde_json::to_value(&receipt.items[0]).unwrap(),
+            ),
+            ("UsedCarInvoice", serde_json::to_value(&invoice).unwrap()),
+            ("Field", serde_json::to_value(&field).unwrap()),
+            ("Check", serde_json::to_value(&check).unwrap()),
+        ];
+        let schema = schema();
+        assert_eq!(schema.len(), cases.len());
+        for ((name, value), (schema_name, fields)) in cases.iter().zip(&schema) {
+            assert_eq!(name, schema_name);
+            let mut got = keys(value);
+            let mut want = names(fields);
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{name}");
         }
+        // Serialized text keeps the declared order: document_type first, then provider.
+        let text = receipt.to_json();
+        assert!(
+            text.starts_with(r#"{"document_type":"shopping_receipt","provider":"juhe","order_id":null,"shop_name":null"#),
+            "{text}"
+        );
+        let text = invoice.to_json();
+        assert!(
+            text.starts_with(r#"{"document_type":"used_car_invoice","provider":"chinaums","serial_id":null,"invoice_code":null"#),
+            "{text}"
+        );
     }
 
     #[test]
-    fn quantity_normalization() {
-        for (raw, want) in [
-            ("2", Some("2")),
-            ("数量:3", Some("3")),
-            ("x2", Some("2")),
-            ("1.50", Some("1.50")),
-            ("2个", Some("2")),
-            ("0.350kg", Some("0.350")),
-            ("", None),
-            ("2x3", None),
-        ] {
-            assert_eq!(quantity(raw).as_deref(), want, "{raw:?}");
-        }
+    fn invoice_fields_read_by_kind() {
+        let mut inv = UsedCarInvoice::new(None, Value::Null);
+        inv.set_from_key("CJHJ", "¥10000.0");
+        inv.set_from_key("KPRQ", "20250522");
+        inv.set_from_key("CJHM", " LFV3A28W6K3705006 ");
+        inv.set_from_key("FPZYZ", "1");
+        assert_eq!(
+            inv.total_price.map(|d| d.to_string()).as_deref(),
+            Some("10000.00")
+        );
+        assert_eq!(inv.issue_date, Date::new(2025, 5, 22));
+        assert_eq!(inv.vin.as_deref(), Some("LFV3A28W6K3705006"));
+        assert_eq!(inv.has_seal, Some(true));
+        inv.set_from_key("FPZYZ", "0");
+        assert_eq!(inv.has_seal, Some(false));
+        inv.set_from_key("FPZYZ", "?");
+        assert_eq!(inv.has_seal, None);
     }
 
     #[test]
-    fn date_and_time_normalization() {
-        for (raw, want) in [
-            ("20250522", Some("2025-05-22")),
-            ("2020-11-19", Some("2020-11-19")),
-            ("2020/1/9", Some("2020-01-09")),
-            ("2020.11.19", Some("2020-11-19")),
-            ("2020年11月19日", Some("2020-11-19")),
-            ("2024-02-29", Some("2024-02-29")),
-            ("2023-02-29", None),
-            ("20251322", None),
-            ("2025-04-31", None),
-            ("2025-5", None),
-            ("", None),
-        ] {
-            assert_eq!(date(raw).as_deref(), want, "{raw:?}");
-        }
-        for (raw, want) in [
-            ("17:23", Some("17:23")),
-            ("7:05", Some("07:05")),
-            ("17:23:59", Some("17:23:59")),
-            ("17：23", Some("17:23")),
-            ("24:00", None),
-            ("12:60", None),
-            ("1723", None),
-            ("12:5", None),
-        ] {
-            assert_eq!(time(raw).as_deref(), want, "{raw:?}");
-        }
-    }
-
-    #[test]
-    fn invoice_field_table_has_the_36_documented_keys() {
-        assert_eq!(INVOICE_FIELDS.len() + 1, 36);
-        let mut keys: Vec<&str> = INVOICE_FIELDS.iter().map(|f| f.0).collect();
-        keys.push("FPZYZ");
-        keys.sort();
-        keys.dedup();
-        assert_eq!(keys.len(), 36);
+    fn receipt_keeps_raw_texts() {
+        let mut r = ShoppingReceipt::new(None, Value::Null);
+        r.set_from_raw("consumption_date", " 2020-13-45 ");
+        r.set_from_raw("total_amount", "12.5元");
+        r.set_from_raw("not_a_field", "x");
+        assert_eq!(r.consumption_date, None);
+        assert_eq!(r.raw_text("consumption_date"), Some("2020-13-45"));
+        assert_eq!(
+            r.total_amount.map(|d| d.to_string()).as_deref(),
+            Some("12.50")
+        );
+        assert_eq!(r.raw_text("not_a_field"), None);
     }
 }

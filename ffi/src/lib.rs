@@ -12,7 +12,7 @@ use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use piaoju_core::{Client, Error, ErrorCode, Operation};
+use piaoju_core::{Client, Config, DocumentType, Error, ErrorCode};
 
 /// An OCR client: configuration, connection pool and access-token cache.
 ///
@@ -102,8 +102,9 @@ unsafe fn guard_json(
 
 /// Create a client.
 ///
-/// `config_json`: the configuration JSON (README, "Configuration"); NULL, "" or "{}" reads the
-/// PIAOJU_* environment variables instead. Borrowed for the call.
+/// `config_json`: the configuration JSON (README, "Configuration"), borrowed for the call. A
+/// JSON object is the whole configuration ("{}" is empty; the environment is not read); NULL
+/// (or the JSON text "null") reads the PIAOJU_* environment variables instead.
 /// `out_client`: receives the new client on success (owned by the caller, free it with
 /// pj_client_free()); left untouched on failure. Must not be NULL.
 /// `out_error_json`: may be NULL. On failure receives the error JSON (free it with
@@ -126,7 +127,7 @@ pub unsafe extern "C" fn pj_client_new(
         } else {
             Some(borrow_str(config_json, "config_json")?)
         };
-        let config = piaoju_core::config_from_json_or_env(text)?;
+        let config = Config::resolve(text)?;
         Client::new(config)
     });
     match created {
@@ -162,15 +163,17 @@ enum ImageArg {
 /// The shared body of the four recognize functions.
 unsafe fn recognize(
     client: *const pj_client,
-    operation: Operation,
+    document_type: DocumentType,
     image: ImageArg,
     out_json: *mut *mut c_char,
 ) -> ErrorCode {
     guard_json(out_json, || {
         let client = borrow_client(client)?;
         let document = match image {
-            ImageArg::Bytes(p, len) => client.recognize(operation, borrow_bytes(p, len)?)?,
-            ImageArg::Path(p) => client.recognize(operation, Path::new(borrow_str(p, "path")?))?,
+            ImageArg::Bytes(p, len) => client.recognize(document_type, borrow_bytes(p, len)?)?,
+            ImageArg::Path(p) => {
+                client.recognize(document_type, Path::new(borrow_str(p, "path")?))?
+            }
         };
         Ok(document.to_json())
     })
@@ -192,7 +195,7 @@ pub unsafe extern "C" fn pj_recognize_shopping_receipt(
 ) -> ErrorCode {
     recognize(
         client,
-        Operation::ShoppingReceipt,
+        DocumentType::ShoppingReceipt,
         ImageArg::Bytes(image, image_len),
         out_json,
     )
@@ -209,7 +212,7 @@ pub unsafe extern "C" fn pj_recognize_shopping_receipt_file(
 ) -> ErrorCode {
     recognize(
         client,
-        Operation::ShoppingReceipt,
+        DocumentType::ShoppingReceipt,
         ImageArg::Path(path),
         out_json,
     )
@@ -227,7 +230,7 @@ pub unsafe extern "C" fn pj_recognize_used_car_invoice(
 ) -> ErrorCode {
     recognize(
         client,
-        Operation::UsedCarInvoice,
+        DocumentType::UsedCarInvoice,
         ImageArg::Bytes(image, image_len),
         out_json,
     )
@@ -244,7 +247,7 @@ pub unsafe extern "C" fn pj_recognize_used_car_invoice_file(
 ) -> ErrorCode {
     recognize(
         client,
-        Operation::UsedCarInvoice,
+        DocumentType::UsedCarInvoice,
         ImageArg::Path(path),
         out_json,
     )
@@ -253,7 +256,8 @@ pub unsafe extern "C" fn pj_recognize_used_car_invoice_file(
 /// One call, JSON in and JSON out, for hosts that can only pass strings.
 ///
 /// `request_json` (borrowed): {"config": {...}, "operation": "shopping_receipt" |
-/// "used_car_invoice", "image_path": "..." | "image_base64": "..."}.
+/// "used_car_invoice", "image_path": "..." | "image_base64": "..."}. A "config" object is the
+/// whole configuration; an absent or null "config" reads the PIAOJU_* environment variables.
 /// Returns {"ok": true, "result": {...}} or {"ok": false, "error": {...}}; never NULL, even for
 /// NULL or malformed input. The caller owns the result: free it with pj_string_free().
 /// Thread-safe.

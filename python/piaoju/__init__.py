@@ -9,7 +9,7 @@ subclass carrying the core's stable code; every result carries validation ``chec
 
 from . import _native, checks
 from ._client import Client, Image
-from ._models import Check, Field, ReceiptItem, ShoppingReceipt, UsedCarInvoice, _init_invoice_fields
+from ._models import Check, Field, ReceiptItem, ShoppingReceipt, UsedCarInvoice
 from ._sandbox import Sandbox
 from .errors import (
     AuthError,
@@ -27,8 +27,6 @@ from .errors import (
 )
 
 __version__: str = _native.__version__
-
-_init_invoice_fields(_native.invoice_fields())
 
 __all__ = [
     "Client",

@@ -98,8 +98,8 @@ class Client:
     def from_config(cls, config: Mapping[str, Any]) -> "Client":
         """A client from the configuration dict (the same keys as the C ABI's JSON).
 
-        Unlike C's "{}", an empty dict is an empty configuration, not the environment: use
-        :meth:`from_env` for that."""
+        The dict is the whole configuration: ``{}`` is empty, and the environment is not read
+        (use :meth:`from_env` for that), as in Rust and C."""
         if not isinstance(config, Mapping):
             _usage_error(101, f"config must be a mapping, not {type(config).__name__}")
         try:
@@ -119,13 +119,11 @@ class Client:
 
     def recognize_shopping_receipt(self, image: Image) -> ShoppingReceipt:
         """Recognize a shopping receipt (Juhe). The GIL is released during the call."""
-        text, data = self._native.recognize_shopping_receipt(_image_arg(image))
-        return ShoppingReceipt(data, text)
+        return ShoppingReceipt._from_json(self._native.recognize_shopping_receipt(_image_arg(image)))
 
     def recognize_used_car_invoice(self, image: Image) -> UsedCarInvoice:
         """Recognize a used-car sales invoice (ChinaUMS). The GIL is released during the call."""
-        text, data = self._native.recognize_used_car_invoice(_image_arg(image))
-        return UsedCarInvoice(data, text)
+        return UsedCarInvoice._from_json(self._native.recognize_used_car_invoice(_image_arg(image)))
 
     def __repr__(self) -> str:
         return f"<piaoju.Client {self._native.describe()}>"

@@ -1,69 +1,98 @@
-"""Result classes: typed views over the core's result schema (see README, "Result schema").
+"""Result classes: immutable, typed views of the core's result schema (README, "Result schema").
 
-Each class keeps the schema dict it was built from: ``to_dict()`` returns it (a deep copy) and
-``to_json()`` the core's own JSON text. Amounts and quantities are ``decimal.Decimal``, dates
-``datetime.date``, times ``datetime.time``; a value the service did not recognize is ``None``.
+The classes carry no field list of their own: their attributes and conversions come from the
+core's schema (``_native.schema()``), and their types from ``_models.pyi``, which
+``scripts/gen_model_stubs.py`` writes from the same schema (a test keeps it current).
+
+A record holds the core's JSON text. ``to_json()`` is that text, ``to_dict()`` a fresh parse of
+it, ``==`` and ``hash`` compare its value: they cannot disagree, and assigning an attribute
+raises.
+Amounts and quantities are ``decimal.Decimal``, dates ``datetime.date``, times
+``datetime.time``; lists are tuples and the provider's raw JSON a read-only mapping.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime
 import json
+import types
 from decimal import Decimal
-from typing import Any, Callable, ClassVar, Dict, List, Optional, Tuple
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Tuple, Type
+
+from . import _native
 
 __all__ = ["Check", "ReceiptItem", "ShoppingReceipt", "Field", "UsedCarInvoice"]
 
 
-def _decimal(v: Any) -> Optional[Decimal]:
-    return None if v is None else Decimal(v)
+def _freeze(value: Any) -> Any:
+    """A read-only copy of parsed JSON: mappings become read-only, lists tuples."""
+    if isinstance(value, dict):
+        return types.MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
 
 
-def _date(v: Any) -> Optional[datetime.date]:
-    return None if v is None else datetime.date.fromisoformat(v)
-
-
-def _time(v: Any) -> Optional[datetime.time]:
-    return None if v is None else datetime.time.fromisoformat(v)
-
-
-def _same(v: Any) -> Any:
-    return v
+def _text_of(data: Dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 class _Record:
-    """A typed view of one schema object."""
+    """An immutable record of the core's schema."""
 
-    _CONVERT: ClassVar[Dict[str, Callable[[Any], Any]]] = {}
+    __slots__ = ("_json", "_values")
+    _FIELDS: ClassVar[Tuple[Tuple[str, Callable[[Any], Any]], ...]] = ()
     _REPR: ClassVar[Tuple[str, ...]] = ()
-    _data: Dict[str, Any]
-    _json: Optional[str]
+    _json: str
+    _values: Dict[str, Any]
 
     def __init__(self, data: Dict[str, Any], json_text: Optional[str] = None) -> None:
-        self._data = data
-        self._json = json_text
-        for name, convert in self._CONVERT.items():
-            setattr(self, name, convert(data.get(name)))
+        object.__setattr__(self, "_json", json_text if json_text is not None else _text_of(data))
+        object.__setattr__(self, "_values", {name: convert(data.get(name)) for name, convert in self._FIELDS})
+
+    @classmethod
+    def _from_json(cls, text: str) -> Any:
+        return cls(json.loads(text), text)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # slots not set yet (while unpickling, say)
+            raise AttributeError(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: {name!r} cannot be set")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: {name!r} cannot be deleted")
+
+    def __dir__(self) -> List[str]:
+        return sorted(set(super().__dir__()) | set(self._values))
 
     def to_dict(self) -> Dict[str, Any]:
         """The core's JSON schema, as a new dict."""
-        return copy.deepcopy(self._data)
+        result: Dict[str, Any] = json.loads(self._json)
+        return result
 
     def to_json(self) -> str:
         """The core's JSON text."""
-        if self._json is not None:
-            return self._json
-        return json.dumps(self._data, ensure_ascii=False, separators=(",", ":"))
+        return self._json
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._data == self._data  # type: ignore[attr-defined]
+        if type(other) is not type(self):
+            return NotImplemented
+        other_json: str = other._json  # type: ignore[attr-defined]
+        return self._json == other_json or json.loads(self._json) == json.loads(other_json)
 
     def __hash__(self) -> int:
-        return hash(self.to_json())
+        # Equal values have equal canonical texts, whoever wrote the JSON.
+        canonical = json.dumps(json.loads(self._json), ensure_ascii=False, sort_keys=True)
+        return hash((type(self).__name__, canonical))
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        return (type(self), (self._data, self._json))
+        return (type(self)._from_json, (self._json,))
 
     def __repr__(self) -> str:
         parts = [f"{name}={getattr(self, name)!r}" for name in self._REPR]
@@ -73,40 +102,27 @@ class _Record:
 class Check(_Record):
     """The outcome of one validation check: ``status`` is "pass", "fail" or "skipped"."""
 
-    name: str
-    fields: List[str]
-    status: str
-    message: str
-    suggestion: Optional[str]
-    _CONVERT = {"name": _same, "fields": list, "status": _same, "message": _same, "suggestion": _same}
+    __slots__ = ()
     _REPR = ("name", "status", "message", "suggestion")
 
     @property
     def passed(self) -> bool:
-        return self.status == "pass"
+        return bool(self.status == "pass")
 
     @property
     def failed(self) -> bool:
-        return self.status == "fail"
-
-
-def _checks(v: Any) -> List[Check]:
-    return [Check(c) for c in v or []]
+        return bool(self.status == "fail")
 
 
 class ReceiptItem(_Record):
     """One line of a receipt."""
 
-    product: Optional[str]
-    quantity: Optional[Decimal]
-    unit_price: Optional[Decimal]
-    subtotal_amount: Optional[Decimal]
-    _CONVERT = {"product": _same, "quantity": _decimal, "unit_price": _decimal, "subtotal_amount": _decimal}
+    __slots__ = ()
     _REPR = ("product", "quantity", "unit_price", "subtotal_amount")
 
 
 class _Document(_Record):
-    checks: List[Check]
+    __slots__ = ()
 
     @property
     def checks_passed(self) -> bool:
@@ -114,131 +130,72 @@ class _Document(_Record):
         return not any(c.failed for c in self.checks)
 
     @property
-    def failed_checks(self) -> List[Check]:
-        return [c for c in self.checks if c.failed]
+    def failed_checks(self) -> Tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.failed)
 
 
 class ShoppingReceipt(_Document):
     """A recognized shopping receipt (Juhe 购物小票)."""
 
-    document_type: str
-    provider: str
-    order_id: Optional[str]
-    shop_name: Optional[str]
-    receipt_num: Optional[str]
-    machine_num: Optional[str]
-    employee_num: Optional[str]
-    consumption_date: Optional[datetime.date]
-    consumption_time: Optional[datetime.time]
-    total_amount: Optional[Decimal]
-    change: Optional[Decimal]
-    currency: Optional[str]
-    paid_amount: Optional[Decimal]
-    discount: Optional[Decimal]
-    print_date: Optional[datetime.date]
-    print_time: Optional[datetime.time]
-    table_row_num: Optional[int]
-    items: List[ReceiptItem]
-    raw: Dict[str, Any]
-    _CONVERT = {
-        "document_type": _same,
-        "provider": _same,
-        "order_id": _same,
-        "shop_name": _same,
-        "receipt_num": _same,
-        "machine_num": _same,
-        "employee_num": _same,
-        "consumption_date": _date,
-        "consumption_time": _time,
-        "total_amount": _decimal,
-        "change": _decimal,
-        "currency": _same,
-        "paid_amount": _decimal,
-        "discount": _decimal,
-        "print_date": _date,
-        "print_time": _time,
-        "table_row_num": _same,
-        "items": lambda v: [ReceiptItem(i) for i in v or []],
-        "checks": _checks,
-        "raw": _same,
-    }
+    __slots__ = ()
     _REPR = ("shop_name", "total_amount", "consumption_date", "order_id", "checks_passed")
 
 
 class Field(_Record):
     """One recognized field of an invoice, as the service returned it."""
 
-    key: str
-    chn_key: Optional[str]
-    value: str
-    score: Optional[float]
-    position: Optional[Dict[str, float]]
-    quad: List[float]
-    _CONVERT = {"key": _same, "chn_key": _same, "value": _same, "score": _same, "position": _same, "quad": list}
+    __slots__ = ()
     _REPR = ("key", "chn_key", "value")
-
-
-# Normalization of the invoice fields by kind; the names come from the core (INVOICE_FIELDS),
-# and a test checks that the annotations below list exactly those.
-_INVOICE_KIND: Dict[str, Callable[[Any], Any]] = {"Text": _same, "Money": _decimal, "Date": _date}
 
 
 class UsedCarInvoice(_Document):
     """A recognized used-car sales invoice (ChinaUMS 二手车销售统一发票)."""
 
-    document_type: str
-    provider: str
-    serial_id: Optional[str]
-    invoice_code: Optional[str]
-    invoice_number: Optional[str]
-    issue_date: Optional[datetime.date]
-    buyer_name: Optional[str]
-    buyer_id: Optional[str]
-    buyer_address: Optional[str]
-    buyer_phone: Optional[str]
-    seller_name: Optional[str]
-    seller_id: Optional[str]
-    seller_address: Optional[str]
-    seller_phone: Optional[str]
-    plate_number: Optional[str]
-    registration_number: Optional[str]
-    vehicle_type: Optional[str]
-    vin: Optional[str]
-    brand_model: Optional[str]
-    vehicle_office: Optional[str]
-    total_price: Optional[Decimal]
-    total_price_in_words: Optional[str]
-    machine_invoice_code: Optional[str]
-    machine_invoice_number: Optional[str]
-    machine_number: Optional[str]
-    tax_control_code: Optional[str]
-    dealer_name: Optional[str]
-    dealer_address: Optional[str]
-    dealer_tax_id: Optional[str]
-    dealer_bank_account: Optional[str]
-    dealer_phone: Optional[str]
-    market_name: Optional[str]
-    market_tax_id: Optional[str]
-    market_address: Optional[str]
-    market_bank_account: Optional[str]
-    market_phone: Optional[str]
-    remarks: Optional[str]
-    issuer: Optional[str]
-    has_seal: Optional[bool]
-    fields: List[Field]
-    raw: Dict[str, Any]
-    _CONVERT = {}  # filled from the core's field table below
+    __slots__ = ()
     _REPR = ("invoice_number", "issue_date", "vin", "total_price", "checks_passed")
 
 
-def _init_invoice_fields(table: List[Tuple[str, str, str, str]]) -> None:
-    convert: Dict[str, Callable[[Any], Any]] = {
-        "document_type": _same,
-        "provider": _same,
-        "serial_id": _same,
+_RECORDS: Dict[str, Type[_Record]] = {
+    "ShoppingReceipt": ShoppingReceipt,
+    "ReceiptItem": ReceiptItem,
+    "UsedCarInvoice": UsedCarInvoice,
+    "Field": Field,
+    "Check": Check,
+}
+
+
+def _optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda v: None if v is None else convert(v)
+
+
+def _converter(kind: str) -> Callable[[Any], Any]:
+    """How a value of a schema kind becomes a Python value."""
+    if kind.startswith("records:"):
+        record = _RECORDS[kind.split(":", 1)[1]]
+        return lambda v: tuple(record(item) for item in v or ())
+    simple: Dict[str, Callable[[Any], Any]] = {
+        "text": lambda v: v,
+        "integer": lambda v: v,
+        "boolean": lambda v: v,
+        "float": lambda v: v,
+        "decimal": _optional(Decimal),
+        "date": _optional(datetime.date.fromisoformat),
+        "time": _optional(datetime.time.fromisoformat),
+        "strings": lambda v: tuple(v or ()),
+        "floats": lambda v: tuple(v or ()),
+        "position": _freeze,
+        "json": _freeze,
     }
-    for _key, name, _chn, kind in table:
-        convert[name] = _INVOICE_KIND[kind]
-    convert.update({"has_seal": _same, "fields": lambda v: [Field(f) for f in v or []],
-                    "checks": _checks, "raw": _same})
-    UsedCarInvoice._CONVERT = convert
+    return simple[kind]
+
+
+def _install_schema(schema: List[Tuple[str, List[Tuple[str, str, bool]]]]) -> None:
+    """Give each record class its fields, from the core's schema."""
+    records = dict(schema)
+    if set(records) != set(_RECORDS):
+        raise ImportError(f"piaoju._native's schema has records {sorted(records)}, expected {sorted(_RECORDS)}")
+    for name, cls in _RECORDS.items():
+        cls._FIELDS = tuple((field, _converter(kind)) for field, kind, _nullable in records[name])
+
+
+_install_schema(_native.schema())

@@ -18,7 +18,7 @@ class Sandbox:
             receipt = sandbox.client().recognize_shopping_receipt("receipt.png")
 
     Faults (``"delay=200"``, ``"http500"``, ``"http502"``, ``"http503"``, ``"malformed"``,
-    ``"truncated"``, ``"close"``, ``"juhe=10012"``, ``"answer=3"``, ``"token=1000"``,
+    ``"truncated"``, ``"close"``, ``"juhe=CODE"``, ``"answer=CODE"``, ``"token=ERRCODE"``,
     ``"wrapped"``, ``"reject-token"``, ``"reject-tokens"``, comma-separated) apply to one
     client with ``client(faults=...)``, or to every request with :meth:`set_faults`.
     """

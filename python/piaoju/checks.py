@@ -27,7 +27,7 @@ __all__ = [
 def _run(name: str, value: str, other: Optional[str] = None) -> Check:
     if not isinstance(value, str):
         _native.raise_error(100, f"the value to check must be a str, not {type(value).__name__}")
-    return Check(_native.run_check(name, value, other))
+    return Check._from_json(_native.run_check(name, value, other))
 
 
 def vin(value: str) -> Check:

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString};
 use serde_json::Value;
 
-use piaoju::{check, Check, Client, Document, Error, ErrorCode, Operation};
+use piaoju::{check, Check, Client, Config, DocumentType, Error, ErrorCode};
 
 /// Convert a JSON value of the result schema into Python objects (dict, list, str, int, ...).
 fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
@@ -66,13 +66,6 @@ fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
     build().unwrap_or_else(|import_error| import_error)
 }
 
-/// A document result: `(json_text, dict)`, both the core's schema. The text is serialized from
-/// the document itself, not from the dict's value, which would lose the schema's field order.
-fn document<'py>(py: Python<'py>, doc: &Document) -> PyResult<(String, Bound<'py, PyAny>)> {
-    let value = serde_json::to_value(doc).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    Ok((doc.to_json(), to_py(py, &value)?))
-}
-
 /// The image as the core takes it: bytes, or a path.
 #[derive(FromPyObject)]
 enum Image {
@@ -90,36 +83,24 @@ struct NativeClient {
 
 #[pymethods]
 impl NativeClient {
-    /// `config_json`: the configuration JSON (`"{}"` is an empty configuration); `None` reads
-    /// the PIAOJU_* environment variables.
+    /// `config_json`: the configuration JSON, resolved by core's one rule (an object is the
+    /// whole configuration, `"{}"` is empty); `None` reads the PIAOJU_* environment variables.
     #[new]
     #[pyo3(signature = (config_json=None))]
     fn new(py: Python<'_>, config_json: Option<&str>) -> PyResult<Self> {
-        let config = match config_json {
-            Some(text) => piaoju::Config::from_json(text),
-            None => piaoju::Config::from_env(),
-        }
-        .map_err(|e| to_py_err(py, &e))?;
+        let config = Config::resolve(config_json).map_err(|e| to_py_err(py, &e))?;
         let inner = Client::new(config).map_err(|e| to_py_err(py, &e))?;
         Ok(NativeClient { inner })
     }
 
-    /// Recognize a shopping receipt; the GIL is released for the whole call.
-    fn recognize_shopping_receipt<'py>(
-        &self,
-        py: Python<'py>,
-        image: Image,
-    ) -> PyResult<(String, Bound<'py, PyAny>)> {
-        self.recognize(py, Operation::ShoppingReceipt, image)
+    /// Recognize a shopping receipt; the result's JSON text. The GIL is released for the call.
+    fn recognize_shopping_receipt(&self, py: Python<'_>, image: Image) -> PyResult<String> {
+        self.recognize(py, DocumentType::ShoppingReceipt, image)
     }
 
-    /// Recognize a used-car invoice; the GIL is released for the whole call.
-    fn recognize_used_car_invoice<'py>(
-        &self,
-        py: Python<'py>,
-        image: Image,
-    ) -> PyResult<(String, Bound<'py, PyAny>)> {
-        self.recognize(py, Operation::UsedCarInvoice, image)
+    /// Recognize a used-car invoice; the result's JSON text. The GIL is released for the call.
+    fn recognize_used_car_invoice(&self, py: Python<'_>, image: Image) -> PyResult<String> {
+        self.recognize(py, DocumentType::UsedCarInvoice, image)
     }
 
     /// The configuration, as Debug prints it (secrets redacted).
@@ -129,21 +110,18 @@ impl NativeClient {
 }
 
 impl NativeClient {
-    fn recognize<'py>(
+    fn recognize(
         &self,
-        py: Python<'py>,
-        op: Operation,
+        py: Python<'_>,
+        document_type: DocumentType,
         image: Image,
-    ) -> PyResult<(String, Bound<'py, PyAny>)> {
+    ) -> PyResult<String> {
         let client = &self.inner;
         let result = py.detach(|| match &image {
-            Image::Bytes(b) => client.recognize(op, b),
-            Image::Path(p) => client.recognize(op, p),
+            Image::Bytes(b) => client.recognize(document_type, b).map(|d| d.to_json()),
+            Image::Path(p) => client.recognize(document_type, p).map(|d| d.to_json()),
         });
-        match result {
-            Ok(doc) => document(py, &doc),
-            Err(e) => Err(to_py_err(py, &e)),
-        }
+        result.map_err(|e| to_py_err(py, &e))
     }
 }
 
@@ -262,20 +240,14 @@ impl NativeSandbox {
     }
 }
 
-fn check_dict<'py>(py: Python<'py>, c: &Check) -> PyResult<Bound<'py, PyAny>> {
-    let v = serde_json::to_value(c).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    to_py(py, &v)
+fn check_json(c: &Check) -> PyResult<String> {
+    serde_json::to_string(c).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
-/// Run one of the standalone checks of core by name.
+/// Run one of the standalone checks of core by name; the check's JSON text.
 #[pyfunction]
 #[pyo3(signature = (name, value, other=None))]
-fn run_check<'py>(
-    py: Python<'py>,
-    name: &str,
-    value: &str,
-    other: Option<&str>,
-) -> PyResult<Bound<'py, PyAny>> {
+fn run_check(py: Python<'_>, name: &str, value: &str, other: Option<&str>) -> PyResult<String> {
     let c = match name {
         "vin" => check::vin(value),
         "resident_id" => check::resident_id(value),
@@ -292,7 +264,7 @@ fn run_check<'py>(
             return Err(to_py_err(py, &e));
         }
     };
-    check_dict(py, &c)
+    check_json(&c)
 }
 
 /// Parse Chinese uppercase money; the amount as an exact decimal string.
@@ -324,12 +296,21 @@ fn raise_error(py: Python<'_>, code: u32, message: &str) -> PyResult<()> {
     Err(to_py_err(py, &Error::new(code, message)))
 }
 
-/// The used-car invoice fields of the core: `[(provider_key, name, chinese_name, kind)]`.
+/// One field of the schema as Python sees it: `(name, kind, nullable)`.
+type PySchemaField = (&'static str, String, bool);
+
+/// The result schema of core: `[(record, [(field, kind, nullable)])]`, fields in JSON order.
 #[pyfunction]
-fn invoice_fields() -> Vec<(&'static str, &'static str, &'static str, String)> {
-    piaoju::model::INVOICE_FIELDS
-        .iter()
-        .map(|(k, n, c, kind)| (*k, *n, *c, format!("{kind:?}")))
+fn schema() -> Vec<(&'static str, Vec<PySchemaField>)> {
+    piaoju::schema()
+        .into_iter()
+        .map(|(record, fields)| {
+            let fields = fields
+                .iter()
+                .map(|f| (f.name, f.kind.name(), f.nullable))
+                .collect();
+            (record, fields)
+        })
         .collect()
 }
 
@@ -351,6 +332,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(error_catalogue, m)?)?;
     m.add_function(wrap_pyfunction!(raise_error, m)?)?;
     m.add_function(wrap_pyfunction!(call_json, m)?)?;
-    m.add_function(wrap_pyfunction!(invoice_fields, m)?)?;
+    m.add_function(wrap_pyfunction!(schema, m)?)?;
     Ok(())
 }

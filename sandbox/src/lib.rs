@@ -1,9 +1,9 @@
 //! piaoju-sandbox: a local server that speaks both providers' protocols, strictly, for offline
 //! development and for every test suite.
 //!
-//! - Juhe `POST /shoppingReceipt/query`: form decoding, key check, base64 and image limits.
-//! - ChinaUMS `POST /v1/token/access`: signature check, expiring tokens (TTL configurable).
-//! - ChinaUMS `POST /v1/brain/ocr/elecusedcarinvoice`: both Authorization schemes, body checks.
+//! - Juhe shopping receipt OCR: form decoding, key check, base64 and image limits.
+//! - ChinaUMS access tokens: signature check, expiring tokens (TTL configurable).
+//! - ChinaUMS used-car invoice OCR: both Authorization schemes, body checks.
 //!
 //! Answers are the examples of the specification documents, unless an answer was registered for
 //! the image. Faults are chosen per request by a path prefix, `/fault/<list>/`, so that one
@@ -11,6 +11,7 @@
 //! with [`Sandbox::set_faults`].
 
 mod http;
+mod oracle;
 mod providers;
 
 use std::collections::HashMap;
@@ -22,6 +23,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+
+/// `yyyyMMddHHmmss` in Beijing time, by the sandbox's own clock (for tests that sign requests).
+pub fn beijing_timestamp(t: std::time::SystemTime) -> String {
+    oracle::beijing_stamp(t)
+}
 
 /// The Juhe answer printed in the specification document.
 pub const JUHE_EXAMPLE_ANSWER: &str = include_str!("../../tests/fixtures/juhe_receipt_answer.json");
@@ -317,11 +323,11 @@ mod tests {
     #[test]
     fn fault_lists() {
         assert_eq!(
-            parse_faults("delay=200, http500,juhe=10012,answer=3,token=1000,wrapped").unwrap(),
+            parse_faults("delay=200, http500,juhe=42,answer=3,token=1000,wrapped").unwrap(),
             vec![
                 Fault::Delay(Duration::from_millis(200)),
                 Fault::HttpError(500),
-                Fault::JuheError(10012),
+                Fault::JuheError(42),
                 Fault::ChinaumsAnswer(3),
                 Fault::TokenError("1000".into()),
                 Fault::Wrapped,

@@ -8,10 +8,11 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use piaoju::chinaums::auth::beijing_timestamp;
-use piaoju::image::{inspect, ImageFormat, JUHE_MAX_BASE64_LEN, JUHE_MAX_SIDE, JUHE_MIN_SIDE};
+use piaoju::spec::{CHINAUMS_TOKEN_PATH, CHINAUMS_USED_CAR_INVOICE_PATH, JUHE_RECEIPT_PATH};
+use piaoju::{ErrorCode, Provider};
 
 use crate::http::{Reply, Request};
+use crate::oracle::{beijing_stamp, sniff, FileKind, JUHE_BASE64_LIMIT, JUHE_SIDES};
 use crate::{lock, parse_faults, sha256, Fault, Shared, TokenState};
 
 /// How far a request timestamp may be from the sandbox's clock.
@@ -19,30 +20,23 @@ const CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 /// How many recent nonces are remembered to refuse replays.
 const NONCE_MEMORY: usize = 4096;
 
-/// Juhe's documented system-level reasons.
+/// The sandbox's own service-level codes (the real ones are not published).
+pub(crate) const JUHE_IMAGE_INVALID: i64 = 223701;
+pub(crate) const JUHE_IMAGE_OUT_OF_LIMITS: i64 = 223702;
+pub(crate) const JUHE_REQUEST_MALFORMED: i64 = 223703;
+
+/// The reason Juhe gives with a code: the documented text of the catalogue, or the sandbox's.
 fn juhe_reason(code: i64) -> &'static str {
-    match code {
+    let documented = ErrorCode::provider_codes()
+        .find(|(_, p)| p.provider == Provider::Juhe && p.code == code)
+        .map(|(_, p)| p.text);
+    documented.unwrap_or(match code {
         0 => "成功",
-        10001 => "错误的请求KEY",
-        10002 => "该KEY无请求权限",
-        10003 => "KEY过期",
-        10004 => "错误的OPENID",
-        10005 => "应用未审核超时，请提交认证",
-        10007 => "未知的请求源",
-        10008 => "被禁止的IP",
-        10009 => "被禁止的KEY",
-        10011 => "当前IP请求超过限制",
-        10012 => "请求超过次数限制",
-        10013 => "测试KEY超过请求限制",
-        10014 => "系统内部异常",
-        10020 => "接口维护",
-        10021 => "接口停用",
-        // The sandbox's own service-level codes (the real ones are not published).
-        223701 => "图片数据错误",
-        223702 => "图片尺寸或大小不符合要求",
-        223703 => "请求参数错误",
+        JUHE_IMAGE_INVALID => "图片数据错误",
+        JUHE_IMAGE_OUT_OF_LIMITS => "图片尺寸或大小不符合要求",
+        JUHE_REQUEST_MALFORMED => "请求参数错误",
         _ => "错误",
-    }
+    })
 }
 
 fn juhe_error(code: i64) -> Reply {
@@ -54,17 +48,9 @@ fn juhe_error(code: i64) -> Reply {
 }
 
 fn chinaums_answer_text(code: i64) -> &'static str {
-    match code {
-        0 => "识别成功",
-        1 => "识别引擎加载错误",
-        3 => "图像分类失败;图片未检测到证件",
-        4 => "PDF引擎加载错误",
-        6 => "文件读取错误",
-        9 => "不支持的文件类型",
-        16 => "图片格式或是base64不正确",
-        27 => "参数输入有误",
-        _ => "未知错误",
-    }
+    ErrorCode::provider_codes()
+        .find(|(_, p)| p.provider == Provider::Chinaums && p.code == code)
+        .map_or("未知错误", |(_, p)| p.text)
 }
 
 fn serial_id() -> String {
@@ -159,13 +145,17 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Reply {
         }
     }
     let path = path.split('?').next().unwrap_or(path);
+    let endpoint = [
+        JUHE_RECEIPT_PATH,
+        CHINAUMS_TOKEN_PATH,
+        CHINAUMS_USED_CAR_INVOICE_PATH,
+    ]
+    .contains(&path);
     match (req.method.as_str(), path) {
-        ("POST", "/shoppingReceipt/query") => juhe(shared, req, &faults),
-        ("POST", "/v1/token/access") => token(shared, req, &faults),
-        ("POST", "/v1/brain/ocr/elecusedcarinvoice") => ocr(shared, req, &faults),
-        (_, "/shoppingReceipt/query" | "/v1/token/access" | "/v1/brain/ocr/elecusedcarinvoice") => {
-            Reply::json(405, r#"{"error":"method not allowed"}"#)
-        }
+        ("POST", p) if p == JUHE_RECEIPT_PATH => juhe(shared, req, &faults),
+        ("POST", p) if p == CHINAUMS_TOKEN_PATH => token(shared, req, &faults),
+        ("POST", p) if p == CHINAUMS_USED_CAR_INVOICE_PATH => ocr(shared, req, &faults),
+        _ if endpoint => Reply::json(405, r#"{"error":"method not allowed"}"#),
         ("GET", "/health") => Reply::json(200, r#"{"ok":true}"#),
         _ => Reply::json(404, r#"{"error":"not found"}"#),
     }
@@ -197,16 +187,16 @@ fn juhe(shared: &Shared, req: &Request, faults: &[Fault]) -> Reply {
             .starts_with("application/x-www-form-urlencoded")
     });
     if !form_type {
-        return juhe_error(223703);
+        return juhe_error(JUHE_REQUEST_MALFORMED);
     }
     let Ok(body) = std::str::from_utf8(&req.body) else {
-        return juhe_error(223703);
+        return juhe_error(JUHE_REQUEST_MALFORMED);
     };
     let (mut key, mut image) = (None, None);
     for pair in body.split('&').filter(|p| !p.is_empty()) {
         let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
         let Some(v) = form_decode(v) else {
-            return juhe_error(223703);
+            return juhe_error(JUHE_REQUEST_MALFORMED);
         };
         match n {
             "key" => key = Some(v),
@@ -223,31 +213,25 @@ fn juhe(shared: &Shared, req: &Request, faults: &[Fault]) -> Reply {
         }
     }
     let Some(image) = image else {
-        return juhe_error(223703);
+        return juhe_error(JUHE_REQUEST_MALFORMED);
     };
-    if image.len() > JUHE_MAX_BASE64_LEN {
-        return juhe_error(223702);
+    if image.len() > JUHE_BASE64_LIMIT {
+        return juhe_error(JUHE_IMAGE_OUT_OF_LIMITS);
     }
     // Strict standard base64: a '+' decoded as a space by a careless client fails here.
     let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&image) else {
-        return juhe_error(223701);
+        return juhe_error(JUHE_IMAGE_INVALID);
     };
     if let Some((status, body)) = lock(&shared.answers).get(&sha256(&bytes)).cloned() {
         return Reply::json(status, body);
     }
-    match inspect(&bytes) {
-        Ok(info)
-            if matches!(
-                info.format,
-                ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Bmp
-            ) =>
-        {
-            let (w, h) = info.size.unwrap_or((0, 0));
-            if w.min(h) < JUHE_MIN_SIDE || w.max(h) > JUHE_MAX_SIDE {
-                return juhe_error(223702);
+    match sniff(&bytes) {
+        (FileKind::Jpeg | FileKind::Png | FileKind::Bmp, Some((w, h))) => {
+            if !JUHE_SIDES.contains(&w.min(h)) || !JUHE_SIDES.contains(&w.max(h)) {
+                return juhe_error(JUHE_IMAGE_OUT_OF_LIMITS);
             }
         }
-        _ => return juhe_error(223701),
+        _ => return juhe_error(JUHE_IMAGE_INVALID),
     }
     Reply::json(200, crate::JUHE_EXAMPLE_ANSWER)
 }
@@ -256,8 +240,8 @@ fn timestamp_fresh(ts: &str) -> bool {
     let now = SystemTime::now();
     ts.len() == 14
         && ts.bytes().all(|b| b.is_ascii_digit())
-        && beijing_timestamp(now - CLOCK_SKEW).as_str() <= ts
-        && ts <= beijing_timestamp(now + CLOCK_SKEW).as_str()
+        && beijing_stamp(now - CLOCK_SKEW).as_str() <= ts
+        && ts <= beijing_stamp(now + CLOCK_SKEW).as_str()
 }
 
 /// Remember a nonce; `false` if it was seen recently (a replay).
@@ -427,10 +411,10 @@ fn ocr(shared: &Shared, req: &Request, faults: &[Fault]) -> Reply {
     if let Some((status, body)) = lock(&shared.answers).get(&sha256(&bytes)).cloned() {
         return Reply::json(status, body);
     }
-    match inspect(&bytes).map(|i| i.format) {
-        Ok(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Pdf) => {}
-        Ok(_) => return chinaums_top_error(9),
-        Err(_) => return chinaums_top_error(6),
+    match sniff(&bytes) {
+        (FileKind::Pdf, _) | (FileKind::Png | FileKind::Jpeg, Some(_)) => {}
+        (FileKind::Bmp | FileKind::OtherImage, _) => return chinaums_top_error(9),
+        _ => return chinaums_top_error(6),
     }
     for f in faults {
         if let Fault::ChinaumsAnswer(code) = f {

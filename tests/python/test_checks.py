@@ -40,9 +40,9 @@ def test_checks_on_results_are_objects(sandbox, fixtures):
     inv = sandbox.client().recognize_used_car_invoice(fixtures / "invoice.png")
     by_name = {c.name: c for c in inv.checks}
     assert by_name["total_price_in_words"].status == "pass"
-    assert by_name["total_price_in_words"].fields == ["total_price_in_words", "total_price"]
+    assert by_name["total_price_in_words"].fields == ("total_price_in_words", "total_price")
     assert by_name["dealer_tax_id"].status == "skipped"
-    assert inv.checks_passed and inv.failed_checks == []
+    assert inv.checks_passed and inv.failed_checks == ()
     sandbox.register_answer(
         fixtures / "invoice.pdf",
         '{"PageInfo":[{"ErrorCode":0,"Result":[{"ErrorCode":0,"ResultList":[{"ocr_error_code":0,'

@@ -3,12 +3,15 @@ import io
 import json
 import pathlib
 import pickle
+import sys
 from decimal import Decimal
 
 import pytest
 
 import piaoju
 from piaoju import _native
+
+from conftest import ROOT
 
 
 def test_receipt_values(sandbox, fixtures):
@@ -52,7 +55,7 @@ def test_invoice_values(sandbox, fixtures):
     assert inv.invoice_code is None and inv.remarks is None and inv.has_seal is None
     assert len(inv.fields) == 36
     assert (inv.fields[0].key, inv.fields[0].chn_key, inv.fields[0].value) == ("FPHM", "发票号码", "25432000000066482202")
-    assert inv.fields[0].quad == [0, 0, 0, 0, 0, 0, 0, 0]
+    assert inv.fields[0].quad == (0, 0, 0, 0, 0, 0, 0, 0)
     assert inv.checks_passed
     assert [c.status for c in inv.checks if c.name == "vin"] == ["pass"]
 
@@ -127,12 +130,44 @@ def test_reprs_are_readable(sandbox, fixtures):
     assert repr(inv.checks[1]).startswith("Check(name='vin', status='pass'")
 
 
-def test_invoice_attributes_match_the_core_field_table():
-    core_names = {name for _key, name, _chn, _kind in _native.invoice_fields()}
-    assert len(core_names) == 35
-    annotated = set(piaoju.UsedCarInvoice.__annotations__)
-    assert core_names <= annotated
-    assert annotated - core_names == {"document_type", "provider", "serial_id", "has_seal", "fields", "raw"}
+def test_invoice_attributes_are_the_core_field_table():
+    schema = dict(_native.schema())
+    names = [name for name, _kind, _nullable in schema["UsedCarInvoice"]]
+    assert len(names) == 35 + 7  # the 35 value fields, and the type, provider, serial, seal, fields, checks, raw
+    inv = piaoju.UsedCarInvoice({})
+    for name in names:
+        assert hasattr(inv, name), name
+    assert inv.total_price is None and inv.fields == () and inv.checks == ()
+
+
+def test_type_stubs_are_generated_from_the_core_schema():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import gen_model_stubs
+    finally:
+        sys.path.pop(0)
+    committed = (ROOT / "python" / "piaoju" / "_models.pyi").read_text(encoding="utf-8")
+    assert gen_model_stubs.render(_native.schema()) == committed, "run: python scripts/gen_model_stubs.py --write"
+
+
+def test_results_are_immutable_and_agree_with_their_json(sandbox, fixtures):
+    r = sandbox.client().recognize_shopping_receipt(fixtures / "receipt.png")
+    with pytest.raises(AttributeError, match="immutable"):
+        r.total_amount = Decimal("1")
+    with pytest.raises(AttributeError, match="immutable"):
+        del r.shop_name
+    with pytest.raises(AttributeError):
+        r.items[0].product = "x"
+    with pytest.raises(TypeError):
+        r.raw["data"]["shop_name"] = "x"  # read-only mapping
+    with pytest.raises(AttributeError):
+        r.items.append(r.items[0])  # a tuple
+    assert r.total_amount == Decimal("12.50") and r.to_dict()["total_amount"] == "12.50"
+    again = piaoju.ShoppingReceipt(r.to_dict())
+    assert again == r and hash(again) == hash(r)
+    assert len({r, again}) == 1
+    other = sandbox.client().recognize_used_car_invoice(fixtures / "invoice.png")
+    assert other != r
 
 
 def test_client_constructors(sandbox, fixtures, monkeypatch):

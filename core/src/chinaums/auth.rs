@@ -3,20 +3,24 @@
 
 use std::fmt;
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::calendar::BeijingTime;
 use crate::error::{Error, ErrorCode, Provider, Result};
-use crate::http::{self, excerpt, json_body};
+use crate::http::Http;
+use crate::wire::{self, json_body, HttpAnswer};
 
 /// Lifetime assumed when the token answer has no `expiresIn` (clients are seen using 3300 s).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3300);
 /// A token is renewed this long before it expires (at most a tenth of its lifetime).
 const TOKEN_RENEW_MARGIN: Duration = Duration::from_secs(200);
+/// A token is never kept longer than this, whatever `expiresIn` says (a day).
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);
 
 fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -29,7 +33,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Lowercase hex SHA-256 of `appId + timestamp + nonce + appKey` (token request signature).
-pub fn token_signature(app_id: &str, timestamp: &str, nonce: &str, app_key: &str) -> String {
+pub(crate) fn token_signature(app_id: &str, timestamp: &str, nonce: &str, app_key: &str) -> String {
     let mut h = Sha256::new();
     for part in [app_id, timestamp, nonce, app_key] {
         h.update(part.as_bytes());
@@ -38,7 +42,7 @@ pub fn token_signature(app_id: &str, timestamp: &str, nonce: &str, app_key: &str
 }
 
 /// `base64(HMAC-SHA256(appKey, appId + timestamp + nonce + hex(SHA-256(body))))`.
-pub fn body_signature(
+pub(crate) fn body_signature(
     app_id: &str,
     timestamp: &str,
     nonce: &str,
@@ -55,7 +59,7 @@ pub fn body_signature(
 }
 
 /// The `Authorization` header value for a body-signed request.
-pub fn body_signature_header(app_id: &str, app_key: &str, body: &[u8]) -> Result<String> {
+pub(crate) fn body_signature_header(app_id: &str, app_key: &str, body: &[u8]) -> Result<String> {
     let ts = beijing_timestamp(SystemTime::now());
     let nonce = nonce()?;
     let sig = body_signature(app_id, &ts, &nonce, app_key, body);
@@ -65,38 +69,12 @@ pub fn body_signature_header(app_id: &str, app_key: &str, body: &[u8]) -> Result
 }
 
 /// `yyyyMMddHHmmss` in Beijing time (UTC+8), as the platform expects.
-pub fn beijing_timestamp(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-        + 8 * 3600;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+fn beijing_timestamp(t: SystemTime) -> String {
+    BeijingTime::at(t).compact()
 }
 
 /// 32 random lowercase hex characters.
-pub fn nonce() -> Result<String> {
+pub(crate) fn nonce() -> Result<String> {
     let mut buf = [0u8; 16];
     getrandom::fill(&mut buf).map_err(|e| {
         Error::new(
@@ -155,7 +133,7 @@ impl TokenCache {
 
 /// Request a token from the token endpoint.
 pub(crate) fn fetch_token(
-    agent: &ureq::Agent,
+    http: &Http,
     url: &str,
     app_id: &str,
     app_key: &str,
@@ -172,8 +150,7 @@ pub(crate) fn fetch_token(
     })
     .to_string();
     let requested_at = Instant::now();
-    let answer = http::post(
-        agent,
+    let answer = http.post(
         Provider::Chinaums,
         url,
         "application/json",
@@ -183,29 +160,27 @@ pub(crate) fn fetch_token(
     parse_token_answer(&answer, requested_at)
 }
 
+/// Read a token answer. Its body is never quoted in an error: it may hold a token.
 pub(crate) fn parse_token_answer(
-    answer: &http::HttpAnswer,
+    answer: &HttpAnswer,
     requested_at: Instant,
 ) -> Result<AccessToken> {
     let status = answer.status;
-    let v = json_body(Provider::Chinaums, answer)?;
+    let v = json_body(Provider::Chinaums, answer, false)?;
     let err = |code: ErrorCode, msg: String| {
         Error::new(code, msg)
             .with_provider(Provider::Chinaums)
             .with_http_status(status)
     };
-    let text = |name: &str| match v.get(name) {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    };
+    let text = |name: &str| wire::text(v.get(name));
     let Some(code) = text("errCode") else {
+        let code = match status {
+            500..=599 => ErrorCode::ServiceHttpError,
+            _ => ErrorCode::UnexpectedResponse,
+        };
         return Err(err(
-            ErrorCode::UnexpectedResponse,
-            format!(
-                "ChinaUMS token answer (HTTP {status}) has no errCode: {:?}",
-                excerpt(&answer.body)
-            ),
+            code,
+            format!("ChinaUMS token answer (HTTP {status}) has no errCode"),
         ));
     };
     let info = text("errInfo")
@@ -226,22 +201,32 @@ pub(crate) fn parse_token_answer(
                 "ChinaUMS token answer reports success but has no accessToken".to_string(),
             )
         })?;
+    if token.contains(|c: char| c.is_control() || c == '"') {
+        return Err(err(
+            ErrorCode::UnexpectedResponse,
+            "ChinaUMS token answer holds an accessToken with characters a header cannot carry"
+                .to_string(),
+        ));
+    }
     let lifetime = match v.get("expiresIn") {
         Some(Value::Number(n)) => n.as_u64().map(Duration::from_secs),
         Some(Value::String(s)) => s.trim().parse().ok().map(Duration::from_secs),
         _ => None,
     }
-    .unwrap_or(DEFAULT_TOKEN_LIFETIME);
+    .unwrap_or(DEFAULT_TOKEN_LIFETIME)
+    .min(MAX_TOKEN_LIFETIME);
     let margin = TOKEN_RENEW_MARGIN.min(lifetime / 10);
     Ok(AccessToken {
         value: token,
-        renew_at: requested_at + lifetime - margin,
+        // Bounded above, so the addition cannot overflow an Instant.
+        renew_at: requested_at + (lifetime - margin),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     // Expected values computed independently with Python's hashlib/hmac:
     //   hashlib.sha256(b"app1" b"20250522101530" b"0123456789abcdef0123456789abcdef" b"key1").hexdigest()
@@ -288,8 +273,6 @@ mod tests {
         // 2024-12-31T16:00:00Z is already 2025 in Beijing.
         let t = UNIX_EPOCH + Duration::from_secs(1_735_660_800);
         assert_eq!(beijing_timestamp(t), "20250101000000");
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
     }
 
     #[test]
@@ -303,7 +286,7 @@ mod tests {
     #[test]
     fn token_answers() {
         let at = Instant::now();
-        let ok = |body: &str| http::HttpAnswer {
+        let ok = |body: &str| HttpAnswer {
             status: 200,
             body: body.as_bytes().to_vec(),
         };
