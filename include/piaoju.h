@@ -156,7 +156,7 @@ extern "C" {
 //
 // `config_json`: the configuration JSON (README, "Configuration"), borrowed for the call. A
 // JSON object is the whole configuration ("{}" is empty; the environment is not read); NULL
-// (or the JSON text "null") reads the PIAOJU_* environment variables instead.
+// reads the PIAOJU_* environment variables instead; anything else is PJ_STATUS_INVALID_CONFIG.
 // `out_client`: receives the new client on success (owned by the caller, free it with
 // pj_client_free()); left untouched on failure. Must not be NULL.
 // `out_error_json`: may be NULL. On failure receives the error JSON (free it with
@@ -198,7 +198,7 @@ pj_status pj_recognize_used_car_invoice_file(const pj_client *client, const char
 //
 // `request_json` (borrowed): {"config": {...}, "operation": "shopping_receipt" |
 // "used_car_invoice", "image_path": "..." | "image_base64": "..."}. A "config" object is the
-// whole configuration; an absent or null "config" reads the PIAOJU_* environment variables.
+// whole configuration; without a "config" key the PIAOJU_* environment variables are read.
 // Returns {"ok": true, "result": {...}} or {"ok": false, "error": {...}}; never NULL, even for
 // NULL or malformed input. The caller owns the result: free it with pj_string_free().
 // Thread-safe.

@@ -13,9 +13,10 @@ const USAGE: &str = "usage: piaoju receipt IMAGE [--sandbox]
 Prints the result as JSON on stdout (exit 0); on failure prints the error as JSON on
 stderr (exit 1; 2 for a usage error).
 
-Credentials come from the environment: PIAOJU_JUHE_KEY for receipts; PIAOJU_CHINAUMS_APP_ID
-and PIAOJU_CHINAUMS_APP_KEY for invoices (see README for every PIAOJU_* variable).
---sandbox runs against a local, in-process sandbox instead (no credentials needed).";
+The configuration comes from the environment: PIAOJU_JUHE_KEY for receipts;
+PIAOJU_CHINAUMS_APP_ID and PIAOJU_CHINAUMS_APP_KEY for invoices (see README for every
+PIAOJU_* variable). --sandbox replaces the credentials and URLs with those of a local,
+in-process sandbox (no credentials needed); the other variables still apply.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -58,26 +59,38 @@ fn usage(problem: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// The configuration: always the environment, then the flags on top (`--sandbox` replaces both
+/// providers' credentials and URLs with a local sandbox's, and drops any proxy: the sandbox is
+/// on this machine).
+fn configuration(sandbox: Option<&piaoju_sandbox::Sandbox>) -> Result<Config, Error> {
+    let mut config = Config::from_env()?;
+    if let Some(sb) = sandbox {
+        let local = Config::from_json(&sb.client_config_json())?;
+        config.juhe = local.juhe;
+        config.chinaums = local.chinaums;
+        config.proxy = None;
+    }
+    Ok(config)
+}
+
 fn run(op: DocumentType, image: &Path, sandbox: bool) -> Result<String, Error> {
-    let doc = if sandbox {
-        let sb = piaoju_sandbox::Sandbox::start().map_err(|e| {
+    let sb = if sandbox {
+        Some(piaoju_sandbox::Sandbox::start().map_err(|e| {
             Error::new(
                 ErrorCode::Internal,
                 format!("cannot start the sandbox: {e}"),
             )
-        })?;
-        let client = Client::new(Config::from_json(&sb.client_config_json())?)?;
-        client.recognize(op, image)?
+        })?)
     } else {
-        Client::new(Config::from_env()?)?
-            .recognize(op, image)
-            .map_err(|mut e| {
-                if e.code == ErrorCode::MissingCredentials {
-                    e.message
-                        .push_str(", or pass --sandbox to use the local sandbox");
-                }
-                e
-            })?
+        None
     };
+    let client = Client::new(configuration(sb.as_ref())?)?;
+    let doc = client.recognize(op, image).map_err(|mut e| {
+        if e.code == ErrorCode::MissingCredentials && sb.is_none() {
+            e.message
+                .push_str(", or pass --sandbox to use the local sandbox");
+        }
+        e
+    })?;
     Ok(serde_json::to_string_pretty(&doc).expect("results serialize"))
 }

@@ -67,6 +67,32 @@ fn without_credentials_it_says_what_to_set() {
 }
 
 #[test]
+fn the_environment_is_read_and_flags_go_on_top() {
+    // --sandbox replaces credentials and URLs; the other variables still apply.
+    let out = piaoju()
+        .args(["receipt", &fixture("receipt.png"), "--sandbox"])
+        .env("PIAOJU_TIMEOUT_MS", "soon")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["code"], 101);
+    let out = piaoju()
+        .args(["receipt", &fixture("receipt.png"), "--sandbox"])
+        .env("PIAOJU_JUHE_KEY", "wrong-key")
+        .env("PIAOJU_JUHE_BASE_URL", "http://127.0.0.1:9")
+        .env("PIAOJU_PROXY", "http://127.0.0.1:9")
+        .env("PIAOJU_TIMEOUT_MS", "20000")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn usage_errors() {
     for args in [&["scan", "x.png"][..], &["receipt"][..], &[][..]] {
         let out = piaoju().args(args).output().unwrap();

@@ -2,9 +2,11 @@
 //! the one rule for where a configuration comes from ([`Config::resolve`]).
 //!
 //! A configuration is either given or read from the environment, never a mix of both: a JSON
-//! object is the whole configuration (`{}` is empty); "none" (C `NULL`, JSON `null`, an absent
-//! `config` in a one-shot request, Python `Client.from_env()`, Rust [`Config::from_env`]) reads
-//! the `PIAOJU_*` variables. Every value is checked here, before any client exists.
+//! object is the whole configuration (`{}` is empty, and the environment is not read); no
+//! configuration at all (C `NULL`, an absent `config` in a one-shot request, Python
+//! `Client.from_env()`, Rust [`Config::from_env`]) reads the `PIAOJU_*` variables. Anything
+//! else (`null`, `""`, an array) is an `invalid_config` error. Every value is checked here,
+//! before any client exists.
 
 use std::fmt;
 use std::time::Duration;
@@ -252,20 +254,21 @@ fn check_ms(what: &str, v: Option<u64>) -> Result<()> {
 }
 
 impl Config {
-    /// The one rule, for every binding: `None` reads the `PIAOJU_*` environment variables;
-    /// JSON `null` means the same; a JSON object is the whole configuration (`{}` is empty,
-    /// and the environment is not read); anything else is an `invalid_config` error.
+    /// The one rule, for every binding: `None` reads the `PIAOJU_*` environment variables; a
+    /// JSON object is the whole configuration (`{}` is empty, and the environment is not
+    /// read); anything else (`null`, `""`, an array, bad JSON) is an `invalid_config` error.
     pub fn resolve(json: Option<&str>) -> Result<Config> {
         match json {
             None => Config::from_env(),
-            Some(text) => Config::resolve_value(Some(parse_json(text)?)),
+            Some(text) => Config::from_json(text),
         }
     }
 
-    /// [`Config::resolve`] for an already parsed value (a one-shot request's `config`).
+    /// [`Config::resolve`] for an already parsed value (a one-shot request's `config`, `None`
+    /// when the key is absent).
     pub fn resolve_value(value: Option<Value>) -> Result<Config> {
         match value {
-            None | Some(Value::Null) => Config::from_env(),
+            None => Config::from_env(),
             Some(v) => Config::from_value(v),
         }
     }
@@ -520,8 +523,15 @@ mod tests {
         let c = Config::resolve(Some(r#"{"timeout_ms":1000}"#)).unwrap();
         assert!(c.juhe.is_none());
         assert_eq!(c.timeout_ms, Some(1000));
+        for bad in ["", "null", "[]", "{"] {
+            assert_eq!(
+                Config::resolve(Some(bad)).unwrap_err().code,
+                ErrorCode::InvalidConfig,
+                "{bad:?}"
+            );
+        }
         assert_eq!(
-            Config::resolve(Some("")).unwrap_err().code,
+            Config::resolve_value(Some(Value::Null)).unwrap_err().code,
             ErrorCode::InvalidConfig
         );
         assert_eq!(

@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 use std::fmt;
 
 /// `units × 10^-scale`, exact. Enough digits for any amount on a receipt or an invoice.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Decimal {
     units: i128,
     scale: u32,
@@ -170,6 +170,13 @@ impl fmt::Display for Decimal {
         let padded = format!("{digits:0>width$}", width = scale + 1);
         let (int, frac) = padded.split_at(padded.len() - scale);
         write!(f, "{sign}{int}.{frac}")
+    }
+}
+
+/// `Decimal(12.50)`: the exact text, as in the JSON.
+impl fmt::Debug for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Decimal({self})")
     }
 }
 

@@ -11,14 +11,19 @@ use crate::Client;
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OneShotRequest {
-    /// Absent or null: the environment ([`Config::resolve_value`]).
-    #[serde(default)]
+    /// Absent: the environment; present (even `null`): exactly that ([`Config::resolve_value`]).
+    #[serde(default, deserialize_with = "present")]
     config: Option<serde_json::Value>,
     operation: DocumentType,
     #[serde(default)]
     image_path: Option<String>,
     #[serde(default)]
     image_base64: Option<String>,
+}
+
+/// A key that is present is `Some`, even when its value is `null`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
 }
 
 fn invalid(msg: impl Into<String>) -> Error {
@@ -100,6 +105,10 @@ mod tests {
             ),
             (
                 r#"{"operation":"shopping_receipt","image_path":"x","config":[]}"#,
+                101,
+            ),
+            (
+                r#"{"operation":"shopping_receipt","image_path":"x","config":null}"#,
                 101,
             ),
             (

@@ -264,6 +264,63 @@ static void *worker(void *arg) {
     return (void *)ok;
 }
 
+/* The configuration rule, from the case table the Rust and Python suites run as well. */
+static void test_config_rule(void) {
+    char path[1024], line[1024], request[2048], what[1200];
+    FILE *f;
+    int cases = 0;
+    const unsigned char no_image[] = "no image";
+
+    snprintf(path, sizeof path, "%s/../config_cases.tsv", fixtures);
+    f = fopen(path, "r");
+    CHECK(f != NULL, "config_cases.tsv opens");
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        char *env, *config, *expected, *save = NULL, *out;
+        pj_client *client = NULL;
+        char *json = NULL;
+        const char *got;
+        pj_status st;
+
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '#' || line[0] == '\0') continue;
+        env = strtok_r(line, "\t", &save);
+        config = strtok_r(NULL, "\t", &save);
+        expected = strtok_r(NULL, "\t", &save);
+        if (!env || !config || !expected) {
+            CHECK(0, "a config case has three columns");
+            continue;
+        }
+        if (strcmp(env, "set") == 0) {
+            setenv("PIAOJU_JUHE_KEY", "key-from-the-environment", 1);
+        } else {
+            unsetenv("PIAOJU_JUHE_KEY");
+        }
+        if (strcmp(config, "NULL") == 0) config = NULL;
+        st = pj_client_new(config, &client, NULL);
+        if (st == PJ_STATUS_OK) {
+            st = pj_recognize_shopping_receipt(client, no_image, sizeof no_image - 1, &json);
+            pj_string_free(json);
+            pj_client_free(client);
+        }
+        got = st == PJ_STATUS_OK ? "ok" : pj_status_name(st);
+        snprintf(what, sizeof what, "config case %s %s: %s (got %s)", env, config ? config : "NULL", expected, got);
+        CHECK(strcmp(got, expected) == 0, what);
+
+        snprintf(request, sizeof request,
+                 "{\"operation\": \"shopping_receipt\", \"image_base64\": \"bm8gaW1hZ2U=\"%s%s}",
+                 config ? ", \"config\": " : "", config ? config : "");
+        out = pj_call(request);
+        snprintf(what, sizeof what, "\"name\":\"%s\"", expected);
+        CHECK(contains(out, what), request);
+        pj_string_free(out);
+        cases++;
+    }
+    fclose(f);
+    unsetenv("PIAOJU_JUHE_KEY");
+    CHECK(cases == 11, "every config case ran");
+}
+
 static void test_threads(void) {
     pj_client *client = new_client(config("", "access_token", 10000));
     pthread_t threads[THREADS];
@@ -291,6 +348,7 @@ int main(void) {
     test_error_bands();
     test_invalid_arguments();
     test_call();
+    test_config_rule();
     test_threads();
     printf("c: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
