@@ -86,7 +86,7 @@ fn push_percent(out: &mut Vec<u8>, b: u8) {
 /// would misread (`+` as a space, `/`, `=`) are expanded to `%2B`, `%2F`, `%3D` in place, walking
 /// backwards, so that a 6 MB image is never copied through intermediate strings
 /// (`examples/form_body_bench.rs` measures it against the usual chain of `replace` calls).
-pub(crate) fn form_body(key: &str, image: &[u8]) -> Vec<u8> {
+pub fn form_body(key: &str, image: &[u8]) -> Vec<u8> {
     let b64_len = crate::image::base64_len(image.len());
     let mut out = Vec::with_capacity(4 + form_encoded_len(key) + 7 + b64_len);
     out.extend_from_slice(b"key=");
