@@ -174,8 +174,9 @@ void pj_client_free(pj_client *client);
 //
 // `client`: borrowed; may be shared by several threads at once. `image`/`image_len`: the file's
 // bytes (jpg, png or bmp), borrowed for the call.
-// `out_json`: may be NULL; otherwise always set, to the receipt JSON on success or to the error
-// JSON on failure; free it with pj_string_free().
+// `out_json`: must not be NULL (PJ_STATUS_INVALID_ARGUMENT before anything is sent); always
+// set, to the receipt JSON on success or to the error JSON on failure; free it with
+// pj_string_free().
 // Returns PJ_STATUS_OK or the error's status. Blocks for at most the configured timeout.
 pj_status pj_recognize_shopping_receipt(const pj_client *client, const uint8_t *image, size_t image_len, char **out_json);
 

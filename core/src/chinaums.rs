@@ -8,10 +8,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::{AuthMode, Config, Environment};
+use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
 use crate::http::Http;
 use crate::image::{self, ImageSource};
 use crate::model::{Field, Position, UsedCarInvoice};
+use crate::process::ProcessLocal;
 use crate::spec::{
     CHINAUMS_PRODUCTION_BASE_URL, CHINAUMS_PRODUCTION_TOKEN_BASE_URL, CHINAUMS_TEST_BASE_URL,
     CHINAUMS_TOKEN_PATH, CHINAUMS_USED_CAR_INVOICE_PATH,
@@ -34,7 +36,8 @@ pub(crate) struct Chinaums {
     ocr_url: String,
     token_url: String,
     auth: AuthMode,
-    tokens: TokenCache,
+    /// The access token, per process (a child after `fork()` fetches its own).
+    tokens: ProcessLocal<TokenCache>,
 }
 
 /// The OCR and token endpoint URLs of a configuration: `token_url`, else `base_url` + path,
@@ -86,12 +89,17 @@ impl Chinaums {
             ocr_url,
             token_url,
             auth: c.map(|c| c.auth).unwrap_or_default(),
-            tokens: TokenCache::default(),
+            tokens: ProcessLocal::new(TokenCache::default()),
         }
     }
 
     /// Recognize a used-car invoice: credentials and image are checked before anything is sent.
-    pub fn recognize(&self, http: &Http, image: ImageSource<'_>) -> Result<UsedCarInvoice> {
+    pub fn recognize(
+        &self,
+        http: &Http,
+        deadline: &Deadline,
+        image: ImageSource<'_>,
+    ) -> Result<UsedCarInvoice> {
         let app_id = self.app_id.as_deref().ok_or_else(|| {
             missing(
                 "the ChinaUMS appId",
@@ -108,15 +116,24 @@ impl Chinaums {
         image::preflight_chinaums(&bytes)?;
         let body = request_body(&bytes);
         drop(bytes);
-        let answer = self.send(http, app_id, app_key, &body)?;
+        let answer = self.send(http, deadline, app_id, app_key, &body)?;
         parse_answer(&answer)
     }
 
     /// Send an OCR request, authenticated as configured. With an access token, a 401 (a token
-    /// revoked or expired early) renews the token once and sends once more.
-    fn send(&self, http: &Http, app_id: &str, app_key: &str, body: &[u8]) -> Result<HttpAnswer> {
+    /// revoked or expired early) renews the token once and sends once more; all of it within
+    /// the call's deadline.
+    fn send(
+        &self,
+        http: &Http,
+        deadline: &Deadline,
+        app_id: &str,
+        app_key: &str,
+        body: &[u8],
+    ) -> Result<HttpAnswer> {
         let post = |authorization: &str| {
             http.post(
+                deadline,
                 Provider::Chinaums,
                 &self.ocr_url,
                 "application/json",
@@ -127,11 +144,12 @@ impl Chinaums {
         match self.auth {
             AuthMode::BodySignature => post(&auth::body_signature_header(app_id, app_key, body)?),
             AuthMode::AccessToken => {
-                let fetch = || auth::fetch_token(http, &self.token_url, app_id, app_key);
-                let token = self.tokens.get(None, fetch)?;
+                let tokens = self.tokens.get(TokenCache::default);
+                let fetch = || auth::fetch_token(http, deadline, &self.token_url, app_id, app_key);
+                let token = tokens.get(None, deadline, fetch)?;
                 let answer = post(&token_header(&token))?;
                 if is_auth_rejection(&answer) {
-                    let fresh = self.tokens.get(Some(&token), fetch)?;
+                    let fresh = tokens.get(Some(&token), deadline, fetch)?;
                     post(&token_header(&fresh))
                 } else {
                     Ok(answer)
@@ -167,7 +185,8 @@ fn auth_rejected(answer: &HttpAnswer) -> Error {
     let code = v.as_ref().and_then(|v| wire::text(v.get("errCode")));
     let msg = v
         .as_ref()
-        .and_then(|v| wire::text(v.get("errMsg")).or_else(|| wire::text(v.get("errInfo"))));
+        .and_then(|v| wire::text(v.get("errMsg")).or_else(|| wire::text(v.get("errInfo"))))
+        .map(wire::clip);
     let mut e = ums_err(
         ErrorCode::AuthRejected,
         format!(
@@ -218,9 +237,11 @@ pub(crate) fn parse_answer(answer: &HttpAnswer) -> Result<UsedCarInvoice> {
     let inner = match v.get("errCode") {
         Some(code_value) => {
             let code = wire::text(Some(code_value)).unwrap_or_default();
-            let msg = wire::text(v.get("errMsg"))
-                .or_else(|| wire::text(v.get("errInfo")))
-                .unwrap_or_default();
+            let msg = wire::clip(
+                wire::text(v.get("errMsg"))
+                    .or_else(|| wire::text(v.get("errInfo")))
+                    .unwrap_or_default(),
+            );
             if !SUCCESS_CODES.contains(&code.as_str()) {
                 let ec = match status {
                     429 => ErrorCode::RateLimited,

@@ -7,7 +7,9 @@ use std::path::Path;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig as UreqTls};
 
 use crate::config::{redact_url, Config, TlsConfig, TlsRoots};
+use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
+use crate::process::ProcessLocal;
 use crate::wire::HttpAnswer;
 
 /// Answers larger than this are refused (an OCR answer is a few KiB to a few hundred KiB).
@@ -22,10 +24,13 @@ const SYSTEM_CA_FILES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
-/// The shared agent. Cloning shares its connection pool.
-#[derive(Debug, Clone)]
+/// The shared agent: one connection pool per process (a child process after `fork()` makes
+/// its own and never touches its parent's connections).
+#[derive(Debug)]
 pub(crate) struct Http {
-    agent: ureq::Agent,
+    settings: ureq::config::Config,
+    connect_timeout: std::time::Duration,
+    agent: ProcessLocal<ureq::Agent>,
 }
 
 fn config_error(msg: String) -> Error {
@@ -114,9 +119,9 @@ impl Http {
         let tls = UreqTls::builder()
             .root_certs(root_certs(config.tls.as_ref())?)
             .build();
-        let agent_config = ureq::Agent::config_builder()
+        // Every request gets the time left of its call's deadline (see `post`).
+        let settings = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(config.timeout()))
             .timeout_connect(Some(config.connect_timeout()))
             .proxy(proxy)
             .user_agent(user_agent)
@@ -125,20 +130,34 @@ impl Http {
             .max_redirects_will_error(false)
             .build();
         Ok(Http {
-            agent: agent_config.into(),
+            agent: ProcessLocal::new(ureq::Agent::new_with_config(settings.clone())),
+            connect_timeout: config.connect_timeout(),
+            settings,
         })
     }
 
-    /// POST `body` to `url` and read the whole answer, whatever its status.
+    /// POST `body` to `url` and read the whole answer, whatever its status, within the time
+    /// left before `deadline`.
     pub fn post(
         &self,
+        deadline: &Deadline,
         provider: Provider,
         url: &str,
         content_type: &str,
         authorization: Option<&str>,
         body: &[u8],
     ) -> Result<HttpAnswer> {
-        let mut req = self.agent.post(url).header("Content-Type", content_type);
+        let remaining = deadline.remaining(provider, "before sending a request")?;
+        let agent = self
+            .agent
+            .get(|| ureq::Agent::new_with_config(self.settings.clone()));
+        let mut req = agent
+            .post(url)
+            .config()
+            .timeout_global(Some(remaining))
+            .timeout_connect(Some(remaining.min(self.connect_timeout)))
+            .build()
+            .header("Content-Type", content_type);
         if let Some(a) = authorization {
             req = req.header("Authorization", a);
         }

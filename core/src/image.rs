@@ -7,8 +7,9 @@ use std::path::Path;
 use crate::error::{Error, ErrorCode, Result};
 use crate::spec::{JUHE_MAX_BASE64_LEN, JUHE_MAX_SIDE, JUHE_MIN_SIDE};
 
-/// Files larger than this are refused without being read (no provider takes them).
-pub const MAX_FILE_LEN: u64 = 32 * 1024 * 1024;
+/// Images larger than this are refused, whether a file (without being read), bytes or a
+/// stream: no provider takes them.
+pub const MAX_IMAGE_LEN: u64 = 32 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -86,6 +87,9 @@ impl<'a> ImageSource<'a> {
             ImageSource::Bytes(b) => Cow::Borrowed(b),
             ImageSource::Path(p) => Cow::Owned(read_file(p)?),
         };
+        if bytes.len() as u64 > MAX_IMAGE_LEN {
+            return Err(too_large(&format!("{} bytes", bytes.len())));
+        }
         if bytes.is_empty() {
             return Err(Error::new(
                 ErrorCode::ImageEmpty,
@@ -96,7 +100,15 @@ impl<'a> ImageSource<'a> {
     }
 }
 
+fn too_large(what: &str) -> Error {
+    Error::new(
+        ErrorCode::ImageTooLarge,
+        format!("the image is {what}; the largest accepted is {MAX_IMAGE_LEN} bytes"),
+    )
+}
+
 fn read_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
     let unreadable = |e: std::io::Error| {
         Error::new(
             ErrorCode::ImageUnreadable,
@@ -110,17 +122,19 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
             format!("image path {} is not a regular file", path.display()),
         ));
     }
-    if meta.len() > MAX_FILE_LEN {
-        return Err(Error::new(
-            ErrorCode::ImageTooLarge,
-            format!(
-                "image file {} is {} bytes; the largest accepted is {MAX_FILE_LEN} bytes",
-                path.display(),
-                meta.len()
-            ),
-        ));
+    if meta.len() > MAX_IMAGE_LEN {
+        return Err(too_large(&format!(
+            "file {} of {} bytes",
+            path.display(),
+            meta.len()
+        )));
     }
-    std::fs::read(path).map_err(unreadable)
+    // At most one byte more than the limit, even if the file grew since its size was read.
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_IMAGE_LEN + 1).read_to_end(&mut data))
+        .map_err(unreadable)?;
+    Ok(data)
 }
 
 fn corrupt(format: ImageFormat, what: &str) -> Error {

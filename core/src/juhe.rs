@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
 use crate::http::Http;
 use crate::image::{self, ImageSource};
@@ -31,7 +32,12 @@ impl Juhe {
     }
 
     /// Recognize a shopping receipt: credentials and image are checked before anything is sent.
-    pub fn recognize(&self, http: &Http, image: ImageSource<'_>) -> Result<ShoppingReceipt> {
+    pub fn recognize(
+        &self,
+        http: &Http,
+        deadline: &Deadline,
+        image: ImageSource<'_>,
+    ) -> Result<ShoppingReceipt> {
         let key = self.key.as_deref().ok_or_else(|| {
             Error::new(
                 ErrorCode::MissingCredentials,
@@ -43,6 +49,7 @@ impl Juhe {
         let body = form_body(key, &bytes);
         drop(bytes);
         let answer = http.post(
+            deadline,
             Provider::Juhe,
             &self.url,
             "application/x-www-form-urlencoded",
@@ -152,7 +159,7 @@ pub(crate) fn parse_answer(answer: &HttpAnswer) -> Result<ShoppingReceipt> {
         // Some hosts send numbers as strings.
         code => wire::integer(code).ok_or_else(|| unexpected("has a non-integer error_code"))?,
     };
-    let reason = wire::text(obj.get("reason")).unwrap_or_default();
+    let reason = wire::clip(wire::text(obj.get("reason")).unwrap_or_default());
     if error_code != 0 {
         let code = ErrorCode::from_provider(Provider::Juhe, error_code);
         let msg = format!("Juhe error {error_code}: {reason}");

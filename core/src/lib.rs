@@ -17,7 +17,9 @@
 //! # Ok::<(), piaoju::Error>(())
 //! ```
 
-// Public modules: the standalone checks, the services' published facts and the result schema.
+// Public modules: the standalone checks, the services' published facts, and the panic boundary
+// of the language bindings.
+pub mod boundary;
 pub mod check;
 pub mod spec;
 
@@ -25,6 +27,7 @@ pub mod spec;
 mod calendar;
 mod chinaums;
 mod config;
+mod deadline;
 mod decimal;
 mod error;
 mod http;
@@ -33,9 +36,12 @@ mod juhe;
 mod model;
 mod normalize;
 mod oneshot;
+mod process;
 mod wire;
 
 use std::fmt;
+
+use deadline::Deadline;
 
 pub use calendar::{Date, Time};
 pub use config::{
@@ -44,7 +50,7 @@ pub use config::{
 };
 pub use decimal::Decimal;
 pub use error::{Band, Error, ErrorCode, Provider, ProviderCode, Result};
-pub use image::{ImageFormat, ImageInfo, ImageSource};
+pub use image::{ImageFormat, ImageInfo, ImageSource, MAX_IMAGE_LEN};
 pub use model::{
     schema, Check, CheckStatus, Document, DocumentType, Field, Position, ReceiptItem, SchemaField,
     ShoppingReceipt, UsedCarInvoice, ValueKind,
@@ -100,20 +106,23 @@ impl Client {
         &self.config
     }
 
-    /// Recognize a shopping receipt with Juhe.
+    /// Recognize a shopping receipt with Juhe, within the configured `timeout_ms`.
     pub fn recognize_shopping_receipt<'a>(
         &self,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<ShoppingReceipt> {
-        self.juhe.recognize(&self.http, image.into())
+        let deadline = Deadline::after(self.config.timeout());
+        self.juhe.recognize(&self.http, &deadline, image.into())
     }
 
-    /// Recognize a used-car sales invoice with ChinaUMS.
+    /// Recognize a used-car sales invoice with ChinaUMS, within the configured `timeout_ms`
+    /// (token fetch and refresh included).
     pub fn recognize_used_car_invoice<'a>(
         &self,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<UsedCarInvoice> {
-        self.chinaums.recognize(&self.http, image.into())
+        let deadline = Deadline::after(self.config.timeout());
+        self.chinaums.recognize(&self.http, &deadline, image.into())
     }
 
     /// Recognize a document of the given type.

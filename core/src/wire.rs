@@ -13,6 +13,49 @@ pub(crate) struct HttpAnswer {
     pub body: Vec<u8>,
 }
 
+/// The most objects and arrays an answer may hold. The largest real answer (a ChinaUMS page
+/// with its 36 fields) has a few hundred; a body of millions of `{}` is refused before it is
+/// parsed, so that it costs neither memory nor time.
+pub(crate) const MAX_JSON_CONTAINERS: usize = 50_000;
+
+/// The most characters of a provider's text kept in an error.
+pub(crate) const MAX_PROVIDER_TEXT: usize = 500;
+
+/// A provider's text, cut to [`MAX_PROVIDER_TEXT`] characters.
+pub(crate) fn clip(text: String) -> String {
+    match text.char_indices().nth(MAX_PROVIDER_TEXT) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+/// How many objects and arrays a JSON text opens (strings skipped), stopping past `limit`.
+fn containers(body: &[u8], limit: usize) -> usize {
+    let (mut count, mut in_string, mut escaped) = (0, false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => {
+                    count += 1;
+                    if count > limit {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    count
+}
+
 /// A string or a number, as text.
 pub(crate) fn text(v: Option<&Value>) -> Option<String> {
     match v? {
@@ -53,6 +96,18 @@ pub(crate) fn json_body(
     answer: &HttpAnswer,
     quote_body: bool,
 ) -> Result<Value> {
+    if containers(&answer.body, MAX_JSON_CONTAINERS) > MAX_JSON_CONTAINERS {
+        return Err(Error::new(
+            ErrorCode::UnexpectedResponse,
+            format!(
+                "{} answered HTTP {} with a body of more than {MAX_JSON_CONTAINERS} JSON objects and arrays, far beyond any documented answer",
+                provider.label(),
+                answer.status
+            ),
+        )
+        .with_provider(provider)
+        .with_http_status(answer.status));
+    }
     match serde_json::from_slice::<Value>(&answer.body) {
         Ok(v) => Ok(v),
         Err(_) => {
@@ -101,6 +156,36 @@ mod tests {
         assert_eq!(integer(Some(&json!(7))), Some(7));
         assert_eq!(integer(Some(&json!(0.5))), None);
         assert_eq!(integer(Some(&json!("x"))), None);
+    }
+
+    #[test]
+    fn bodies_of_millions_of_objects_are_refused_before_parsing() {
+        let mut body = b"{\"error_code\":0,\"result\":{\"data\":{\"table\":[".to_vec();
+        for _ in 0..(16 << 20) / 3 {
+            body.extend_from_slice(b"{},");
+        }
+        body.extend_from_slice(b"{}]}}}");
+        let a = HttpAnswer { status: 200, body };
+        let code = json_body(Provider::Juhe, &a, true)
+            .map(|_| ())
+            .map_err(|e| e.code);
+        assert_eq!(code, Err(ErrorCode::UnexpectedResponse));
+        // Brackets inside strings do not count.
+        let text = format!(r#"{{"a":"{}"}}"#, "{[".repeat(MAX_JSON_CONTAINERS));
+        let a = HttpAnswer {
+            status: 200,
+            body: text.into_bytes(),
+        };
+        assert!(json_body(Provider::Juhe, &a, true).is_ok());
+        assert_eq!(containers(br#"{"a":["\"{",{}]}"#, 10), 3);
+    }
+
+    #[test]
+    fn provider_texts_are_clipped() {
+        assert_eq!(clip("短".repeat(10)), "短".repeat(10));
+        let long = clip("长".repeat(MAX_PROVIDER_TEXT * 10));
+        assert_eq!(long.chars().count(), MAX_PROVIDER_TEXT + 1);
+        assert!(long.ends_with('…'));
     }
 
     #[test]

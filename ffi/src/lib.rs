@@ -12,6 +12,7 @@ use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
+use piaoju_core::boundary::catch_panic;
 use piaoju_core::{Client, Config, DocumentType, Error, ErrorCode};
 
 /// An OCR client: configuration, connection pool and access-token cache.
@@ -70,25 +71,13 @@ unsafe fn borrow_bytes<'a>(p: *const u8, len: usize) -> Result<&'a [u8], Error> 
     Ok(std::slice::from_raw_parts(p, len))
 }
 
-fn panic_error() -> Error {
-    Error::new(
-        ErrorCode::Panic,
-        "internal error: a panic was caught at the C boundary (please report it)",
-    )
-}
-
-/// The panic boundary: runs `body`; a panic becomes a `Panic` error.
-fn guard<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| Err(panic_error()))
-}
-
 /// The panic boundary of every function that reports through a JSON out-parameter: runs `body`,
 /// writes its result (or the error) as JSON into `*out`, returns the status.
 unsafe fn guard_json(
     out: *mut *mut c_char,
     body: impl FnOnce() -> Result<String, Error>,
 ) -> ErrorCode {
-    match guard(body) {
+    match catch_panic(body) {
         Ok(json) => {
             write_out(out, json);
             ErrorCode::Ok
@@ -118,7 +107,7 @@ pub unsafe extern "C" fn pj_client_new(
     out_client: *mut *mut pj_client,
     out_error_json: *mut *mut c_char,
 ) -> ErrorCode {
-    let created = guard(|| {
+    let created = catch_panic(|| {
         if out_client.is_null() {
             return Err(invalid("out_client is NULL"));
         }
@@ -168,6 +157,10 @@ unsafe fn recognize(
     out_json: *mut *mut c_char,
 ) -> ErrorCode {
     guard_json(out_json, || {
+        if out_json.is_null() {
+            // The result would be lost: refuse before anything is sent (and paid for).
+            return Err(invalid("out_json is NULL"));
+        }
         let client = borrow_client(client)?;
         let document = match image {
             ImageArg::Bytes(p, len) => client.recognize(document_type, borrow_bytes(p, len)?)?,
@@ -183,8 +176,9 @@ unsafe fn recognize(
 ///
 /// `client`: borrowed; may be shared by several threads at once. `image`/`image_len`: the file's
 /// bytes (jpg, png or bmp), borrowed for the call.
-/// `out_json`: may be NULL; otherwise always set, to the receipt JSON on success or to the error
-/// JSON on failure; free it with pj_string_free().
+/// `out_json`: must not be NULL (PJ_STATUS_INVALID_ARGUMENT before anything is sent); always
+/// set, to the receipt JSON on success or to the error JSON on failure; free it with
+/// pj_string_free().
 /// Returns PJ_STATUS_OK or the error's status. Blocks for at most the configured timeout.
 #[no_mangle]
 pub unsafe extern "C" fn pj_recognize_shopping_receipt(
@@ -263,14 +257,11 @@ pub unsafe extern "C" fn pj_recognize_used_car_invoice_file(
 /// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pj_call(request_json: *const c_char) -> *mut c_char {
-    let out = catch_unwind(AssertUnwindSafe(|| {
-        match borrow_str(request_json, "request_json") {
-            Ok(text) => piaoju_core::call_json(text),
-            Err(e) => format!("{{\"ok\":false,\"error\":{}}}", e.to_json()),
-        }
-    }))
-    .unwrap_or_else(|_| format!("{{\"ok\":false,\"error\":{}}}", panic_error().to_json()));
-    to_c_string(out)
+    let out = catch_panic(|| {
+        let text = borrow_str(request_json, "request_json")?;
+        Ok(piaoju_core::call_json(text))
+    });
+    to_c_string(out.unwrap_or_else(|e| format!("{{\"ok\":false,\"error\":{}}}", e.to_json())))
 }
 
 /// Free a string returned by this library. NULL is ignored. Each string is freed once.

@@ -31,7 +31,8 @@ def _image_arg(image: Any) -> Union[str, bytes]:
         return bytes(image)
     read = getattr(image, "read", None)
     if callable(read):
-        data = read()
+        # One byte past the limit is enough to refuse it: an endless stream is never read whole.
+        data = read(_native.MAX_IMAGE_LEN + 1)
         if isinstance(data, (bytes, bytearray, memoryview)):
             return bytes(data)
         _usage_error(100, f"the file object's read() returned {type(data).__name__}, not bytes: open it in binary mode ('rb')")

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString};
 use serde_json::Value;
 
+use piaoju::boundary::catch_panic;
 use piaoju::{check, Check, Client, Config, DocumentType, Error, ErrorCode};
 
 /// Convert a JSON value of the result schema into Python objects (dict, list, str, int, ...).
@@ -63,7 +64,18 @@ fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
         )?;
         Ok(PyErr::from_value(exc))
     };
-    build().unwrap_or_else(|import_error| import_error)
+    build().unwrap_or_else(|import_error| {
+        // Never hide the error itself behind a broken installation.
+        PyRuntimeError::new_err(format!(
+            "{e} (and piaoju.errors could not be loaded to raise it: {import_error})"
+        ))
+    })
+}
+
+/// Run core code inside the panic boundary and raise its error as the catalogue's exception
+/// (a panic becomes piaoju.InternalError, code 901, never pyo3's PanicException).
+fn call<T>(py: Python<'_>, body: impl FnOnce() -> piaoju::Result<T>) -> PyResult<T> {
+    catch_panic(body).map_err(|e| to_py_err(py, &e))
 }
 
 /// The image as the core takes it: bytes, or a path.
@@ -88,8 +100,7 @@ impl NativeClient {
     #[new]
     #[pyo3(signature = (config_json=None))]
     fn new(py: Python<'_>, config_json: Option<&str>) -> PyResult<Self> {
-        let config = Config::resolve(config_json).map_err(|e| to_py_err(py, &e))?;
-        let inner = Client::new(config).map_err(|e| to_py_err(py, &e))?;
+        let inner = call(py, || Client::new(Config::resolve(config_json)?))?;
         Ok(NativeClient { inner })
     }
 
@@ -117,9 +128,11 @@ impl NativeClient {
         image: Image,
     ) -> PyResult<String> {
         let client = &self.inner;
-        let result = py.detach(|| match &image {
-            Image::Bytes(b) => client.recognize(document_type, b).map(|d| d.to_json()),
-            Image::Path(p) => client.recognize(document_type, p).map(|d| d.to_json()),
+        let result = py.detach(|| {
+            catch_panic(|| match &image {
+                Image::Bytes(b) => client.recognize(document_type, b).map(|d| d.to_json()),
+                Image::Path(p) => client.recognize(document_type, p).map(|d| d.to_json()),
+            })
         });
         result.map_err(|e| to_py_err(py, &e))
     }
@@ -152,12 +165,8 @@ impl NativeSandbox {
     fn new(token_ttl: Option<f64>) -> PyResult<Self> {
         let mut config = piaoju_sandbox::SandboxConfig::default();
         if let Some(t) = token_ttl {
-            if !(t.is_finite() && t > 0.0) {
-                return Err(pyo3::exceptions::PyValueError::new_err(
-                    "token_ttl must be a positive number of seconds",
-                ));
-            }
-            config.token_ttl = std::time::Duration::from_secs_f64(t);
+            config.token_ttl = piaoju_sandbox::token_ttl_from_secs(t)
+                .map_err(pyo3::exceptions::PyValueError::new_err)?;
         }
         let sb = piaoju_sandbox::Sandbox::start_with(config)
             .map_err(|e| PyRuntimeError::new_err(format!("cannot start the sandbox: {e}")))?;
@@ -227,6 +236,7 @@ impl NativeSandbox {
         d.set_item("juhe_requests", st.juhe_requests)?;
         d.set_item("ocr_requests", st.ocr_requests)?;
         d.set_item("tokens_issued", st.tokens_issued)?;
+        d.set_item("token_requests", st.token_requests)?;
         d.set_item("auth_rejections", st.auth_rejections)?;
         d.set_item("max_in_flight", st.max_in_flight)?;
         Ok(d)
@@ -270,9 +280,9 @@ fn run_check(py: Python<'_>, name: &str, value: &str, other: Option<&str>) -> Py
 /// Parse Chinese uppercase money; the amount as an exact decimal string.
 #[pyfunction]
 fn amount_in_words(py: Python<'_>, text: &str) -> PyResult<String> {
-    check::amount_in_words(text)
-        .map(|d| d.with_min_scale(2).to_string())
-        .map_err(|e| to_py_err(py, &e))
+    call(py, || {
+        check::amount_in_words(text).map(|d| d.with_min_scale(2).to_string())
+    })
 }
 
 /// Every error code of the catalogue: `[(code, name, band, retryable)]`.
@@ -318,13 +328,23 @@ fn schema() -> Vec<(&'static str, Vec<PySchemaField>)> {
 #[pyfunction]
 fn call_json(py: Python<'_>, request_json: &str) -> String {
     let request = request_json.to_owned();
-    py.detach(move || piaoju::call_json(&request))
+    py.detach(move || {
+        catch_panic(|| Ok(piaoju::call_json(&request)))
+            .unwrap_or_else(|e| format!("{{\"ok\":false,\"error\":{}}}", e.to_json()))
+    })
+}
+
+/// For the test suite: a panic inside the boundary, which must surface as InternalError.
+#[pyfunction]
+fn _panic_inside_boundary(py: Python<'_>, message: &str) -> PyResult<()> {
+    call(py, || -> piaoju::Result<()> { panic!("{message}") })
 }
 
 /// piaoju's native module (Rust).
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", piaoju::VERSION)?;
+    m.add("MAX_IMAGE_LEN", piaoju::MAX_IMAGE_LEN)?;
     m.add_class::<NativeClient>()?;
     m.add_class::<NativeSandbox>()?;
     m.add_function(wrap_pyfunction!(run_check, m)?)?;
@@ -333,5 +353,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(raise_error, m)?)?;
     m.add_function(wrap_pyfunction!(call_json, m)?)?;
     m.add_function(wrap_pyfunction!(schema, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_inside_boundary, m)?)?;
     Ok(())
 }

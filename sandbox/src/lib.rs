@@ -40,6 +40,8 @@ pub const CHINAUMS_EXAMPLE_ANSWER: &str =
 pub enum Fault {
     /// `delay=MS`: wait before answering.
     Delay(Duration),
+    /// `token-delay=MS`: the token endpoint waits before answering (other endpoints do not).
+    TokenDelay(Duration),
     /// `http500`, `http502`, `http503`: that status with an HTML body.
     HttpError(u16),
     /// `malformed`: HTTP 200 with a body that is not JSON.
@@ -78,11 +80,18 @@ pub fn parse_faults(list: &str) -> Result<Vec<Fault>, String> {
                     .ok_or_else(|| format!("fault {item:?} needs a number"))
             };
             Ok(match name {
-                "delay" => Fault::Delay(Duration::from_millis(
-                    u64::try_from(num(arg)?)
-                        .map_err(|_| format!("bad delay in {item:?}"))?
-                        .min(60_000),
-                )),
+                "delay" | "token-delay" => {
+                    let d = Duration::from_millis(
+                        u64::try_from(num(arg)?)
+                            .map_err(|_| format!("bad delay in {item:?}"))?
+                            .min(60_000),
+                    );
+                    if name == "delay" {
+                        Fault::Delay(d)
+                    } else {
+                        Fault::TokenDelay(d)
+                    }
+                }
                 "http500" => Fault::HttpError(500),
                 "http502" => Fault::HttpError(502),
                 "http503" => Fault::HttpError(503),
@@ -103,6 +112,19 @@ pub fn parse_faults(list: &str) -> Result<Vec<Fault>, String> {
             })
         })
         .collect()
+}
+
+/// The longest token lifetime a sandbox accepts (about 31 700 years).
+pub const MAX_TOKEN_TTL_SECS: f64 = 1e12;
+
+/// A token lifetime from seconds: positive, finite and at most [`MAX_TOKEN_TTL_SECS`].
+pub fn token_ttl_from_secs(secs: f64) -> Result<Duration, String> {
+    if !(secs.is_finite() && secs > 0.0 && secs <= MAX_TOKEN_TTL_SECS) {
+        return Err(format!(
+            "token_ttl must be a positive number of seconds, at most {MAX_TOKEN_TTL_SECS:e}, got {secs}"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Credentials and behaviour of a sandbox.
@@ -135,6 +157,8 @@ pub struct Stats {
     pub juhe_requests: u64,
     pub ocr_requests: u64,
     pub tokens_issued: u64,
+    /// Requests received by the token endpoint (issued or refused).
+    pub token_requests: u64,
     pub auth_rejections: u64,
     /// The most requests that were being handled at the same time.
     pub max_in_flight: u64,
@@ -149,6 +173,7 @@ pub(crate) struct Shared {
     pub juhe_requests: AtomicU64,
     pub ocr_requests: AtomicU64,
     pub tokens_issued: AtomicU64,
+    pub token_requests: AtomicU64,
     pub auth_rejections: AtomicU64,
     pub in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
@@ -190,6 +215,7 @@ impl Sandbox {
             juhe_requests: AtomicU64::new(0),
             ocr_requests: AtomicU64::new(0),
             tokens_issued: AtomicU64::new(0),
+            token_requests: AtomicU64::new(0),
             auth_rejections: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
@@ -286,6 +312,7 @@ impl Sandbox {
             juhe_requests: s.juhe_requests.load(Ordering::SeqCst),
             ocr_requests: s.ocr_requests.load(Ordering::SeqCst),
             tokens_issued: s.tokens_issued.load(Ordering::SeqCst),
+            token_requests: s.token_requests.load(Ordering::SeqCst),
             auth_rejections: s.auth_rejections.load(Ordering::SeqCst),
             max_in_flight: s.max_in_flight.load(Ordering::SeqCst),
         }

@@ -43,13 +43,20 @@ fn run() -> Result<(), String> {
                     .parse()
                     .map_err(|_| "--port takes a port number".to_string())?
             }
-            "--token-ttl" => config.token_ttl = Duration::from_secs_f64(secs(value()?)?),
+            "--token-ttl" => {
+                config.token_ttl = piaoju_sandbox::token_ttl_from_secs(secs(value()?)?)?
+            }
             "--juhe-key" => config.juhe_key = value()?,
             "--app-id" => config.chinaums_app_id = value()?,
             "--app-key" => config.chinaums_app_key = value()?,
             "--faults" => faults = Some(value()?),
             "--url-file" => url_file = Some(value()?),
-            "--exit-after" => exit_after = Some(Duration::from_secs_f64(secs(value()?)?)),
+            "--exit-after" => {
+                exit_after = Some(
+                    Duration::try_from_secs_f64(secs(value()?)?)
+                        .map_err(|_| "--exit-after is out of range".to_string())?,
+                )
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }

@@ -258,6 +258,12 @@ fn fresh_nonce(shared: &Shared, nonce: &str) -> bool {
 }
 
 fn token(shared: &Shared, req: &Request, faults: &[Fault]) -> Reply {
+    shared.token_requests.fetch_add(1, Ordering::SeqCst);
+    for f in faults {
+        if let Fault::TokenDelay(d) = f {
+            std::thread::sleep(*d);
+        }
+    }
     let refuse = |code: &str, info: &str| {
         Reply::json(200, json!({"errCode": code, "errInfo": info}).to_string())
     };
@@ -305,7 +311,10 @@ fn token(shared: &Shared, req: &Request, faults: &[Fault]) -> Reply {
     lock(&shared.tokens).insert(
         token.clone(),
         TokenState {
-            expires: Instant::now() + ttl,
+            // Far-future lifetimes saturate instead of overflowing the clock.
+            expires: Instant::now()
+                .checked_add(ttl)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40)),
             revoked: false,
         },
     );

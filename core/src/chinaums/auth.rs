@@ -2,7 +2,7 @@
 //! (`OPEN-BODY-SIG`).
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine;
@@ -11,6 +11,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::calendar::BeijingTime;
+use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
 use crate::http::Http;
 use crate::wire::{self, json_body, HttpAnswer};
@@ -101,39 +102,113 @@ impl fmt::Debug for AccessToken {
     }
 }
 
-/// The client's token cache. One lock: a refresh runs under it, so that one client never runs
-/// two refreshes at once; other threads wait for it and then use the new token.
+/// The client's token cache. One fetch at a time: a call that needs a token while another
+/// call is fetching one waits for that fetch (never past its own deadline) and shares its
+/// outcome, a token or the error.
 #[derive(Debug, Default)]
 pub(crate) struct TokenCache {
-    slot: Mutex<Option<AccessToken>>,
+    state: Mutex<TokenState>,
+    fetched: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct TokenState {
+    token: Option<AccessToken>,
+    fetching: bool,
+    /// Counts finished fetches.
+    generation: u64,
+    /// The error of the fetch that finished as `generation`, if it failed.
+    failure: Option<(u64, Error)>,
+}
+
+/// Marks the fetch as finished even if the fetching code panics, so waiters are not stuck.
+struct FetchGuard<'a> {
+    cache: &'a TokenCache,
+    outcome: Option<Result<AccessToken>>,
+}
+
+impl Drop for FetchGuard<'_> {
+    fn drop(&mut self) {
+        let mut s = self.cache.lock();
+        s.fetching = false;
+        s.generation += 1;
+        match self.outcome.take() {
+            Some(Ok(t)) => {
+                s.token = Some(t);
+                s.failure = None;
+            }
+            Some(Err(e)) => s.failure = Some((s.generation, e)),
+            None => {
+                let e = Error::new(ErrorCode::Internal, "the access-token fetch failed");
+                s.failure = Some((s.generation, e));
+            }
+        }
+        self.cache.fetched.notify_all();
+    }
 }
 
 impl TokenCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TokenState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// A valid token. With `rejected`, that token is known bad: a new one is fetched unless
-    /// another thread has already replaced it.
+    /// another call has already replaced it.
     pub fn get(
         &self,
         rejected: Option<&str>,
+        deadline: &Deadline,
         fetch: impl FnOnce() -> Result<AccessToken>,
     ) -> Result<String> {
-        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(t) = slot.as_ref() {
-            let still_good = Instant::now() < t.renew_at && rejected != Some(t.value.as_str());
-            if still_good {
-                return Ok(t.value.clone());
+        let mut s = self.lock();
+        let arrived = s.generation;
+        loop {
+            if let Some(t) = &s.token {
+                if Instant::now() < t.renew_at && rejected != Some(t.value.as_str()) {
+                    return Ok(t.value.clone());
+                }
             }
+            // A fetch that finished while this call waited failed: share its error.
+            if let Some((g, e)) = &s.failure {
+                if *g > arrived {
+                    return Err(e.clone());
+                }
+            }
+            if !s.fetching {
+                break;
+            }
+            let left = deadline.remaining(
+                Provider::Chinaums,
+                "waiting for an access token another call is fetching",
+            )?;
+            s = self
+                .fetched
+                .wait_timeout(s, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
-        *slot = None;
-        let fresh = fetch()?;
-        let value = fresh.value.clone();
-        *slot = Some(fresh);
-        Ok(value)
+        s.token = None;
+        s.fetching = true;
+        drop(s);
+        let mut guard = FetchGuard {
+            cache: self,
+            outcome: None,
+        };
+        let outcome = fetch();
+        let result = outcome
+            .as_ref()
+            .map(|t| t.value.clone())
+            .map_err(Error::clone);
+        guard.outcome = Some(outcome);
+        drop(guard);
+        result
     }
 }
 
 /// Request a token from the token endpoint.
 pub(crate) fn fetch_token(
     http: &Http,
+    deadline: &Deadline,
     url: &str,
     app_id: &str,
     app_key: &str,
@@ -151,6 +226,7 @@ pub(crate) fn fetch_token(
     .to_string();
     let requested_at = Instant::now();
     let answer = http.post(
+        deadline,
         Provider::Chinaums,
         url,
         "application/json",
@@ -183,9 +259,11 @@ pub(crate) fn parse_token_answer(
             format!("ChinaUMS token answer (HTTP {status}) has no errCode"),
         ));
     };
-    let info = text("errInfo")
-        .or_else(|| text("errMsg"))
-        .unwrap_or_default();
+    let info = wire::clip(
+        text("errInfo")
+            .or_else(|| text("errMsg"))
+            .unwrap_or_default(),
+    );
     if code != "0000" {
         return Err(err(
             ErrorCode::TokenRequestRejected,
@@ -309,10 +387,34 @@ mod tests {
         assert_eq!(e.code, ErrorCode::TokenRequestRejected);
         assert_eq!(e.provider_code.as_deref(), Some("1000"));
         assert_eq!(e.provider_message.as_deref(), Some("签名错误"));
+        // Lifetimes far beyond a day (up to u64::MAX seconds) are capped, never an overflow.
+        for huge in ["18446744073709551615", "\"9300000000000000000\"", "1e300"] {
+            let body = format!(r#"{{"errCode":"0000","accessToken":"tok","expiresIn":{huge}}}"#);
+            let t = parse_token_answer(&ok(&body), at).unwrap();
+            assert!(t.renew_at <= at + MAX_TOKEN_LIFETIME, "{huge}");
+        }
+        // A token a header cannot carry is the service's fault, not a configuration error.
+        let e = parse_token_answer(&ok(r#"{"errCode":"0000","accessToken":"a\r\nb"}"#), at)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::UnexpectedResponse);
+        // A token answer is never quoted: it may hold a token.
+        for body in [
+            r#"{"accessToken":"SECRET-TOKEN"}"#,
+            r#"{"errCode":null,"accessToken":"SECRET-TOKEN"}"#,
+            "SECRET-TOKEN not json",
+        ] {
+            let e = parse_token_answer(&ok(body), at).unwrap_err();
+            assert!(!e.message.contains("SECRET-TOKEN"), "{}", e.message);
+            assert!(!e.to_json().contains("SECRET-TOKEN"));
+        }
         let e = parse_token_answer(&ok(r#"{"errCode":"0000"}"#), at).unwrap_err();
         assert_eq!(e.code, ErrorCode::UnexpectedResponse);
         let e = parse_token_answer(&ok("nope"), at).unwrap_err();
         assert_eq!(e.code, ErrorCode::MalformedResponse);
+    }
+
+    fn soon() -> Deadline {
+        Deadline::after(Duration::from_secs(5))
     }
 
     #[test]
@@ -327,23 +429,110 @@ mod tests {
                 })
             }
         };
-        assert_eq!(cache.get(None, mk("a")).unwrap(), "a");
-        assert_eq!(cache.get(None, mk("b")).unwrap(), "a");
+        assert_eq!(cache.get(None, &soon(), mk("a")).unwrap(), "a");
+        assert_eq!(cache.get(None, &soon(), mk("b")).unwrap(), "a");
         // "a" rejected: refresh.
-        assert_eq!(cache.get(Some("a"), mk("b")).unwrap(), "b");
+        assert_eq!(cache.get(Some("a"), &soon(), mk("b")).unwrap(), "b");
         // A late thread reporting "a" again gets "b" without another refresh.
-        assert_eq!(cache.get(Some("a"), mk("c")).unwrap(), "b");
+        assert_eq!(cache.get(Some("a"), &soon(), mk("c")).unwrap(), "b");
         // Expired: refresh.
         let cache = TokenCache::default();
         let past = Instant::now();
         cache
-            .get(None, || {
+            .get(None, &soon(), || {
                 Ok(AccessToken {
                     value: "old".into(),
                     renew_at: past,
                 })
             })
             .unwrap();
-        assert_eq!(cache.get(None, mk("new")).unwrap(), "new");
+        assert_eq!(cache.get(None, &soon(), mk("new")).unwrap(), "new");
+    }
+
+    /// While one call fetches, the others wait for it and share its outcome; a failed fetch
+    /// fails every waiter at once instead of one fetch after another.
+    #[test]
+    fn waiters_share_a_fetch_and_its_failure() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        for fail in [false, true] {
+            let cache = Arc::new(TokenCache::default());
+            let fetches = Arc::new(AtomicUsize::new(0));
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let (cache, fetches) = (Arc::clone(&cache), Arc::clone(&fetches));
+                    std::thread::spawn(move || {
+                        cache.get(None, &soon(), || {
+                            fetches.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(200));
+                            if fail {
+                                Err(Error::new(ErrorCode::TokenRequestRejected, "no"))
+                            } else {
+                                Ok(AccessToken {
+                                    value: "shared".into(),
+                                    renew_at: Instant::now() + Duration::from_secs(60),
+                                })
+                            }
+                        })
+                    })
+                })
+                .collect();
+            let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+            // All 8 started within the first fetch's 200 ms, so one fetch served them all.
+            assert_eq!(fetches.load(Ordering::SeqCst), 1, "fail={fail}");
+            for r in results {
+                match fail {
+                    false => assert_eq!(r.unwrap(), "shared"),
+                    true => assert_eq!(r.unwrap_err().code, ErrorCode::TokenRequestRejected),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_waiter_gives_up_at_its_own_deadline() {
+        use std::sync::Arc;
+        let cache = Arc::new(TokenCache::default());
+        let fetcher = {
+            let cache = Arc::clone(&cache);
+            std::thread::spawn(move || {
+                cache.get(None, &soon(), || {
+                    std::thread::sleep(Duration::from_millis(1500));
+                    Err(Error::new(ErrorCode::Timeout, "slow"))
+                })
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        let e = cache
+            .get(None, &Deadline::after(Duration::from_millis(200)), || {
+                unreachable!("a fetch is in progress")
+            })
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Timeout);
+        // Generous bound: 200 ms + 30 %, plus scheduling.
+        assert!(
+            started.elapsed() < Duration::from_millis(1000),
+            "{:?}",
+            started.elapsed()
+        );
+        fetcher.join().unwrap().unwrap_err();
+    }
+
+    #[test]
+    fn a_panicking_fetch_releases_the_waiters() {
+        let cache = TokenCache::default();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cache.get(None, &soon(), || panic!("boom"))
+        }));
+        assert!(r.is_err());
+        // The next call fetches again instead of waiting for a fetch that never ends.
+        let t = cache.get(None, &soon(), || {
+            Ok(AccessToken {
+                value: "after".into(),
+                renew_at: Instant::now() + Duration::from_secs(60),
+            })
+        });
+        assert_eq!(t.unwrap(), "after");
     }
 }
