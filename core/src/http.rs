@@ -207,6 +207,10 @@ fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
                 ErrorCode::ConnectFailed,
                 format!("connection refused: {io}"),
             ),
+            // The resolver's failure (std's getaddrinfo error has no kind of its own).
+            _ if io.to_string().contains("failed to lookup address") => {
+                (ErrorCode::ConnectFailed, format!("host not found: {io}"))
+            }
             // rustls reports a refused certificate as an I/O error of kind InvalidData.
             ErrorKind::InvalidData if io.to_string().contains("certificate") => {
                 (ErrorCode::TlsFailed, format!("TLS failed: {io}"))
@@ -227,4 +231,34 @@ fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
         format!("{} request to {url}: {what}", provider.label()),
     )
     .with_provider(provider)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn post_to(url: &str) -> Error {
+        let http = Http::new(&Config::default()).unwrap();
+        let deadline = Deadline::after(Duration::from_secs(10));
+        http.post(&deadline, Provider::Juhe, url, "text/plain", None, b"x")
+            .unwrap_err()
+    }
+
+    #[test]
+    fn a_host_that_does_not_resolve_is_connect_failed() {
+        // .invalid never resolves (RFC 6761).
+        let e = post_to("http://piaoju-test.invalid/x");
+        assert_eq!(e.code, ErrorCode::ConnectFailed, "{e}");
+    }
+
+    #[test]
+    fn a_refused_connection_is_connect_failed() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let e = post_to(&format!("http://127.0.0.1:{port}/x"));
+        assert_eq!(e.code, ErrorCode::ConnectFailed, "{e}");
+    }
 }

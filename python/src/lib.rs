@@ -2,7 +2,9 @@
 //! exception classes of `piaoju.errors`; parsing, preflight, checks and error mapping all
 //! happen in core.
 
-use std::sync::Mutex;
+use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -90,7 +92,7 @@ enum Image {
 /// The native client. `piaoju.Client` wraps it.
 #[pyclass(module = "piaoju._native", name = "Client", frozen)]
 struct NativeClient {
-    inner: Client,
+    inner: Arc<Client>,
 }
 
 #[pymethods]
@@ -101,7 +103,9 @@ impl NativeClient {
     #[pyo3(signature = (config_json=None))]
     fn new(py: Python<'_>, config_json: Option<&str>) -> PyResult<Self> {
         let inner = call(py, || Client::new(Config::resolve(config_json)?))?;
-        Ok(NativeClient { inner })
+        Ok(NativeClient {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Recognize a shopping receipt; the result's JSON text. The GIL is released for the call.
@@ -127,15 +131,57 @@ impl NativeClient {
         document_type: DocumentType,
         image: Image,
     ) -> PyResult<String> {
-        let client = &self.inner;
-        let result = py.detach(|| {
+        let client = Arc::clone(&self.inner);
+        let work = move || {
             catch_panic(|| match &image {
                 Image::Bytes(b) => client.recognize(document_type, b).map(|d| d.to_json()),
                 Image::Path(p) => client.recognize(document_type, p).map(|d| d.to_json()),
             })
-        });
-        result.map_err(|e| to_py_err(py, &e))
+        };
+        if !on_main_thread(py)? {
+            // Signals reach only the main thread: elsewhere, just release the GIL and call.
+            return py.detach(work).map_err(|e| to_py_err(py, &e));
+        }
+        // On the main thread the call runs on a helper thread while this one waits in short
+        // slices, so that Ctrl-C (KeyboardInterrupt) is raised at once. An abandoned call
+        // still ends by its own deadline.
+        let (done, mut outcome) = sync_channel(1);
+        std::thread::Builder::new()
+            .name("piaoju-call".into())
+            .spawn(move || {
+                let _ = done.send(work());
+            })
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start a thread: {e}")))?;
+        loop {
+            // The receiver moves into the GIL-free closure and back (it is Send, not Sync).
+            let (received, receiver) = py.detach(move || {
+                let received = outcome.recv_timeout(SIGNAL_CHECK_INTERVAL);
+                (received, outcome)
+            });
+            outcome = receiver;
+            match received {
+                Ok(result) => return result.map_err(|e| to_py_err(py, &e)),
+                Err(RecvTimeoutError::Timeout) => py.check_signals()?,
+                Err(RecvTimeoutError::Disconnected) => {
+                    let e = Error::new(
+                        ErrorCode::Internal,
+                        "the call's thread ended without an answer",
+                    );
+                    return Err(to_py_err(py, &e));
+                }
+            }
+        }
     }
+}
+
+/// How often a call on the main thread looks for a pending signal (Ctrl-C).
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+
+fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
+    let threading = py.import("threading")?;
+    let current = threading.call_method0("current_thread")?;
+    let main = threading.call_method0("main_thread")?;
+    Ok(current.is(&main))
 }
 
 /// The in-process sandbox server.

@@ -109,3 +109,100 @@ def test_slow_token_and_slow_answer_share_one_deadline(sandbox, fixtures):
     with pytest.raises(piaoju.Timeout):
         client.recognize_used_car_invoice(fixtures / "invoice.png")
     assert time.monotonic() - started < 1.0 * 1.3
+
+
+def test_ctrl_c_interrupts_a_waiting_call_at_once(sandbox, fixtures):
+    import signal
+
+    client = sandbox.client(faults="delay=5000", timeout=10)
+    sent = []
+    timer = threading.Timer(0.3, lambda: (sent.append(time.monotonic()), os.kill(os.getpid(), signal.SIGINT)))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        client.recognize_shopping_receipt(fixtures / "receipt.png")
+    latency = time.monotonic() - sent[0]
+    timer.join()
+    print(f"KeyboardInterrupt {latency * 1000:.0f} ms after SIGINT")
+    assert latency < 1.0, latency  # the call itself would take 5 s
+
+
+def test_a_panic_is_an_internal_error_not_a_base_exception():
+    with pytest.raises(piaoju.InternalError) as e:
+        piaoju._native._panic_inside_boundary("deliberate")
+    assert isinstance(e.value, Exception)
+    assert e.value.code == 901 and e.value.name == "panic" and "deliberate" in e.value.message
+
+
+def test_configuration_that_used_to_panic_is_a_config_error():
+    for config in ({"proxy": "socks5://127.0.0.1:1080"}, {"user_agent": "a\r\nX-Evil: 1"},
+                   {"user_agent": "bell\x07"}, {"timeout_ms": 2**64 - 1}):
+        with pytest.raises(piaoju.ConfigError):
+            piaoju.Client.from_config(config)
+    for ttl in (1e30, float("inf"), float("nan"), -1, 0):
+        with pytest.raises(ValueError):
+            piaoju.Sandbox(token_ttl=ttl)
+    with piaoju.Sandbox(token_ttl=1e12) as sb:  # expiresIn far beyond a day: capped, no overflow
+        assert sb.client().recognize_used_car_invoice(b"%PDF-1.4\n").vin == "LFV3A28W6K3705006"
+
+
+def test_streams_and_bytes_are_read_up_to_the_limit_only(sandbox):
+    client = sandbox.client()
+    with open("/dev/zero", "rb") as endless:
+        with pytest.raises(piaoju.ImageError) as e:
+            client.recognize_shopping_receipt(endless)
+    assert e.value.name == "image_too_large"
+    with pytest.raises(piaoju.ImageError) as e:
+        client.recognize_shopping_receipt("/dev/zero")  # not a regular file
+    assert e.value.name == "image_unreadable"
+    big_pdf = b"%PDF-1.4\n" + bytes(piaoju._native.MAX_IMAGE_LEN)
+    with pytest.raises(piaoju.ImageError) as e:
+        client.recognize_used_car_invoice(big_pdf)
+    assert e.value.name == "image_too_large"
+    assert sandbox.stats()["ocr_requests"] == 0 and sandbox.stats()["juhe_requests"] == 0
+
+
+def test_a_huge_answer_is_refused_within_the_deadline_and_little_memory(tmp_path):
+    """16 MiB of {} rows: refused as unexpected_response, in a fresh process whose peak RSS
+    stays under 200 MB (the sandbox holding the body lives in that process too)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "huge.py"
+    script.write_text(
+        "import json, resource, sys, time\n"
+        "import piaoju\n"
+        "image = open(sys.argv[1], 'rb').read()\n"
+        "body = '{\"error_code\":0,\"reason\":\"ok\",\"result\":{\"data\":{\"table\":[' + '{},' * 5592000 + '{}]}}}'\n"
+        "with piaoju.Sandbox() as sb:\n"
+        "    sb.register_answer(image, body)\n"
+        "    del body\n"
+        "    client = sb.client(timeout=5)\n"
+        "    started = time.monotonic()\n"
+        "    try:\n"
+        "        client.recognize_shopping_receipt(image)\n"
+        "        name = 'ok'\n"
+        "    except piaoju.PiaojuError as e:\n"
+        "        name = e.name\n"
+        "    elapsed = time.monotonic() - started\n"
+        "print(json.dumps({'name': name, 'elapsed': elapsed,\n"
+        "                  'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+    )
+    from conftest import FIXTURES
+
+    out = subprocess.run([sys.executable, str(script), str(FIXTURES / "receipt.png")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    print(result)
+    assert result["name"] == "unexpected_response"
+    assert result["elapsed"] < 5 * 1.3
+    assert result["peak_mb"] < 200
+
+
+def test_an_unloadable_exception_module_does_not_hide_the_error(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "piaoju.errors", None)
+    with pytest.raises(RuntimeError) as e:
+        piaoju._native.raise_error(101, "the real problem")
+    assert "the real problem" in str(e.value) and "piaoju.errors" in str(e.value)
