@@ -8,6 +8,7 @@ specification documents (../shared/seeds), extracted verbatim when those are pre
 
 --check regenerates into memory and fails if a committed fixture differs.
 """
+import gzip
 import hashlib
 import json
 import os
@@ -97,6 +98,8 @@ def fixtures():
         "not_an_image.gif": b"GIF89a\x01\x00\x01\x00\x00\x00\x00;",
         "empty.png": b"",
         "signature_vectors.txt": signature_vectors(),
+        # 20 MiB of zeros as gzip (mtime 0: reproducible): the sandbox's gzip-bomb answer.
+        "bomb.gz": gzip.compress(bytes(20 << 20), compresslevel=9, mtime=0),
     }
     if os.path.isdir(SEEDS):
         out["juhe_receipt_answer.json"] = seed_json("000_8f771194fd409b12.txt", "JSON返回示例：", "2、错误码参照\n\n服务级")

@@ -39,6 +39,8 @@ pub(crate) enum Reply {
     Truncated { body: Vec<u8> },
     /// Close without a word.
     Close,
+    /// A hostile answer (see [`crate::Fault`]).
+    Hostile(crate::Fault),
 }
 
 impl Reply {
@@ -133,9 +135,139 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<Request>, Re
     Ok(Some(req))
 }
 
+/// The gzip "bomb": 20 MiB of zeros in a few KiB (tests/fixtures/bomb.gz).
+const GZIP_BOMB: &[u8] = include_bytes!("../../tests/fixtures/bomb.gz");
+
+/// Close with a TCP reset instead of a FIN (SO_LINGER with a zero timeout).
+#[cfg(target_os = "linux")]
+fn reset(stream: TcpStream) {
+    use std::os::fd::AsRawFd;
+    #[repr(C)]
+    struct Linger {
+        onoff: i32,
+        seconds: i32,
+    }
+    extern "C" {
+        fn setsockopt(fd: i32, level: i32, name: i32, value: *const Linger, len: u32) -> i32;
+    }
+    const SOL_SOCKET: i32 = 1;
+    const SO_LINGER: i32 = 13;
+    let linger = Linger {
+        onoff: 1,
+        seconds: 0,
+    };
+    // SAFETY: a valid socket descriptor and a pointer to a struct linger of the given size.
+    unsafe {
+        setsockopt(
+            stream.as_raw_fd(),
+            SOL_SOCKET,
+            SO_LINGER,
+            &linger,
+            std::mem::size_of::<Linger>() as u32,
+        );
+    }
+    drop(stream);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn reset(stream: TcpStream) {
+    drop(stream);
+}
+
+/// Write a hostile answer; every loop is bounded (and ends when the client goes away).
+fn write_hostile(stream: &mut TcpStream, fault: crate::Fault) {
+    use crate::Fault;
+    let answer = crate::JUHE_EXAMPLE_ANSWER.as_bytes();
+    match fault {
+        Fault::Drip(every) => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                answer.len()
+            );
+            if stream.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            for b in answer {
+                std::thread::sleep(every);
+                if stream
+                    .write_all(&[*b])
+                    .and_then(|_| stream.flush())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+        Fault::EndlessHeaders => {
+            if stream.write_all(b"HTTP/1.1 200 OK\r\n").is_err() {
+                return;
+            }
+            for i in 0..6000 {
+                std::thread::sleep(Duration::from_millis(10));
+                if stream
+                    .write_all(format!("X-Endless-{i}: more\r\n").as_bytes())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+        Fault::BadChunk => {
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz-not-hex\r\n{}\r\n0\r\n\r\n",
+            );
+        }
+        Fault::GzipBomb => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                GZIP_BOMB.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(GZIP_BOMB);
+        }
+        Fault::Redirect => {
+            let _ = stream.write_all(
+                b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:9/elsewhere\r\nContent-Length: 0\r\n\r\n",
+            );
+        }
+        Fault::Huge => {
+            const LEN: usize = 100 << 20;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {LEN}\r\n\r\n{{\"reason\":\""
+            );
+            if stream.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            let chunk = vec![b'a'; 64 << 10];
+            let mut sent = head.len();
+            while sent < LEN {
+                if stream.write_all(&chunk).is_err() {
+                    return;
+                }
+                sent += chunk.len();
+            }
+        }
+        Fault::Reset => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"reason\":";
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.flush();
+            std::thread::sleep(Duration::from_millis(20));
+            if let Ok(s) = stream.try_clone() {
+                reset(s);
+            }
+        }
+        _ => {}
+    }
+    let _ = stream.flush();
+}
+
 fn write_reply(stream: &mut TcpStream, reply: Reply, keep_alive: bool) -> bool {
     match reply {
         Reply::Close => false,
+        Reply::Hostile(fault) => {
+            write_hostile(stream, fault);
+            false
+        }
         Reply::Truncated { body } => {
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

@@ -63,6 +63,20 @@ pub enum Fault {
     RejectTokenOnce,
     /// `reject-tokens`: every OCR request presenting an access token gets HTTP 401.
     RejectAllTokens,
+    /// `drip=MS`: the answer's body arrives one byte every MS milliseconds.
+    Drip(Duration),
+    /// `endless-headers`: the status line, then a header line every 10 ms, for a minute.
+    EndlessHeaders,
+    /// `bad-chunk`: a chunked body whose chunk size is not hexadecimal.
+    BadChunk,
+    /// `gzip-bomb`: `Content-Encoding: gzip`, 20 MiB of zeros compressed into a few KiB.
+    GzipBomb,
+    /// `redirect`: HTTP 302 to another host.
+    Redirect,
+    /// `huge`: a 100 MiB body.
+    Huge,
+    /// `reset`: part of the body, then a TCP reset.
+    Reset,
 }
 
 /// Parse a fault list such as `delay=200,http500`.
@@ -108,6 +122,17 @@ pub fn parse_faults(list: &str) -> Result<Vec<Fault>, String> {
                 "wrapped" => Fault::Wrapped,
                 "reject-token" => Fault::RejectTokenOnce,
                 "reject-tokens" => Fault::RejectAllTokens,
+                "drip" => Fault::Drip(Duration::from_millis(
+                    u64::try_from(num(arg)?)
+                        .map_err(|_| format!("bad delay in {item:?}"))?
+                        .clamp(1, 10_000),
+                )),
+                "endless-headers" => Fault::EndlessHeaders,
+                "bad-chunk" => Fault::BadChunk,
+                "gzip-bomb" => Fault::GzipBomb,
+                "redirect" => Fault::Redirect,
+                "huge" => Fault::Huge,
+                "reset" => Fault::Reset,
                 _ => return Err(format!("unknown fault {item:?}")),
             })
         })

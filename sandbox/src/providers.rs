@@ -141,6 +141,13 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Reply {
                 }
             }
             Fault::Close => return Reply::Close,
+            Fault::Drip(_)
+            | Fault::EndlessHeaders
+            | Fault::BadChunk
+            | Fault::GzipBomb
+            | Fault::Redirect
+            | Fault::Huge
+            | Fault::Reset => return Reply::Hostile(f.clone()),
             _ => {}
         }
     }
