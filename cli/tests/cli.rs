@@ -100,3 +100,68 @@ fn usage_errors() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("usage:"));
     }
 }
+
+/// The cases of tests/secret_cases.tsv whose configuration the environment can express: the
+/// error on stderr never shows a secret.
+#[test]
+fn no_secret_on_stderr() {
+    let sb = piaoju_sandbox::Sandbox::start().unwrap();
+    let cases = include_str!("../../tests/secret_cases.tsv");
+    let mut ran = 0;
+    for line in cases
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (name, operation, config, expected) = (cols[0], cols[1], cols[2], cols[3]);
+        let config: serde_json::Value =
+            serde_json::from_str(&config.replace("{url}", &sb.url())).unwrap();
+        // The configuration as PIAOJU_* variables, or None when it cannot be one.
+        let mut vars: Option<Vec<(String, String)>> = Some(Vec::new());
+        for (key, value) in config.as_object().unwrap() {
+            let pairs: Vec<(String, &serde_json::Value)> = match (key.as_str(), value) {
+                ("proxy", v) => vec![("PIAOJU_PROXY".into(), v)],
+                ("juhe" | "chinaums", serde_json::Value::Object(m)) => m
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            format!("PIAOJU_{}_{}", key.to_uppercase(), k.to_uppercase()),
+                            v,
+                        )
+                    })
+                    .collect(),
+                _ => {
+                    vars = None;
+                    break;
+                }
+            };
+            for (var, v) in pairs {
+                match (v.as_str(), vars.as_mut()) {
+                    (Some(s), Some(list)) => list.push((var, s.to_string())),
+                    _ => vars = None,
+                }
+            }
+        }
+        let Some(vars) = vars else { continue };
+        let mut cmd = piaoju();
+        cmd.envs(vars);
+        let command = if operation == "shopping_receipt" {
+            "receipt"
+        } else {
+            "invoice"
+        };
+        let image = fixture(if command == "receipt" {
+            "receipt.png"
+        } else {
+            "invoice.png"
+        });
+        let out = cmd.args([command, &image]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("SENTINEL"), "{name}: {stderr}");
+        assert!(out.stdout.is_empty(), "{name}");
+        let v: serde_json::Value = serde_json::from_str(&stderr).unwrap();
+        assert_eq!(v["name"], expected, "{name}");
+        ran += 1;
+    }
+    assert!(ran >= 9, "{ran}");
+}

@@ -303,9 +303,11 @@ impl Config {
         let parse_ms = |name: &str| -> Result<Option<u64>> {
             get(name)
                 .map(|v| {
+                    // The value is not quoted: a secret set under the wrong name stays unseen.
                     v.trim().parse::<u64>().map_err(|_| {
                         config_error(format!(
-                            "{name} must be a whole number of milliseconds, got {v:?}"
+                            "{name} must be a whole number of milliseconds, got {} characters that are not one",
+                            v.chars().count()
                         ))
                     })
                 })
@@ -316,7 +318,8 @@ impl Config {
                 None => Ok(None),
                 Some(v) if options.contains(&v.as_str()) => Ok(Some(Value::String(v))),
                 Some(v) => Err(config_error(format!(
-                    "{name} must be one of {options:?}, got {v:?}"
+                    "{name} must be one of {options:?}, got another value ({} characters)",
+                    v.chars().count()
                 ))),
             }
         };

@@ -39,6 +39,9 @@ mod oneshot;
 mod process;
 mod wire;
 
+#[cfg(test)]
+mod properties;
+
 use std::fmt;
 
 use deadline::Deadline;

@@ -77,6 +77,9 @@ pub enum Fault {
     Huge,
     /// `reset`: part of the body, then a TCP reset.
     Reset,
+    /// `token-leak=KIND`: the token endpoint answers a body holding the access token
+    /// [`LEAK_TOKEN`] but not a success: `no-errcode`, `null-errcode`, `not-json` or `http500`.
+    TokenLeak(String),
 }
 
 /// Parse a fault list such as `delay=200,http500`.
@@ -133,6 +136,16 @@ pub fn parse_faults(list: &str) -> Result<Vec<Fault>, String> {
                 "redirect" => Fault::Redirect,
                 "huge" => Fault::Huge,
                 "reset" => Fault::Reset,
+                "token-leak" => {
+                    match arg {
+                        Some(k @ ("no-errcode" | "null-errcode" | "not-json" | "http500")) => {
+                            Fault::TokenLeak(k.to_string())
+                        }
+                        _ => return Err(format!(
+                            "fault {item:?} needs no-errcode, null-errcode, not-json or http500"
+                        )),
+                    }
+                }
                 _ => return Err(format!("unknown fault {item:?}")),
             })
         })
@@ -151,6 +164,9 @@ pub fn token_ttl_from_secs(secs: f64) -> Result<Duration, String> {
     }
     Ok(Duration::from_secs_f64(secs))
 }
+
+/// The access token of the `token-leak` answers: no message of the client may quote it.
+pub const LEAK_TOKEN: &str = "SENTINEL-ACCESS-TOKEN-7f3a";
 
 /// Credentials and behaviour of a sandbox.
 #[derive(Debug, Clone)]

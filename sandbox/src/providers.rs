@@ -267,8 +267,23 @@ fn fresh_nonce(shared: &Shared, nonce: &str) -> bool {
 fn token(shared: &Shared, req: &Request, faults: &[Fault]) -> Reply {
     shared.token_requests.fetch_add(1, Ordering::SeqCst);
     for f in faults {
-        if let Fault::TokenDelay(d) = f {
-            std::thread::sleep(*d);
+        match f {
+            Fault::TokenDelay(d) => std::thread::sleep(*d),
+            Fault::TokenLeak(kind) => {
+                let t = crate::LEAK_TOKEN;
+                return match kind.as_str() {
+                    "no-errcode" => Reply::json(
+                        200,
+                        json!({"accessToken": t, "expiresIn": 3600}).to_string(),
+                    ),
+                    "null-errcode" => {
+                        Reply::json(200, json!({"errCode": null, "accessToken": t}).to_string())
+                    }
+                    "not-json" => Reply::json(200, format!("accessToken={t}; not JSON")),
+                    _ => Reply::json(500, format!("<html>500 {t}</html>")),
+                };
+            }
+            _ => {}
         }
     }
     let refuse = |code: &str, info: &str| {

@@ -523,6 +523,78 @@ static void test_hostile_servers(void) {
     }
 }
 
+/* Replace every "{url}" in `template` with `url`. */
+static void fill_url(char *out, size_t size, const char *template, const char *with) {
+    size_t used = 0;
+    const char *p = template;
+    out[0] = '\0';
+    while (*p && used + 1 < size) {
+        if (strncmp(p, "{url}", 5) == 0) {
+            used += (size_t)snprintf(out + used, size - used, "%s", with);
+            p += 5;
+        } else {
+            out[used++] = *p++;
+            out[used] = '\0';
+        }
+    }
+}
+
+/* No secret in any message (tests/secret_cases.tsv, also run by the Rust, Python and CLI
+ * suites): neither the error JSON of pj_client_new or of a call, nor pj_call's, holds
+ * "SENTINEL". */
+static void test_secrets(void) {
+    char path[1024], line[2048], config_json[2048], request[4096], what[2300], image[1024];
+    int n = 0;
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/../secret_cases.tsv", fixtures);
+    f = fopen(path, "r");
+    CHECK(f != NULL, "secret_cases.tsv opens");
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        char *name, *operation, *config_template, *expected, *save = NULL, *out;
+        pj_client *client = NULL;
+        char *json = NULL;
+        pj_status st;
+
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '#' || line[0] == '\0') continue;
+        name = strtok_r(line, "\t", &save);
+        operation = strtok_r(NULL, "\t", &save);
+        config_template = strtok_r(NULL, "\t", &save);
+        expected = strtok_r(NULL, "\t", &save);
+        if (!name || !operation || !config_template || !expected) {
+            CHECK(0, "a secret case has four columns");
+            continue;
+        }
+        fill_url(config_json, sizeof config_json, config_template, url);
+        fixture_into(image, sizeof image,
+                     strcmp(operation, "shopping_receipt") == 0 ? "receipt.png" : "invoice.png");
+        st = pj_client_new(config_json, &client, &json);
+        if (st == PJ_STATUS_OK) {
+            st = strcmp(operation, "shopping_receipt") == 0
+                     ? pj_recognize_shopping_receipt_file(client, image, &json)
+                     : pj_recognize_used_car_invoice_file(client, image, &json);
+            pj_client_free(client);
+        }
+        snprintf(what, sizeof what, "secret case %s: %s (got %s)", name, expected, pj_status_name(st));
+        CHECK(strcmp(pj_status_name(st), expected) == 0, what);
+        snprintf(what, sizeof what, "secret case %s: no sentinel in %s", name, json ? json : "(null)");
+        CHECK(json != NULL && !contains(json, "SENTINEL"), what);
+        pj_string_free(json);
+
+        snprintf(request, sizeof request, "{\"config\": %s, \"operation\": \"%s\", \"image_path\": \"%s\"}",
+                 config_json, operation, image);
+        out = pj_call(request);
+        snprintf(what, sizeof what, "secret case %s: pj_call says nothing secret", name);
+        CHECK(out != NULL && !contains(out, "SENTINEL") && contains(out, expected), what);
+        pj_string_free(out);
+        n++;
+    }
+    fclose(f);
+    CHECK(n == 12, "every secret case ran");
+}
+
 int main(void) {
     url = getenv("PIAOJU_SANDBOX_URL");
     fixtures = getenv("PIAOJU_FIXTURES");
@@ -540,6 +612,7 @@ int main(void) {
     test_fork();
     test_deadline_with_a_hanging_token_endpoint();
     test_hostile_servers();
+    test_secrets();
     printf("c: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
