@@ -38,7 +38,8 @@ fn main() -> ExitCode {
         },
         _ => return usage("expected a command and one image path"),
     };
-    match run(op, Path::new(image), sandbox) {
+    // A panic is reported like any other error (901), never as a backtrace.
+    match piaoju::boundary::catch_panic(|| run(op, Path::new(image), sandbox)) {
         Ok(json) => {
             println!("{json}");
             ExitCode::SUCCESS

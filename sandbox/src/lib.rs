@@ -136,16 +136,16 @@ pub fn parse_faults(list: &str) -> Result<Vec<Fault>, String> {
                 "redirect" => Fault::Redirect,
                 "huge" => Fault::Huge,
                 "reset" => Fault::Reset,
-                "token-leak" => {
-                    match arg {
-                        Some(k @ ("no-errcode" | "null-errcode" | "not-json" | "http500")) => {
-                            Fault::TokenLeak(k.to_string())
-                        }
-                        _ => return Err(format!(
-                            "fault {item:?} needs no-errcode, null-errcode, not-json or http500"
-                        )),
+                "token-leak" => match arg {
+                    Some(k @ ("no-errcode" | "null-errcode" | "not-json" | "http500")) => {
+                        Fault::TokenLeak(k.to_string())
                     }
-                }
+                    _ => {
+                        return Err(format!(
+                            "fault {item:?} needs no-errcode, null-errcode, not-json or http500"
+                        ))
+                    }
+                },
                 _ => return Err(format!("unknown fault {item:?}")),
             })
         })
