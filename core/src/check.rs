@@ -491,12 +491,62 @@ fn parse_fraction(chars: &[char]) -> Option<i128> {
     rest.is_empty().then_some(fen)
 }
 
-fn parse_words_fen(text: &str) -> Option<i128> {
-    let mut t: &str = text.trim();
-    for p in ["人民币", "（大写）", "(大写)", "大写"] {
-        t = t.strip_prefix(p).unwrap_or(t).trim_start();
+/// Traditional (and variant) forms of the numerals and units, as their standard forms.
+fn standard_form(c: char) -> char {
+    match c {
+        '萬' => '万',
+        '億' => '亿',
+        '圓' => '圆',
+        '貳' | '貮' => '贰',
+        '參' | '叄' | '参' => '叁',
+        '陸' => '陆',
+        other => other,
     }
-    let mut chars: Vec<char> = t.chars().filter(|c| !c.is_whitespace()).collect();
+}
+
+/// The tax-control printer's marks before an amount in words.
+const MARKS: &[char] = &['⊗', 'ⓧ', '×', '⨂'];
+const WORDS_PREFIXES: &[&str] = &["人民币", "（大写）", "(大写)", "大写"];
+const FIGURE_MARKERS: &[&str] = &["（小写）", "(小写)", "小写"];
+
+/// Split printed words into the amount in words and the figure printed after them, if any:
+/// `"⊗人民币：壹万圆整（小写）¥10000.00"` → (`"壹万圆整"`, `Some("¥10000.00")`).
+fn split_words(text: &str) -> (String, Option<String>) {
+    let mut t = text.trim();
+    loop {
+        let before = t;
+        t = t.trim_start_matches(MARKS).trim_start();
+        for p in WORDS_PREFIXES {
+            if let Some(rest) = t.strip_prefix(p) {
+                t = rest
+                    .trim_start()
+                    .trim_start_matches([':', '：'])
+                    .trim_start();
+            }
+        }
+        if t == before {
+            break;
+        }
+    }
+    let figure_at = FIGURE_MARKERS
+        .iter()
+        .filter_map(|m| t.find(m).map(|i| (i, m.len())))
+        .min()
+        .or_else(|| t.find(['¥', '￥']).map(|i| (i, 0)));
+    let (words, figure) = match figure_at {
+        Some((i, marker)) => (&t[..i], Some(t[i + marker..].trim().to_string())),
+        None => (t, None),
+    };
+    let words = words
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(standard_form)
+        .collect();
+    (words, figure)
+}
+
+fn parse_words_fen(words: &str) -> Option<i128> {
+    let mut chars: Vec<char> = words.chars().collect();
     let terminated = matches!(chars.last(), Some('整' | '正'));
     if terminated {
         chars.pop();
@@ -526,70 +576,133 @@ fn parse_words_fen(text: &str) -> Option<i128> {
     yuan.checked_mul(100)?.checked_add(fen)
 }
 
-/// Parse Chinese uppercase money (`"壹万圆整"` → 10000.00), with every variant of PROTOCOLS.md §3:
-/// 元 or 圆, 整 or 正, optional 人民币 prefix, optional 零 where the 万 or 元 digit is zero.
+/// Parse Chinese uppercase money (`"壹万圆整"` → 10000.00), as invoices and OCR print it: every
+/// variant of PROTOCOLS.md §3 (元 or 圆, 整 or 正, optional 零 where the 万 or 元 digit is zero),
+/// traditional numerals and units (壹萬圓整, 陸佰元整, 貳仟零伍拾元整), a leading printer mark
+/// (⊗, ⓧ, ×) and a `人民币` / `大写` prefix with or without a colon. A figure printed after the
+/// words (`（小写）¥10000.00`, `¥10000.00`) is read too and must agree with them, or this is an
+/// error saying so. Never a guess: anything ambiguous is refused.
 pub fn amount_in_words(text: &str) -> Result<Decimal> {
-    parse_words_fen(text)
+    let refuse = |why: String| Error::new(ErrorCode::InvalidArgument, why);
+    let (words, figure) = split_words(text);
+    let amount = parse_words_fen(&words)
         .map(|fen| Decimal::new(fen, 2))
         .ok_or_else(|| {
-            Error::new(
-                ErrorCode::InvalidArgument,
-                format!(
-                    "{:?} is not an amount in Chinese uppercase money",
-                    text.trim()
-                ),
-            )
-        })
+            refuse(format!(
+                "{:?} is not an amount in Chinese uppercase money",
+                text.trim()
+            ))
+        })?;
+    if let Some(figure) = figure {
+        match crate::normalize::money(&figure) {
+            Some(f) if f == amount => {}
+            Some(f) => {
+                return Err(refuse(format!(
+                    "the words say {amount} but the figure printed after them says {f}"
+                )))
+            }
+            None => {
+                return Err(refuse(format!(
+                    "the figure {figure:?} printed after the words ({amount}) is not an amount"
+                )))
+            }
+        }
+    }
+    Ok(amount)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Document checks
 
-/// The checks of a shopping receipt.
-pub fn receipt_checks(r: &ShoppingReceipt) -> Vec<Check> {
-    let mut out = Vec::new();
+/// The figures of a receipt that its arithmetic relates: what the arithmetic checks read, so
+/// that a reading of an unreadable value can be tried on a copy.
+#[derive(Debug, Clone)]
+struct Figures {
+    total: Option<Decimal>,
+    paid: Option<Decimal>,
+    change: Option<Decimal>,
+    discount: Option<Decimal>,
+    /// Quantity, unit price and subtotal of each item.
+    items: Vec<[Option<Decimal>; 3]>,
+}
 
-    // Items add up to the total.
-    let f = &["items.subtotal_amount", "total_amount", "discount"];
-    let subtotals: Option<Vec<Decimal>> = r.items.iter().map(|i| i.subtotal_amount).collect();
-    out.push(match (r.total_amount, subtotals) {
-        (None, _) => Check::skipped("items_sum_to_total", f, "no total amount"),
-        (_, _) if r.items.is_empty() => Check::skipped("items_sum_to_total", f, "no items"),
-        (_, None) => Check::skipped("items_sum_to_total", f, "an item has no subtotal"),
-        (Some(total), Some(subs)) => {
-            let sum = subs.iter().try_fold(Decimal::ZERO, |a, &b| a.checked_add(b));
-            let discount = r.discount.map(|d| if d.is_negative() { Decimal::ZERO.checked_sub(d).unwrap_or(d) } else { d });
-            match sum {
-                None => Check::skipped("items_sum_to_total", f, "amounts too large to add"),
-                Some(sum) if sum == total => Check::pass("items_sum_to_total", f, format!("items add up to {sum} = total")),
-                Some(sum) => match discount.and_then(|d| sum.checked_sub(d)) {
-                    Some(net) if net == total => Check::pass(
-                        "items_sum_to_total",
-                        f,
-                        format!("items add up to {sum}, less discount {} = total {total}", discount.unwrap_or(Decimal::ZERO)),
-                    ),
-                    _ => Check::fail(
-                        "items_sum_to_total",
-                        f,
-                        match discount {
-                            Some(d) => format!("items add up to {sum}, less discount {d} = {}, but the total is {total}", sum.checked_sub(d).map(|x| x.to_string()).unwrap_or_default()),
-                            None => format!("items add up to {sum}, but the total is {total}"),
-                        },
-                    ),
-                },
+impl Figures {
+    fn of(r: &ShoppingReceipt) -> Figures {
+        Figures {
+            total: r.total_amount,
+            paid: r.paid_amount,
+            change: r.change,
+            discount: r.discount,
+            items: r
+                .items
+                .iter()
+                .map(|i| [i.quantity, i.unit_price, i.subtotal_amount])
+                .collect(),
+        }
+    }
+
+    /// The slot of a field (`"total_amount"`, `"items[2].unit_price"`).
+    fn slot(&mut self, field: &str) -> Option<&mut Option<Decimal>> {
+        match field {
+            "total_amount" => Some(&mut self.total),
+            "paid_amount" => Some(&mut self.paid),
+            "change" => Some(&mut self.change),
+            "discount" => Some(&mut self.discount),
+            _ => {
+                let (index, name) = field.strip_prefix("items[")?.split_once("].")?;
+                let item = self.items.get_mut(index.parse::<usize>().ok()?)?;
+                let column = ["quantity", "unit_price", "subtotal_amount"]
+                    .iter()
+                    .position(|c| *c == name)?;
+                Some(&mut item[column])
             }
         }
-    });
+    }
 
-    // Each item: quantity × unit price = subtotal.
-    for (i, item) in r.items.iter().enumerate() {
-        let fq = format!("items[{i}].quantity");
-        let fp = format!("items[{i}].unit_price");
-        let fs = format!("items[{i}].subtotal_amount");
-        let f: &[&str] = &[&fq, &fp, &fs];
-        let name = "item_amount";
-        out.push(
-            match (item.quantity, item.unit_price, item.subtotal_amount) {
+    /// The arithmetic checks: items add up to the total, each item, and the change.
+    fn arithmetic(&self) -> Vec<Check> {
+        let mut out = Vec::new();
+
+        // Items add up to the total.
+        let f = &["items.subtotal_amount", "total_amount", "discount"];
+        let subtotals: Option<Vec<Decimal>> = self.items.iter().map(|i| i[2]).collect();
+        out.push(match (self.total, subtotals) {
+            (None, _) => Check::skipped("items_sum_to_total", f, "no total amount"),
+            (_, _) if self.items.is_empty() => Check::skipped("items_sum_to_total", f, "no items"),
+            (_, None) => Check::skipped("items_sum_to_total", f, "an item has no subtotal"),
+            (Some(total), Some(subs)) => {
+                let sum = subs.iter().try_fold(Decimal::ZERO, |a, &b| a.checked_add(b));
+                let discount = self.discount.map(|d| if d.is_negative() { Decimal::ZERO.checked_sub(d).unwrap_or(d) } else { d });
+                match sum {
+                    None => Check::skipped("items_sum_to_total", f, "amounts too large to add"),
+                    Some(sum) if sum == total => Check::pass("items_sum_to_total", f, format!("items add up to {sum} = total")),
+                    Some(sum) => match discount.and_then(|d| sum.checked_sub(d)) {
+                        Some(net) if net == total => Check::pass(
+                            "items_sum_to_total",
+                            f,
+                            format!("items add up to {sum}, less discount {} = total {total}", discount.unwrap_or(Decimal::ZERO)),
+                        ),
+                        _ => Check::fail(
+                            "items_sum_to_total",
+                            f,
+                            match discount {
+                                Some(d) => format!("items add up to {sum}, less discount {d} = {}, but the total is {total}", sum.checked_sub(d).map(|x| x.to_string()).unwrap_or_default()),
+                                None => format!("items add up to {sum}, but the total is {total}"),
+                            },
+                        ),
+                    },
+                }
+            }
+        });
+
+        // Each item: quantity × unit price = subtotal.
+        for (i, item) in self.items.iter().enumerate() {
+            let fq = format!("items[{i}].quantity");
+            let fp = format!("items[{i}].unit_price");
+            let fs = format!("items[{i}].subtotal_amount");
+            let f: &[&str] = &[&fq, &fp, &fs];
+            let name = "item_amount";
+            out.push(match (item[0], item[1], item[2]) {
                 (Some(q), Some(p), Some(s)) => match q.checked_mul(p) {
                     Some(prod) if prod == s => {
                         Check::pass(name, f, format!("item {}: {q} × {p} = {s}", i + 1))
@@ -609,28 +722,114 @@ pub fn receipt_checks(r: &ShoppingReceipt) -> Vec<Check> {
                     f,
                     format!("item {}: quantity, unit price or subtotal missing", i + 1),
                 ),
-            },
-        );
-    }
+            });
+        }
 
-    // paid − total = change.
-    let f = &["paid_amount", "total_amount", "change"];
-    out.push(match (r.paid_amount, r.total_amount, r.change) {
-        (Some(paid), Some(total), Some(change)) => match paid.checked_sub(total) {
-            Some(diff) if diff == change => Check::pass(
-                "change",
+        // paid − total = change.
+        let f = &["paid_amount", "total_amount", "change"];
+        out.push(match (self.paid, self.total, self.change) {
+            (Some(paid), Some(total), Some(change)) => match paid.checked_sub(total) {
+                Some(diff) if diff == change => Check::pass(
+                    "change",
+                    f,
+                    format!("paid {paid} − total {total} = change {change}"),
+                ),
+                Some(diff) => Check::fail(
+                    "change",
+                    f,
+                    format!("paid {paid} − total {total} = {diff}, but the change is {change}"),
+                ),
+                None => Check::skipped("change", f, "amounts too large"),
+            },
+            _ => Check::skipped("change", f, "paid amount, total or change missing"),
+        });
+        out
+    }
+}
+
+/// The reading of a value that is not a number, and what it does to the document's arithmetic:
+/// a `value_unreadable` check (failed) naming the field and quoting the text.
+fn unreadable(
+    field: &str,
+    raw: &str,
+    reading: Option<(Decimal, char, char)>,
+    verdict: impl FnOnce(Decimal) -> String,
+) -> Check {
+    let f = &[field];
+    match reading {
+        Some((value, from, to)) => {
+            let mut c = Check::fail(
+                "value_unreadable",
                 f,
-                format!("paid {paid} − total {total} = change {change}"),
+                format!(
+                    "{field} {raw:?} is not a number; read with {from:?} as {to:?} it is {value}, {}",
+                    verdict(value)
+                ),
+            );
+            c.suggestion = Some(value.to_string());
+            c
+        }
+        None => Check::fail(
+            "value_unreadable",
+            f,
+            format!(
+                "{field} {raw:?} is not a number, and no single common OCR confusion makes it one"
             ),
-            Some(diff) => Check::fail(
-                "change",
-                f,
-                format!("paid {paid} − total {total} = {diff}, but the change is {change}"),
-            ),
-            None => Check::skipped("change", f, "amounts too large"),
-        },
-        _ => Check::skipped("change", f, "paid amount, total or change missing"),
-    });
+        ),
+    }
+}
+
+/// What a reading does to the receipt's arithmetic checks that involve `field`.
+fn receipt_verdict(figures: &Figures, field: &str, value: Decimal) -> String {
+    let mut tried = figures.clone();
+    if let Some(slot) = tried.slot(field) {
+        *slot = Some(value);
+    }
+    let item = field
+        .strip_prefix("items[")
+        .and_then(|s| s.split_once(']'))
+        .map(|(i, _)| format!("items[{i}]."));
+    let relevant: Vec<Check> = tried
+        .arithmetic()
+        .into_iter()
+        .filter(|c| match c.name.as_str() {
+            "item_amount" => item
+                .as_deref()
+                .is_some_and(|p| c.fields.first().is_some_and(|f| f.starts_with(p))),
+            "items_sum_to_total" => {
+                field.ends_with("subtotal_amount") || field == "total_amount" || field == "discount"
+            }
+            "change" => matches!(field, "total_amount" | "paid_amount" | "change"),
+            _ => false,
+        })
+        .collect();
+    let names = |cs: &[&Check]| {
+        cs.iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let failed: Vec<&Check> = relevant.iter().filter(|c| c.failed()).collect();
+    let passed: Vec<&Check> = relevant.iter().filter(|c| c.passed()).collect();
+    if !failed.is_empty() {
+        format!(
+            "but the receipt's arithmetic still disagrees with that reading ({})",
+            names(&failed)
+        )
+    } else if !passed.is_empty() {
+        format!(
+            "which makes the receipt's arithmetic agree ({})",
+            names(&passed)
+        )
+    } else {
+        "and there is no other figure to check that reading against".to_string()
+    }
+}
+
+/// The checks of a shopping receipt.
+pub fn receipt_checks(r: &ShoppingReceipt) -> Vec<Check> {
+    let figures = Figures::of(r);
+    let mut out = figures.arithmetic();
 
     // table_row_num = number of items.
     let f = &["table_row_num", "items"];
@@ -688,6 +887,38 @@ pub fn receipt_checks(r: &ShoppingReceipt) -> Vec<Check> {
             format!("not a valid date or time: {}", bad.join(", ")),
         )
     });
+
+    // Values printed but not readable as numbers: named, quoted, and read when one common OCR
+    // confusion makes them a number (the value itself stays None).
+    let mut fields: Vec<(String, Option<&str>, bool)> =
+        ["total_amount", "paid_amount", "change", "discount"]
+            .iter()
+            .map(|&f| (f.to_string(), r.raw_text(f), true))
+            .collect();
+    for (i, item) in r.items.iter().enumerate() {
+        for (name, is_money) in [
+            ("quantity", false),
+            ("unit_price", true),
+            ("subtotal_amount", true),
+        ] {
+            fields.push((format!("items[{i}].{name}"), item.raw_text(name), is_money));
+        }
+    }
+    for (field, raw, is_money) in fields {
+        let Some(raw) = raw else { continue };
+        let mut read = figures.clone();
+        if read.slot(&field).is_some_and(|v| v.is_some()) {
+            continue;
+        }
+        let reading = if is_money {
+            crate::normalize::money_reading(raw)
+        } else {
+            crate::normalize::quantity_reading(raw)
+        };
+        out.push(unreadable(&field, raw, reading, |v| {
+            receipt_verdict(&figures, &field, v)
+        }));
+    }
     out
 }
 
@@ -717,15 +948,18 @@ pub fn invoice_checks(inv: &UsedCarInvoice) -> Vec<Check> {
             (None, _) => Check::skipped("total_price_in_words", f, "no amount in words"),
             (_, None) => Check::skipped("total_price_in_words", f, "no total price"),
             (Some(words), Some(total_raw)) => match (amount_in_words(words), inv.total_price) {
-                (Err(_), _) => Check::fail(
+                (Err(e), _) => Check::fail(
                     "total_price_in_words",
                     f,
-                    format!("{words:?} cannot be read as an amount in words"),
+                    format!(
+                        "{words:?} cannot be read as an amount in words: {}",
+                        e.message
+                    ),
                 ),
-                (_, None) => Check::fail(
+                (_, None) => Check::skipped(
                     "total_price_in_words",
                     f,
-                    format!("the total price {total_raw:?} is not an amount"),
+                    format!("the total price {total_raw:?} is not a number (see value_unreadable)"),
                 ),
                 (Ok(w), Some(t)) if w == t => Check::pass(
                     "total_price_in_words",
@@ -788,5 +1022,23 @@ pub fn invoice_checks(inv: &UsedCarInvoice) -> Vec<Check> {
         Some(p) => plate_number(p),
         None => Check::skipped("plate_number", &["plate_number"], "no plate number"),
     });
+
+    // A total price printed but not readable as a number.
+    if let (None, Some(raw)) = (inv.total_price, inv.raw_text("total_price")) {
+        let words = inv
+            .total_price_in_words
+            .as_deref()
+            .and_then(|w| amount_in_words(w).ok());
+        out.push(unreadable(
+            "total_price",
+            raw,
+            crate::normalize::money_reading(raw),
+            |v| match words {
+                Some(w) if w == v => format!("which agrees with the amount in words ({w})"),
+                Some(w) => format!("but the amount in words says {w}"),
+                None => "and there is no amount in words to check that reading against".into(),
+            },
+        ));
+    }
     out
 }

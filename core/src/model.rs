@@ -248,6 +248,9 @@ pub struct ReceiptItem {
     pub quantity: Option<Decimal>,
     pub unit_price: Option<Decimal>,
     pub subtotal_amount: Option<Decimal>,
+    /// The trimmed raw texts of quantity, unit price and subtotal (empty when there was none).
+    #[serde(skip)]
+    raw_texts: [String; 3],
 }
 
 impl ReceiptItem {
@@ -263,7 +266,17 @@ impl ReceiptItem {
             quantity: normalize::quantity(quantity),
             unit_price: normalize::money(unit_price),
             subtotal_amount: normalize::money(subtotal),
+            raw_texts: [quantity, unit_price, subtotal].map(|t| t.trim().to_string()),
         }
+    }
+
+    /// The provider's raw text of `quantity`, `unit_price` or `subtotal_amount`, trimmed;
+    /// `None` when it was absent or empty.
+    pub fn raw_text(&self, field: &str) -> Option<&str> {
+        let i = ["quantity", "unit_price", "subtotal_amount"]
+            .iter()
+            .position(|f| *f == field)?;
+        Some(self.raw_texts[i].as_str()).filter(|t| !t.is_empty())
     }
 
     const SCHEMA: &'static [SchemaField] = &[
