@@ -40,6 +40,8 @@ mod process;
 mod wire;
 
 #[cfg(test)]
+mod ocr_corpus;
+#[cfg(test)]
 mod properties;
 
 use std::fmt;

@@ -77,6 +77,10 @@ pub enum Fault {
     Huge,
     /// `reset`: part of the body, then a TCP reset.
     Reset,
+    /// `ocr-variants`: the example answers as real OCR prints them: the receipt's total as
+    /// `12,50` and its first unit price as `单价:4.5O`; the invoice's amount in words as
+    /// `⊗人民币：壹萬圓整（小写）¥10000.00`.
+    OcrVariants,
     /// `token-leak=KIND`: the token endpoint answers a body holding the access token
     /// [`LEAK_TOKEN`] but not a success: `no-errcode`, `null-errcode`, `not-json` or `http500`.
     TokenLeak(String),
@@ -136,6 +140,7 @@ pub fn parse_faults(list: &str) -> Result<Vec<Fault>, String> {
                 "redirect" => Fault::Redirect,
                 "huge" => Fault::Huge,
                 "reset" => Fault::Reset,
+                "ocr-variants" => Fault::OcrVariants,
                 "token-leak" => match arg {
                     Some(k @ ("no-errcode" | "null-errcode" | "not-json" | "http500")) => {
                         Fault::TokenLeak(k.to_string())

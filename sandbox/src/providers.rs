@@ -240,6 +240,13 @@ fn juhe(shared: &Shared, req: &Request, faults: &[Fault]) -> Reply {
         }
         _ => return juhe_error(JUHE_IMAGE_INVALID),
     }
+    if faults.contains(&Fault::OcrVariants) {
+        let mut v: Value =
+            serde_json::from_str(crate::JUHE_EXAMPLE_ANSWER).expect("fixture is JSON");
+        v["result"]["data"]["total_amount"] = "12,50".into();
+        v["result"]["data"]["table"][0]["unit_price"] = "单价:4.5O".into();
+        return Reply::json(200, v.to_string());
+    }
     Reply::json(200, crate::JUHE_EXAMPLE_ANSWER)
 }
 
@@ -451,6 +458,20 @@ fn ocr(shared: &Shared, req: &Request, faults: &[Fault]) -> Reply {
         if let Fault::ChinaumsAnswer(code) = f {
             return chinaums_page_error(*code);
         }
+    }
+    if faults.contains(&Fault::OcrVariants) {
+        let mut v: Value =
+            serde_json::from_str(crate::CHINAUMS_EXAMPLE_ANSWER).expect("fixture is JSON");
+        let words_key = piaoju::spec::invoice_field_by_name("total_price_in_words")
+            .expect("a documented field")
+            .key;
+        let fields = &mut v["PageInfo"][0]["Result"][0]["ResultList"][0]["FieldList"];
+        for f in fields.as_array_mut().into_iter().flatten() {
+            if f["key"] == words_key {
+                f["value"] = "⊗人民币：壹萬圓整（小写）¥10000.00".into();
+            }
+        }
+        return Reply::json(200, v.to_string());
     }
     if faults.contains(&Fault::Wrapped) {
         let inner: Value =

@@ -595,6 +595,25 @@ static void test_secrets(void) {
     CHECK(n == 12, "every secret case ran");
 }
 
+/* Real OCR text (the sandbox's ocr-variants answers): a misread total is never a wrong amount
+ * but a value_unreadable check with its reading; printed amounts in words pass. */
+static void test_ocr_variants(void) {
+    pj_client *client = new_client(config("/fault/ocr-variants", "access_token", 10000));
+    char *json = NULL;
+    CHECK(pj_recognize_shopping_receipt_file(client, fixture("receipt.png"), &json) == PJ_STATUS_OK, "ocr-variants receipt");
+    CHECK(contains(json, "\"total_amount\":null"), "12,50 is not read as 1250");
+    CHECK(contains(json, "\"name\":\"value_unreadable\",\"fields\":[\"total_amount\"],\"status\":\"fail\""),
+          "value_unreadable names the total");
+    CHECK(contains(json, "\"suggestion\":\"12.50\""), "and suggests 12.50");
+    pj_string_free(json);
+    json = NULL;
+    CHECK(pj_recognize_used_car_invoice_file(client, fixture("invoice.png"), &json) == PJ_STATUS_OK, "ocr-variants invoice");
+    CHECK(contains(json, "\"name\":\"total_price_in_words\",\"fields\":[\"total_price_in_words\",\"total_price\"],\"status\":\"pass\""),
+          "the printed amount in words passes");
+    pj_string_free(json);
+    pj_client_free(client);
+}
+
 int main(void) {
     url = getenv("PIAOJU_SANDBOX_URL");
     fixtures = getenv("PIAOJU_FIXTURES");
@@ -613,6 +632,7 @@ int main(void) {
     test_deadline_with_a_hanging_token_endpoint();
     test_hostile_servers();
     test_secrets();
+    test_ocr_variants();
     printf("c: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -58,3 +58,31 @@ def test_checks_on_results_are_objects(sandbox, fixtures):
     assert vin.suggestion == "LFV3A28W6K3705006" and bad.vin == "LFV3A28W6K37O5006"
     r = sandbox.client().recognize_shopping_receipt(fixtures / "receipt.png")
     assert r.checks_passed and all(isinstance(c, piaoju.Check) for c in r.checks)
+
+
+def test_real_ocr_text_reads_without_false_alarms(sandbox, fixtures):
+    """The sandbox's ocr-variants answers: a misread total and unit price, and the amount in
+    words as tax-control printers print it (traditional, marked, with the figure after it)."""
+    client = sandbox.client(faults="ocr-variants")
+    r = client.recognize_shopping_receipt(fixtures / "receipt.png")
+    assert r.total_amount is None, "12,50 is never read as 1250"
+    assert r.items[0].unit_price is None
+    flagged = {c.fields[0]: c for c in r.checks if c.name == "value_unreadable"}
+    assert set(flagged) == {"total_amount", "items[0].unit_price"}
+    total = flagged["total_amount"]
+    assert total.status == "fail" and total.suggestion == "12.50"
+    assert '"12,50"' in total.message and "agree" in total.message and "disagrees" not in total.message
+    assert flagged["items[0].unit_price"].suggestion == "4.50"
+    assert r.to_dict()["raw"]["data"]["total_amount"] == "12,50", "the raw text stays"
+
+    inv = client.recognize_used_car_invoice(fixtures / "invoice.png")
+    assert inv.total_price_in_words == "⊗人民币：壹萬圓整（小写）¥10000.00"
+    assert [c.status for c in inv.checks if c.name == "total_price_in_words"] == ["pass"]
+    assert inv.checks_passed
+
+
+def test_amounts_in_words_as_printed():
+    assert piaoju.checks.amount_in_words("⊗人民币：壹萬圓整（小写）¥10000.00") == Decimal("10000.00")
+    assert piaoju.checks.amount_in_words("貳仟零伍拾元整") == Decimal("2050.00")
+    with pytest.raises(piaoju.UsageError, match="figure"):
+        piaoju.checks.amount_in_words("壹万圆整（小写）¥10001.00")
