@@ -59,6 +59,8 @@ enum pj_status
   PJ_STATUS_IMAGE_TOO_SMALL = 205,
   // The image's longest side exceeds the provider's maximum.
   PJ_STATUS_IMAGE_DIMENSIONS_TOO_LARGE = 206,
+  // The image's header claims more pixels than piaoju decodes to fit it (a decompression bomb).
+  PJ_STATUS_IMAGE_TOO_COMPLEX = 207,
   // The connection could not be established (refused, DNS failure, proxy unreachable).
   PJ_STATUS_CONNECT_FAILED = 300,
   // The call did not complete before its deadline.

@@ -93,6 +93,30 @@ fn the_environment_is_read_and_flags_go_on_top() {
 }
 
 #[test]
+fn no_fit_refuses_an_over_limit_image() {
+    // too_wide.png is 4097 px wide: fitted by default, refused with --no-fit.
+    let out = piaoju()
+        .args(["receipt", &fixture("too_wide.png"), "--sandbox"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["image"]["fitted"], true);
+    assert_eq!(v["image"]["sent"]["width"], 4096);
+    let out = piaoju()
+        .args(["receipt", &fixture("too_wide.png"), "--sandbox", "--no-fit"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["name"], "image_dimensions_too_large");
+}
+
+#[test]
 fn usage_errors() {
     for args in [&["scan", "x.png"][..], &["receipt"][..], &[][..]] {
         let out = piaoju().args(args).output().unwrap();

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::config::{AuthMode, Config, Environment};
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
+use crate::fit::{self, ImageFit, Limits};
 use crate::http::Http;
 use crate::image::{self, ImageSource};
 use crate::model::{Field, Position, UsedCarInvoice};
@@ -36,6 +37,8 @@ pub(crate) struct Chinaums {
     ocr_url: String,
     token_url: String,
     auth: AuthMode,
+    fit: ImageFit,
+    limits: Limits,
     /// The access token, per process (a child after `fork()` fetches its own).
     tokens: ProcessLocal<TokenCache>,
 }
@@ -89,6 +92,13 @@ impl Chinaums {
             ocr_url,
             token_url,
             auth: c.map(|c| c.auth).unwrap_or_default(),
+            fit: config.image_fit.unwrap_or_default(),
+            // ChinaUMS publishes no limits: none unless configured.
+            limits: Limits {
+                max_base64: c.and_then(|c| c.max_base64_bytes).map(|n| n as usize),
+                min_side: None,
+                max_side: c.and_then(|c| c.max_side),
+            },
             tokens: ProcessLocal::new(TokenCache::default()),
         }
     }
@@ -113,11 +123,14 @@ impl Chinaums {
             )
         })?;
         let bytes = image.load()?;
-        image::preflight_chinaums(&bytes)?;
+        let info = image::preflight_chinaums(&bytes)?;
+        let (bytes, report) = fit::prepare(bytes, info, &self.limits, self.fit, "ChinaUMS")?;
         let body = request_body(&bytes);
         drop(bytes);
         let answer = self.send(http, deadline, app_id, app_key, &body)?;
-        parse_answer(&answer)
+        let mut invoice = parse_answer(&answer)?;
+        invoice.image = Some(report);
+        Ok(invoice)
     }
 
     /// Send an OCR request, authenticated as configured. With an access token, a 401 (a token

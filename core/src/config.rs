@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::fit::ImageFit;
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 15_000;
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
@@ -44,6 +45,9 @@ pub struct Config {
     /// Which certificate authorities HTTPS trusts.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// Whether over-limit images are fitted to the provider's limits (default `"auto"`).
+    #[serde(default)]
+    pub image_fit: Option<ImageFit>,
 }
 
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
@@ -90,6 +94,13 @@ pub struct ChinaumsConfig {
     pub token_url: Option<String>,
     #[serde(default)]
     pub auth: AuthMode,
+    /// A limit on the base64 text of an image (ChinaUMS publishes none); with `image_fit`
+    /// `"auto"`, larger images are fitted to it.
+    #[serde(default)]
+    pub max_base64_bytes: Option<u64>,
+    /// A limit on an image's longest side, in pixels (ChinaUMS publishes none).
+    #[serde(default)]
+    pub max_side: Option<u32>,
 }
 
 /// The root certificates HTTPS trusts.
@@ -138,6 +149,7 @@ impl fmt::Debug for Config {
             .field("proxy", &redact_opt_url(&self.proxy))
             .field("user_agent", &self.user_agent)
             .field("tls", &self.tls)
+            .field("image_fit", &self.image_fit)
             .finish()
     }
 }
@@ -160,6 +172,8 @@ impl fmt::Debug for ChinaumsConfig {
             .field("base_url", &redact_opt_url(&self.base_url))
             .field("token_url", &redact_opt_url(&self.token_url))
             .field("auth", &self.auth)
+            .field("max_base64_bytes", &self.max_base64_bytes)
+            .field("max_side", &self.max_side)
             .finish()
     }
 }
@@ -369,8 +383,14 @@ impl Config {
                     .transpose()
                     .expect("checked against the variants")
                     .unwrap_or_default(),
+                max_base64_bytes: None,
+                max_side: None,
             });
         }
+        config.image_fit = choice("PIAOJU_IMAGE_FIT", &["auto", "off"])?
+            .map(serde_json::from_value)
+            .transpose()
+            .expect("checked against the variants");
         let roots = choice("PIAOJU_TLS_ROOTS", &["bundled", "system"])?;
         let ca_file = get("PIAOJU_CA_FILE");
         if roots.is_some() || ca_file.is_some() {
@@ -404,6 +424,11 @@ impl Config {
             }
             if let Some(u) = &c.token_url {
                 check_url("chinaums.token_url", u)?;
+            }
+            if c.max_base64_bytes == Some(0) || c.max_side.is_some_and(|s| s < 16) {
+                return Err(config_error(
+                    "chinaums.max_base64_bytes must be positive and chinaums.max_side at least 16",
+                ));
             }
         }
         check_ms("timeout_ms", self.timeout_ms)?;

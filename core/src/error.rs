@@ -107,6 +107,8 @@ pub enum ErrorCode {
     ImageTooSmall = 205,
     /// The image's longest side exceeds the provider's maximum.
     ImageDimensionsTooLarge = 206,
+    /// The image's header claims more pixels than piaoju decodes to fit it (a decompression bomb).
+    ImageTooComplex = 207,
 
     // 3xx transport: the request did not complete.
     /// The connection could not be established (refused, DNS failure, proxy unreachable).
@@ -255,6 +257,7 @@ catalogue! {
     ImageTooLarge "image_too_large" final;
     ImageTooSmall "image_too_small" final;
     ImageDimensionsTooLarge "image_dimensions_too_large" final;
+    ImageTooComplex "image_too_complex" final;
     ConnectFailed "connect_failed" retry;
     Timeout "timeout" retry;
     TlsFailed "tls_failed" final;
@@ -457,7 +460,7 @@ mod tests {
         assert!(ErrorCode::ALL
             .windows(2)
             .all(|w| w[0].as_u32() < w[1].as_u32()));
-        assert_eq!(ErrorCode::ALL.len(), 48);
+        assert_eq!(ErrorCode::ALL.len(), 49);
     }
 
     #[test]

@@ -5,11 +5,11 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::spec::{JUHE_MAX_BASE64_LEN, JUHE_MAX_SIDE, JUHE_MIN_SIDE};
 
 /// Images larger than this are refused, whether a file (without being read), bytes or a
-/// stream: no provider takes them.
-pub const MAX_IMAGE_LEN: u64 = 32 * 1024 * 1024;
+/// stream: no provider takes them, and fitting one (a BMP scan, a 48-megapixel photo) to the
+/// limits starts from at most this much.
+pub const MAX_IMAGE_LEN: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -285,7 +285,8 @@ pub(crate) fn append_base64(out: &mut Vec<u8>, data: &[u8]) -> usize {
     start
 }
 
-/// Preflight for Juhe: jpg/jpeg/png/bmp, base64 ≤ 6 MB, sides within 15..=4096 px.
+/// Preflight for Juhe: jpg/jpeg/png/bmp (its size and sides are checked, or fitted, by
+/// [`crate::fit::prepare`]).
 pub fn preflight_juhe(bytes: &[u8]) -> Result<ImageInfo> {
     let info = inspect(bytes)?;
     if !matches!(
@@ -298,31 +299,6 @@ pub fn preflight_juhe(bytes: &[u8]) -> Result<ImageInfo> {
                 "Juhe accepts jpg, jpeg, png and bmp; this image is {}",
                 info.format.name()
             ),
-        ));
-    }
-    let b64 = base64_len(bytes.len());
-    if b64 > JUHE_MAX_BASE64_LEN {
-        return Err(Error::new(
-            ErrorCode::ImageTooLarge,
-            format!(
-                "the image's base64 text would be {b64} bytes; Juhe accepts at most {JUHE_MAX_BASE64_LEN} (6 MB)"
-            ),
-        ));
-    }
-    let (w, h) = info.size.expect("raster formats have a size");
-    let (short, long) = (w.min(h), w.max(h));
-    if short < JUHE_MIN_SIDE {
-        return Err(Error::new(
-            ErrorCode::ImageTooSmall,
-            format!(
-                "the image is {w}x{h} px; its shortest side must be at least {JUHE_MIN_SIDE} px"
-            ),
-        ));
-    }
-    if long > JUHE_MAX_SIDE {
-        return Err(Error::new(
-            ErrorCode::ImageDimensionsTooLarge,
-            format!("the image is {w}x{h} px; its longest side may be at most {JUHE_MAX_SIDE} px"),
         ));
     }
     Ok(info)
@@ -425,6 +401,12 @@ pub(crate) mod tests {
 
     #[test]
     fn juhe_limits_name_limit_and_value() {
+        let preflight_juhe = |b: &[u8]| -> Result<ImageInfo> {
+            let info = super::preflight_juhe(b)?;
+            let off = crate::fit::ImageFit::Off;
+            crate::fit::prepare(Cow::Borrowed(b), info, &crate::juhe::LIMITS, off, "Juhe")?;
+            Ok(info)
+        };
         let e = preflight_juhe(&png_header(14, 100)).unwrap_err();
         assert_eq!(e.code, ErrorCode::ImageTooSmall);
         assert!(
@@ -444,7 +426,7 @@ pub(crate) mod tests {
         assert_eq!(e.code, ErrorCode::ImageFormatUnsupported);
         // 4.5 MiB of raw bytes is exactly 6 MiB of base64: accepted; one more byte is not.
         let mut big = png_header(100, 100);
-        big.resize(JUHE_MAX_BASE64_LEN / 4 * 3, 0);
+        big.resize(crate::spec::JUHE_MAX_BASE64_LEN / 4 * 3, 0);
         assert!(preflight_juhe(&big).is_ok());
         big.push(0);
         let e = preflight_juhe(&big).unwrap_err();

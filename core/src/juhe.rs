@@ -6,10 +6,20 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
+use crate::fit::{self, ImageFit, Limits};
 use crate::http::Http;
 use crate::image::{self, ImageSource};
 use crate::model::{ReceiptItem, ShoppingReceipt};
-use crate::spec::{JUHE_BASE_URL, JUHE_RECEIPT_PATH};
+use crate::spec::{
+    JUHE_BASE_URL, JUHE_MAX_BASE64_LEN, JUHE_MAX_SIDE, JUHE_MIN_SIDE, JUHE_RECEIPT_PATH,
+};
+
+/// Juhe's documented image limits.
+pub(crate) const LIMITS: Limits = Limits {
+    max_base64: Some(JUHE_MAX_BASE64_LEN),
+    min_side: Some(JUHE_MIN_SIDE),
+    max_side: Some(JUHE_MAX_SIDE),
+};
 use crate::wire::{self, excerpt, json_body, HttpAnswer};
 
 /// The Juhe side of a client: its key and endpoint.
@@ -17,6 +27,7 @@ use crate::wire::{self, excerpt, json_body, HttpAnswer};
 pub(crate) struct Juhe {
     key: Option<String>,
     url: String,
+    fit: ImageFit,
 }
 
 impl Juhe {
@@ -28,6 +39,7 @@ impl Juhe {
         Juhe {
             key: j.and_then(|j| j.key.clone()),
             url: format!("{}{JUHE_RECEIPT_PATH}", base.trim_end_matches('/')),
+            fit: config.image_fit.unwrap_or_default(),
         }
     }
 
@@ -45,7 +57,8 @@ impl Juhe {
             )
         })?;
         let bytes = image.load()?;
-        image::preflight_juhe(&bytes)?;
+        let info = image::preflight_juhe(&bytes)?;
+        let (bytes, report) = fit::prepare(bytes, info, &LIMITS, self.fit, "Juhe")?;
         let body = form_body(key, &bytes);
         drop(bytes);
         let answer = http.post(
@@ -56,7 +69,9 @@ impl Juhe {
             None,
             &body,
         )?;
-        parse_answer(&answer)
+        let mut receipt = parse_answer(&answer)?;
+        receipt.image = Some(report);
+        Ok(receipt)
     }
 }
 

@@ -30,6 +30,7 @@ mod config;
 mod deadline;
 mod decimal;
 mod error;
+mod fit;
 mod http;
 mod image;
 mod juhe;
@@ -55,6 +56,7 @@ pub use config::{
 };
 pub use decimal::Decimal;
 pub use error::{Band, Error, ErrorCode, Provider, ProviderCode, Result};
+pub use fit::{ImageDescription, ImageFit, ImageReport, MAX_PIXELS};
 pub use image::{ImageFormat, ImageInfo, ImageSource, MAX_IMAGE_LEN};
 pub use model::{
     schema, Check, CheckStatus, Document, DocumentType, Field, Position, ReceiptItem, SchemaField,

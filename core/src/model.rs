@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::calendar::{Date, Time};
 use crate::decimal::Decimal;
 use crate::error::Provider;
+use crate::fit::ImageReport;
 use crate::normalize;
 use crate::spec::{self, with_invoice_fields};
 
@@ -303,6 +304,8 @@ macro_rules! receipt_fields {
             $( pub $name: Option<kind_type!($kind)>, )*
             pub table_row_num: Option<u64>,
             pub items: Vec<ReceiptItem>,
+            /// What was done to the image before it was sent.
+            pub image: Option<ImageReport>,
             pub checks: Vec<Check>,
             /// The provider's `result` object, verbatim.
             pub raw: Value,
@@ -335,6 +338,7 @@ macro_rules! receipt_fields {
                 $( field(stringify!($name), schema_kind!($kind), true), )*
                 field("table_row_num", ValueKind::Integer, true),
                 field("items", ValueKind::Records("ReceiptItem"), false),
+                field("image", ValueKind::Json, true),
                 field("checks", ValueKind::Records("Check"), false),
                 field("raw", ValueKind::Json, false),
             ];
@@ -346,6 +350,7 @@ macro_rules! receipt_fields {
                     $( $name: None, )*
                     table_row_num: None,
                     items: Vec::new(),
+                    image: None,
                     checks: Vec::new(),
                     raw,
                     raw_texts: Vec::new(),
@@ -440,6 +445,8 @@ macro_rules! invoice_struct {
             pub has_seal: Option<bool>,
             /// Every `FieldList` entry, in the provider's order.
             pub fields: Vec<Field>,
+            /// What was done to the image before it was sent.
+            pub image: Option<ImageReport>,
             pub checks: Vec<Check>,
             /// The provider's answer (the inner object with `PageInfo`), verbatim.
             pub raw: Value,
@@ -466,6 +473,7 @@ macro_rules! invoice_struct {
                     $( $name: None, )*
                     has_seal: None,
                     fields: Vec::new(),
+                    image: None,
                     checks: Vec::new(),
                     raw,
                 }
@@ -478,6 +486,7 @@ macro_rules! invoice_struct {
                 $( field(stringify!($name), schema_kind!($kind), true), )*
                 field("has_seal", ValueKind::Boolean, true),
                 field("fields", ValueKind::Records("Field"), false),
+                field("image", ValueKind::Json, true),
                 field("checks", ValueKind::Records("Check"), false),
                 field("raw", ValueKind::Json, false),
             ];

@@ -262,7 +262,10 @@ fn connection_refused() {
 #[test]
 fn preflight_refuses_before_any_request() {
     let sb = Sandbox::start().unwrap();
-    let c = client(&sb);
+    // With image_fit "off", an over-limit image is refused (by default it would be fitted).
+    let mut config: serde_json::Value = serde_json::from_str(&sb.client_config_json()).unwrap();
+    config["image_fit"] = "off".into();
+    let c = Client::new(Config::from_value(config).unwrap()).unwrap();
     for (name, want) in [
         ("too_small.png", ErrorCode::ImageTooSmall),
         ("too_wide.png", ErrorCode::ImageDimensionsTooLarge),

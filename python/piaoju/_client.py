@@ -51,7 +51,8 @@ class Client:
     """A client for both providers. Thread-safe: share one between threads.
 
     Only the credentials of the provider being called are needed. ``timeout`` and
-    ``connect_timeout`` are in seconds. Nothing is sent until a recognize method is called, and
+    ``connect_timeout`` are in seconds. ``image_fit="auto"`` fits an over-limit image to the
+    provider's limits (``"off"`` refuses it). Nothing is sent until a recognize method is called, and
     then only after the image passed its checks.
     """
 
@@ -68,6 +69,7 @@ class Client:
         timeout: Optional[float] = None,
         connect_timeout: Optional[float] = None,
         proxy: Optional[str] = None,
+        image_fit: str = "auto",
     ) -> None:
         config: Dict[str, Any] = {}
         if juhe_key is not None or juhe_base_url is not None:
@@ -90,6 +92,7 @@ class Client:
             ("timeout_ms", _milliseconds("timeout", timeout)),
             ("connect_timeout_ms", _milliseconds("connect_timeout", connect_timeout)),
             ("proxy", proxy),
+            ("image_fit", None if image_fit == "auto" else image_fit),
         ):
             if value is not None:
                 config[key] = value

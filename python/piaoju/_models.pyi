@@ -66,6 +66,7 @@ class ShoppingReceipt(_Document):
     print_time: Optional[datetime.time]
     table_row_num: Optional[int]
     items: Tuple[ReceiptItem, ...]
+    image: Optional[Mapping[str, Any]]
     checks: Tuple[Check, ...]
     raw: Mapping[str, Any]
 
@@ -110,5 +111,6 @@ class UsedCarInvoice(_Document):
     issuer: Optional[str]
     has_seal: Optional[bool]
     fields: Tuple[Field, ...]
+    image: Optional[Mapping[str, Any]]
     checks: Tuple[Check, ...]
     raw: Mapping[str, Any]

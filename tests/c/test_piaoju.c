@@ -614,6 +614,38 @@ static void test_ocr_variants(void) {
     pj_client_free(client);
 }
 
+/* A 4200x300 BMP (over Juhe's 4096 px) is fitted: sent as a JPEG within the limits. */
+static void test_image_fit(void) {
+    const size_t w = 4200, h = 300, row = (4200 * 3 + 3) / 4 * 4;
+    size_t size = 54 + row * h, i;
+    unsigned char *bmp = calloc(size, 1);
+    pj_client *client = new_client(config("", "access_token", 30000));
+    char *json = NULL;
+    const unsigned int fields[] = {(unsigned)size, 0, 54, 40, (unsigned)w, (unsigned)h};
+    if (!bmp) {
+        CHECK(0, "allocate a BMP");
+        return;
+    }
+    bmp[0] = 'B';
+    bmp[1] = 'M';
+    for (i = 0; i < 6; i++) {
+        unsigned int v = fields[i];
+        bmp[2 + 4 * i] = (unsigned char)v;
+        bmp[3 + 4 * i] = (unsigned char)(v >> 8);
+        bmp[4 + 4 * i] = (unsigned char)(v >> 16);
+        bmp[5 + 4 * i] = (unsigned char)(v >> 24);
+    }
+    bmp[26] = 1;  /* planes */
+    bmp[28] = 24; /* bits per pixel */
+    for (i = 54; i < size; i++) bmp[i] = (unsigned char)(i * 7);
+    CHECK(pj_recognize_shopping_receipt(client, bmp, size, &json) == PJ_STATUS_OK, "an over-limit BMP is fitted");
+    CHECK(contains(json, "\"fitted\":true") && contains(json, "\"format\":\"jpeg\",\"width\":4096"),
+          "the result says what was sent");
+    pj_string_free(json);
+    pj_client_free(client);
+    free(bmp);
+}
+
 int main(void) {
     url = getenv("PIAOJU_SANDBOX_URL");
     fixtures = getenv("PIAOJU_FIXTURES");
@@ -633,6 +665,7 @@ int main(void) {
     test_hostile_servers();
     test_secrets();
     test_ocr_variants();
+    test_image_fit();
     printf("c: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

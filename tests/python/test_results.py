@@ -133,7 +133,7 @@ def test_reprs_are_readable(sandbox, fixtures):
 def test_invoice_attributes_are_the_core_field_table():
     schema = dict(_native.schema())
     names = [name for name, _kind, _nullable in schema["UsedCarInvoice"]]
-    assert len(names) == 35 + 7  # the 35 value fields, and the type, provider, serial, seal, fields, checks, raw
+    assert len(names) == 35 + 8  # the 35 value fields, and type, provider, serial, seal, fields, image, checks, raw
     inv = piaoju.UsedCarInvoice({})
     for name in names:
         assert hasattr(inv, name), name
@@ -241,3 +241,30 @@ def test_paths_as_pathlike(sandbox, fixtures):
 
     assert sandbox.client().recognize_shopping_receipt(Custom()).total_amount == Decimal("12.50")
     assert isinstance(fixtures, pathlib.Path)
+
+
+def _bmp(width, height):
+    import struct
+
+    row = (width * 3 + 3) // 4 * 4
+    header = b"BM" + struct.pack("<IHHIIiiHHIIiiII", 54 + row * height, 0, 0, 54, 40, width, height,
+                                 1, 24, 0, row * height, 2835, 2835, 0, 0)
+    return header + bytes(range(256)) * (row * height // 256) + bytes(row * height % 256)
+
+
+def test_an_over_limit_scan_is_fitted(sandbox):
+    scan = _bmp(5000, 3000)  # 45 MB: over Juhe's 6 MB of base64 and 4096 px
+    r = sandbox.client().recognize_shopping_receipt(scan)
+    assert r.shop_name == "多又好超市"
+    image = r.image
+    assert image["fitted"] is True and image["quality"] in (92, 85, 75, 65)
+    assert image["original"] == {"format": "bmp", "width": 5000, "height": 3000, "bytes": len(scan)}
+    sent = image["sent"]
+    assert sent["format"] == "jpeg" and max(sent["width"], sent["height"]) <= 4096
+    assert (sent["bytes"] + 2) // 3 * 4 <= 6 * 1024 * 1024
+    with pytest.raises(piaoju.ImageError) as e:
+        piaoju.Client.from_config({**sandbox.config(), "image_fit": "off"}).recognize_shopping_receipt(scan)
+    assert e.value.name == "image_too_large"
+    with pytest.raises(piaoju.ImageError) as e:
+        piaoju.Client(juhe_key=sandbox.juhe_key, juhe_base_url=sandbox.url, image_fit="off").recognize_shopping_receipt(scan)
+    assert e.value.name == "image_too_large"

@@ -1,0 +1,174 @@
+//! Phone photos just work: over-limit images are fitted to Juhe's limits end to end. The
+//! sandbox checks the limits with its own code, so a receipt coming back proves the fit; an
+//! image within the limits reaches the sandbox byte for byte (answers registered by hash).
+
+use piaoju::{Client, Config, ErrorCode};
+use piaoju_sandbox::Sandbox;
+
+/// Noise with structure: compresses like a photo of a receipt on a textured table, badly.
+fn noisy(width: usize, height: usize) -> Vec<u8> {
+    let mut state = 0x9E37_79B9u32;
+    let mut px = Vec::with_capacity(width * height * 3);
+    for y in 0..height {
+        for x in 0..width {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            px.extend_from_slice(&[(x / 7 + y / 5) as u8, state as u8, (state >> 8) as u8]);
+        }
+    }
+    px
+}
+
+fn jpeg(width: usize, height: usize, quality: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, quality)
+        .encode(
+            &noisy(width, height),
+            width as u16,
+            height as u16,
+            jpeg_encoder::ColorType::Rgb,
+        )
+        .unwrap();
+    out
+}
+
+fn png_image(width: u32, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut e = png::Encoder::new(&mut out, width, height);
+        e.set_color(png::ColorType::Rgba);
+        let mut w = e.write_header().unwrap();
+        let mut data = noisy(width as usize, height as usize);
+        data = data
+            .chunks(3)
+            .flat_map(|p| [p[0], p[1], p[2], 128])
+            .collect();
+        w.write_image_data(&data).unwrap();
+    }
+    out
+}
+
+/// A 24-bit bottom-up BMP.
+fn bmp(width: usize, height: usize) -> Vec<u8> {
+    let row = (width * 3).div_ceil(4) * 4;
+    let size = 54 + row * height;
+    let mut b = Vec::with_capacity(size);
+    b.extend_from_slice(b"BM");
+    b.extend_from_slice(&(size as u32).to_le_bytes());
+    b.extend_from_slice(&[0; 4]);
+    b.extend_from_slice(&54u32.to_le_bytes());
+    b.extend_from_slice(&40u32.to_le_bytes());
+    b.extend_from_slice(&(width as i32).to_le_bytes());
+    b.extend_from_slice(&(height as i32).to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&24u16.to_le_bytes());
+    b.extend_from_slice(&[0; 24]);
+    let px = noisy(width, height);
+    for y in (0..height).rev() {
+        for x in 0..width {
+            let p = &px[(y * width + x) * 3..][..3];
+            b.extend_from_slice(&[p[2], p[1], p[0]]);
+        }
+        b.resize(b.len() + row - width * 3, 0);
+    }
+    b
+}
+
+fn client(sb: &Sandbox, fit: &str) -> Client {
+    let mut c: serde_json::Value = serde_json::from_str(&sb.client_config_json()).unwrap();
+    c["image_fit"] = fit.into();
+    c["timeout_ms"] = 60_000.into();
+    Client::new(Config::from_value(c).unwrap()).unwrap()
+}
+
+#[test]
+fn over_limit_photos_and_scans_are_fitted() {
+    let sb = Sandbox::start().unwrap();
+    let c = client(&sb, "auto");
+    for (name, image, min_original) in [
+        ("4032x3024 noisy JPEG", jpeg(4032, 3024, 95), 4_500_000),
+        ("8000x6000 JPEG", jpeg(8000, 6000, 60), 0),
+        ("5000x3000 BMP", bmp(5000, 3000), 40_000_000),
+    ] {
+        assert!(image.len() > min_original, "{name}: {} bytes", image.len());
+        let r = c.recognize_shopping_receipt(&image).unwrap();
+        let report = r.image.expect("every result says what was sent");
+        assert!(report.fitted, "{name}");
+        assert_eq!(report.original.bytes, image.len() as u64);
+        assert_eq!(report.sent.format, "jpeg");
+        let (w, h) = (report.sent.width.unwrap(), report.sent.height.unwrap());
+        assert!(w.max(h) <= 4096, "{name}: {w}x{h}");
+        assert!(
+            report.sent.bytes.div_ceil(3) * 4 <= 6 * 1024 * 1024,
+            "{name}"
+        );
+        assert!(report.quality.is_some());
+        // The aspect ratio is kept.
+        let (ow, oh) = (
+            report.original.width.unwrap(),
+            report.original.height.unwrap(),
+        );
+        assert!(
+            (f64::from(w) / f64::from(h) - f64::from(ow) / f64::from(oh)).abs() < 0.01,
+            "{name}"
+        );
+        assert_eq!(r.shop_name.as_deref(), Some("多又好超市"), "{name}");
+    }
+    assert_eq!(sb.stats().juhe_requests, 3);
+}
+
+#[test]
+fn images_within_the_limits_are_sent_byte_for_byte() {
+    let sb = Sandbox::start().unwrap();
+    let c = client(&sb, "auto");
+    for (name, image) in [
+        ("jpeg", jpeg(1200, 900, 90)),
+        ("png", png_image(400, 300)),
+        ("bmp", bmp(300, 200)),
+    ] {
+        let answer = format!(
+            r#"{{"reason":"成功","error_code":0,"result":{{"orderid":"exact-{name}","data":{{}}}}}}"#
+        );
+        sb.register_answer(&image, 200, answer);
+        let r = c.recognize_shopping_receipt(&image).unwrap();
+        // Only these exact bytes (by SHA-256) get the registered answer.
+        assert_eq!(
+            r.order_id.as_deref(),
+            Some(format!("exact-{name}").as_str())
+        );
+        let report = r.image.unwrap();
+        assert!(!report.fitted && report.original == report.sent, "{name}");
+        assert_eq!(report.quality, None);
+    }
+}
+
+#[test]
+fn off_keeps_the_refusals_and_bombs_are_refused_from_the_header() {
+    let sb = Sandbox::start().unwrap();
+    let off = client(&sb, "off");
+    let e = off
+        .recognize_shopping_receipt(&jpeg(5000, 200, 80))
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ImageDimensionsTooLarge);
+    let e = off
+        .recognize_shopping_receipt(&bmp(2000, 1200))
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ImageTooLarge);
+    let auto = client(&sb, "auto");
+    let mut bomb = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    bomb.extend_from_slice(&20000u32.to_be_bytes());
+    bomb.extend_from_slice(&20000u32.to_be_bytes());
+    bomb.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    let e = auto.recognize_shopping_receipt(&bomb).unwrap_err();
+    assert_eq!(e.code, ErrorCode::ImageTooComplex);
+    // A PDF is never touched: over a configured ChinaUMS limit it is refused.
+    let mut c: serde_json::Value = serde_json::from_str(&sb.client_config_json()).unwrap();
+    c["chinaums"]["max_base64_bytes"] = 1000.into();
+    let ums = Client::new(Config::from_value(c).unwrap()).unwrap();
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    pdf.resize(2000, b' ');
+    let e = ums.recognize_used_car_invoice(&pdf).unwrap_err();
+    assert_eq!(e.code, ErrorCode::ImageTooLarge);
+    assert_eq!(sb.stats().juhe_requests + sb.stats().ocr_requests, 0);
+}
