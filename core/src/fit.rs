@@ -140,7 +140,7 @@ pub(crate) fn prepare<'a>(
             format!("the image claims {w}x{h} px; piaoju decodes at most {MAX_PIXELS} pixels"),
         ));
     }
-    let (jpeg, width, height, quality) = fit_image(&bytes, info.format, limits, provider)?;
+    let (jpeg, width, height, quality) = fit_image(bytes, info.format, limits, provider)?;
     let sent = ImageDescription {
         format: "jpeg",
         width: Some(width),
@@ -159,6 +159,7 @@ pub(crate) fn prepare<'a>(
 }
 
 /// An RGB image, 3 bytes a pixel, rows top to bottom.
+#[derive(Clone)]
 struct Rgb {
     width: usize,
     height: usize,
@@ -296,11 +297,8 @@ fn tiff_orientation(tiff: &[u8]) -> Option<u16> {
         .filter(|o| (1..=8).contains(o))
 }
 
-/// The image as it is meant to be seen, for an EXIF orientation.
-fn orient(img: Rgb, orientation: u16) -> Rgb {
-    if orientation <= 1 || orientation > 8 {
-        return img;
-    }
+/// The image as it is meant to be seen, for an EXIF orientation (2–8).
+fn orient(img: &Rgb, orientation: u16) -> Rgb {
     let (w, h) = (img.width, img.height);
     let swap = orientation >= 5;
     let (ow, oh) = if swap { (h, w) } else { (w, h) };
@@ -327,13 +325,9 @@ fn orient(img: Rgb, orientation: u16) -> Rgb {
     }
 }
 
-fn scale(img: &Rgb, width: usize, height: usize) -> Result<Rgb> {
+fn scale(img: &Rgb, width: usize, height: usize) -> Result<Cow<'_, Rgb>> {
     if (width, height) == (img.width, img.height) {
-        return Ok(Rgb {
-            width,
-            height,
-            pixels: img.pixels.clone(),
-        });
+        return Ok(Cow::Borrowed(img));
     }
     let mut resizer = resize::new(
         img.width,
@@ -344,21 +338,29 @@ fn scale(img: &Rgb, width: usize, height: usize) -> Result<Rgb> {
         resize::Type::Lanczos3,
     )
     .map_err(|e| corrupt(format!("cannot scale: {e:?}")))?;
-    let src: &[resize::px::RGB<u8>] = rgb_pixels(&img.pixels);
-    let mut dst = vec![resize::px::RGB::new(0u8, 0, 0); width * height];
+    let mut pixels = vec![0u8; width * height * 3];
+    // SAFETY: RGB<u8> is #[repr(C)] of three u8 (size 3, alignment 1), so a byte buffer of
+    // whole pixels is a pixel buffer; the resizer writes straight into the result.
+    let (src, dst) = unsafe {
+        (
+            std::slice::from_raw_parts(
+                img.pixels.as_ptr().cast::<resize::px::RGB<u8>>(),
+                img.pixels.len() / 3,
+            ),
+            std::slice::from_raw_parts_mut(
+                pixels.as_mut_ptr().cast::<resize::px::RGB<u8>>(),
+                width * height,
+            ),
+        )
+    };
     resizer
-        .resize(src, &mut dst)
+        .resize(src, dst)
         .map_err(|e| corrupt(format!("cannot scale: {e:?}")))?;
-    Ok(Rgb {
+    Ok(Cow::Owned(Rgb {
         width,
         height,
-        pixels: dst.iter().flat_map(|p| [p.r, p.g, p.b]).collect(),
-    })
-}
-
-fn rgb_pixels(bytes: &[u8]) -> &[resize::px::RGB<u8>] {
-    // SAFETY: RGB<u8> is #[repr(C)] of three u8 (alignment 1); the length is whole pixels.
-    unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast(), bytes.len() / 3) }
+        pixels,
+    }))
 }
 
 fn encode(img: &Rgb, quality: u8) -> Result<Vec<u8>> {
@@ -377,17 +379,18 @@ fn encode(img: &Rgb, quality: u8) -> Result<Vec<u8>> {
 
 /// Decode, scale, orient and encode until the limits are met.
 fn fit_image(
-    bytes: &[u8],
+    bytes: Cow<'_, [u8]>,
     format: ImageFormat,
     limits: &Limits,
     provider: &str,
 ) -> Result<(Vec<u8>, u32, u32, u8)> {
     let orientation = if format == ImageFormat::Jpeg {
-        exif_orientation(bytes)
+        exif_orientation(&bytes)
     } else {
         1
     };
-    let img = decode(bytes, format)?;
+    let img = decode(&bytes, format)?;
+    drop(bytes); // the input is no longer needed (when piaoju read it, its memory is freed)
     let long = img.width.max(img.height) as f64;
     let mut factor = limits
         .max_side
@@ -411,7 +414,12 @@ fn fit_image(
                 format!("the image is {w}x{h} px; JPEG allows at most 65535 px a side"),
             ));
         }
-        let upright = orient(scale(&img, w, h)?, orientation);
+        let scaled = scale(&img, w, h)?;
+        let upright = if (2..=8).contains(&orientation) {
+            Cow::Owned(orient(&scaled, orientation))
+        } else {
+            scaled
+        };
         let mut last = 0;
         for quality in QUALITIES {
             let jpeg = encode(&upright, quality)?;
