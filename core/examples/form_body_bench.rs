@@ -90,6 +90,12 @@ fn main() {
         piaoju::bench::form_body(key, &image)
     });
     let (_, _, _, b) = measure("baseline: encode + 3 replace + fmt", || naive(key, &image));
+    measure("floor: base64 encode alone", || {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .encode(&image)
+            .into_bytes()
+    });
     assert_eq!(a, b, "both build the same body");
     assert_eq!(piaoju::bench::form_body(key, &image), naive(key, &image));
 }

@@ -12,6 +12,10 @@ use crate::error::{Error, ErrorCode, Provider, Result};
 use crate::process::ProcessLocal;
 use crate::wire::HttpAnswer;
 
+/// Idle keep-alive connections kept per host (and in all): as many as threads commonly share
+/// one client.
+const MAX_IDLE_CONNECTIONS: usize = 32;
+
 /// Answers larger than this are refused (an OCR answer is a few KiB to a few hundred KiB).
 const MAX_RESPONSE_LEN: u64 = 16 * 1024 * 1024;
 
@@ -128,6 +132,10 @@ impl Http {
             .tls_config(tls)
             .max_redirects(0)
             .max_redirects_will_error(false)
+            // ureq keeps 3 idle connections a host by default: threads sharing a client would
+            // open a new connection for most calls. Keep one per thread that may use it.
+            .max_idle_connections(MAX_IDLE_CONNECTIONS)
+            .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
             .build();
         Ok(Http {
             agent: ProcessLocal::new(ureq::Agent::new_with_config(settings.clone())),

@@ -210,6 +210,38 @@ proptest! {
     }
 
     #[test]
+    fn form_bodies_decode_to_the_key_and_the_base64_of_the_image(
+        image in prop::collection::vec(any::<u8>(), 0..20_000),
+        key in ".{0,12}",
+    ) {
+        use base64::Engine;
+        let body = String::from_utf8(crate::juhe::form_body(&key, &image)).expect("ASCII");
+        let decode = |s: &str| -> Vec<u8> {
+            let b = s.as_bytes();
+            let (mut out, mut i) = (Vec::new(), 0);
+            while i < b.len() {
+                match b[i] {
+                    b'+' => out.push(b' '),
+                    b'%' => {
+                        out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                        i += 2;
+                    }
+                    c => out.push(c),
+                }
+                i += 1;
+            }
+            out
+        };
+        let (k, img) = body.split_once("&image=").expect("two fields");
+        prop_assert_eq!(decode(k.strip_prefix("key=").unwrap()), key.as_bytes());
+        prop_assert_eq!(
+            decode(img),
+            base64::engine::general_purpose::STANDARD.encode(&image).into_bytes()
+        );
+        prop_assert!(!img.contains(['+', '/', '=']));
+    }
+
+    #[test]
     fn image_headers_never_panic(
         prefix in prop_oneof![
             Just(b"\x89PNG\r\n\x1a\n".to_vec()),
