@@ -7,6 +7,7 @@ pub(crate) mod auth;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::body::{Encoding, ImageBody};
 use crate::config::{AuthMode, Config, Environment};
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
@@ -125,9 +126,8 @@ impl Chinaums {
         let bytes = image.load()?;
         let info = image::preflight_chinaums(&bytes)?;
         let (bytes, report) = fit::prepare(bytes, info, &self.limits, self.fit, "ChinaUMS")?;
-        let body = request_body(&bytes);
+        let answer = self.send(http, deadline, app_id, app_key, request_body(&bytes))?;
         drop(bytes);
-        let answer = self.send(http, deadline, app_id, app_key, &body)?;
         let mut invoice = parse_answer(&answer)?;
         invoice.image = Some(report);
         Ok(invoice)
@@ -142,20 +142,24 @@ impl Chinaums {
         deadline: &Deadline,
         app_id: &str,
         app_key: &str,
-        body: &[u8],
+        body: ImageBody<'_>,
     ) -> Result<HttpAnswer> {
         let post = |authorization: &str| {
-            http.post(
+            http.post_stream(
                 deadline,
                 Provider::Chinaums,
                 &self.ocr_url,
                 "application/json",
                 Some(authorization),
-                body,
+                body.restart(),
             )
         };
         match self.auth {
-            AuthMode::BodySignature => post(&auth::body_signature_header(app_id, app_key, body)?),
+            AuthMode::BodySignature => {
+                // The signature covers the body: hash it as a stream, then stream it out.
+                let digest = auth::sha256_hex_of(body.restart())?;
+                post(&auth::body_signature_header(app_id, app_key, &digest)?)
+            }
             AuthMode::AccessToken => {
                 let tokens = self.tokens.get(TokenCache::default);
                 let fetch = || auth::fetch_token(http, deadline, &self.token_url, app_id, app_key);
@@ -172,13 +176,14 @@ impl Chinaums {
     }
 }
 
-/// The OCR request body: `{"picBase64": "<standard base64>"}`.
-pub(crate) fn request_body(image: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(crate::image::base64_len(image.len()) + 16);
-    out.extend_from_slice(b"{\"picBase64\":\"");
-    crate::image::append_base64(&mut out, image);
-    out.extend_from_slice(b"\"}");
-    out
+/// The OCR request body `{"picBase64": "<standard base64>"}`, as a stream of exact length.
+pub(crate) fn request_body(image: &[u8]) -> ImageBody<'_> {
+    ImageBody::new(
+        b"{\"picBase64\":\"".to_vec(),
+        image,
+        b"\"}",
+        Encoding::Plain,
+    )
 }
 
 fn ums_err(code: ErrorCode, msg: impl Into<String>, status: u16) -> Error {
@@ -509,7 +514,7 @@ mod tests {
 
     #[test]
     fn request_body_is_json_with_standard_base64() {
-        let body = request_body(&[0xFB, 0xEF, 0xFF]);
+        let body = request_body(&[0xFB, 0xEF, 0xFF]).to_vec();
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["picBase64"], "++//");
     }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig as UreqTls};
 
+use crate::body::ImageBody;
 use crate::config::{redact_url, Config, TlsConfig, TlsRoots};
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
@@ -144,6 +145,29 @@ impl Http {
         })
     }
 
+    /// POST a streamed image body (exact Content-Length, never held whole in memory) to `url`
+    /// and read the whole answer, whatever its status, within the time left before `deadline`.
+    pub fn post_stream(
+        &self,
+        deadline: &Deadline,
+        provider: Provider,
+        url: &str,
+        content_type: &str,
+        authorization: Option<&str>,
+        mut body: ImageBody<'_>,
+    ) -> Result<HttpAnswer> {
+        let len = body.len();
+        self.exchange(
+            deadline,
+            provider,
+            url,
+            content_type,
+            authorization,
+            Some(len),
+            |req| req.send(ureq::SendBody::from_reader(&mut body)),
+        )
+    }
+
     /// POST `body` to `url` and read the whole answer, whatever its status, within the time
     /// left before `deadline`.
     pub fn post(
@@ -154,6 +178,32 @@ impl Http {
         content_type: &str,
         authorization: Option<&str>,
         body: &[u8],
+    ) -> Result<HttpAnswer> {
+        self.exchange(
+            deadline,
+            provider,
+            url,
+            content_type,
+            authorization,
+            None,
+            |req| req.send(body),
+        )
+    }
+
+    /// One exchange: the request with its headers and the call's remaining time, sent by `send`;
+    /// the whole answer read, whatever its status.
+    #[allow(clippy::too_many_arguments)]
+    fn exchange(
+        &self,
+        deadline: &Deadline,
+        provider: Provider,
+        url: &str,
+        content_type: &str,
+        authorization: Option<&str>,
+        content_length: Option<u64>,
+        send: impl FnOnce(
+            ureq::RequestBuilder<ureq::typestate::WithBody>,
+        ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<HttpAnswer> {
         let remaining = deadline.remaining(provider, "before sending a request")?;
         let agent = self
@@ -169,9 +219,10 @@ impl Http {
         if let Some(a) = authorization {
             req = req.header("Authorization", a);
         }
-        let mut resp = req
-            .send(body)
-            .map_err(|e| transport_error(provider, url, e))?;
+        if let Some(n) = content_length {
+            req = req.header("Content-Length", n);
+        }
+        let mut resp = send(req).map_err(|e| transport_error(provider, url, e))?;
         let status = resp.status().as_u16();
         let body = resp
             .body_mut()

@@ -272,19 +272,6 @@ pub fn base64_len(n: usize) -> usize {
     n.div_ceil(3) * 4
 }
 
-/// Append the standard, padded base64 text of `data` to `out`, encoded straight into place.
-/// Returns where the text starts.
-pub(crate) fn append_base64(out: &mut Vec<u8>, data: &[u8]) -> usize {
-    use base64::Engine;
-    let start = out.len();
-    out.resize(start + base64_len(data.len()), 0);
-    let written = base64::engine::general_purpose::STANDARD
-        .encode_slice(data, &mut out[start..])
-        .expect("buffer sized by base64_len");
-    debug_assert_eq!(written, out.len() - start);
-    start
-}
-
 /// Preflight for Juhe: jpg/jpeg/png/bmp (its size and sides are checked, or fitted, by
 /// [`crate::fit::prepare`]).
 pub fn preflight_juhe(bytes: &[u8]) -> Result<ImageInfo> {

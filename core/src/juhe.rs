@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::body::{Encoding, ImageBody};
 use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
@@ -59,16 +60,15 @@ impl Juhe {
         let bytes = image.load()?;
         let info = image::preflight_juhe(&bytes)?;
         let (bytes, report) = fit::prepare(bytes, info, &LIMITS, self.fit, "Juhe")?;
-        let body = form_body(key, &bytes);
-        drop(bytes);
-        let answer = http.post(
+        let answer = http.post_stream(
             deadline,
             Provider::Juhe,
             &self.url,
             "application/x-www-form-urlencoded",
             None,
-            &body,
+            form(key, &bytes),
         )?;
+        drop(bytes);
         let mut receipt = parse_answer(&answer)?;
         receipt.image = Some(report);
         Ok(receipt)
@@ -102,87 +102,21 @@ fn push_percent(out: &mut Vec<u8>, b: u8) {
     out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
 }
 
-/// Two base64 characters (12 bits of input), escaped for a form body, packed in 8 bytes: the
-/// text (2 to 6 bytes) and, in the last byte, its length.
-fn pair_table() -> &'static [u64; 4096] {
-    static TABLE: std::sync::OnceLock<Box<[u64; 4096]>> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
-        const ALPHABET: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let escaped = |c: u8| -> &'static [u8] {
-            match c {
-                b'+' => b"%2B",
-                b'/' => b"%2F",
-                _ => {
-                    &ALPHABET[ALPHABET
-                        .iter()
-                        .position(|&a| a == c)
-                        .expect("in the alphabet")..][..1]
-                }
-            }
-        };
-        let mut table = Box::new([0u64; 4096]);
-        for (i, entry) in table.iter_mut().enumerate() {
-            let mut text = Vec::with_capacity(6);
-            text.extend_from_slice(escaped(ALPHABET[i >> 6]));
-            text.extend_from_slice(escaped(ALPHABET[i & 63]));
-            let mut bytes = [0u8; 8];
-            bytes[..text.len()].copy_from_slice(&text);
-            bytes[7] = text.len() as u8;
-            *entry = u64::from_le_bytes(bytes);
-        }
-        table
-    })
+/// The request body `key=<key>&image=<base64, percent-encoded>`, as a stream of exact length:
+/// base64 and form escaping in one pass (see [`crate::body`]).
+pub fn form<'a>(key: &str, image: &'a [u8]) -> ImageBody<'a> {
+    let mut prefix = Vec::with_capacity(11 + form_encoded_len(key));
+    prefix.extend_from_slice(b"key=");
+    push_form_encoded(&mut prefix, key);
+    prefix.extend_from_slice(b"&image=");
+    ImageBody::new(prefix, image, b"", Encoding::FormEscaped)
 }
 
-/// The request body `key=<key>&image=<base64, percent-encoded>`, built in one buffer.
-///
-/// Base64 and form escaping in one pass: each 3 input bytes are two 12-bit halves, each looked
-/// up in a table of the two base64 characters it encodes, already escaped (`+` → `%2B`,
-/// `/` → `%2F`), stored as one unaligned 8-byte write. The padding `=` becomes `%3D`.
-/// `examples/form_body_bench.rs` measures it against the usual chain of `replace` calls and
-/// against base64 alone.
+/// The whole request body in one buffer (`examples/form_body_bench.rs` measures it against the
+/// usual chain of `replace` calls and against base64 alone).
+#[cfg(any(test, feature = "bench"))]
 pub fn form_body(key: &str, image: &[u8]) -> Vec<u8> {
-    let table = pair_table();
-    let b64_len = crate::image::base64_len(image.len());
-    // '+' and '/' are 2 of 64 symbols: on average 1/32 of the text, 2 more bytes each.
-    let mut out = Vec::with_capacity(11 + form_encoded_len(key) + b64_len + b64_len / 14 + 16);
-    out.extend_from_slice(b"key=");
-    push_form_encoded(&mut out, key);
-    out.extend_from_slice(b"&image=");
-    let whole = image.len() / 3 * 3;
-    for chunk in image[..whole].chunks(3 * 4096) {
-        // At most 6 bytes for each 12 bits, and 8 written at a time: room for the last write.
-        out.reserve(chunk.len() / 3 * 12 + 8);
-        let mut len = out.len();
-        let base = out.as_mut_ptr();
-        for group in chunk.chunks_exact(3) {
-            let bits = u32::from(group[0]) << 16 | u32::from(group[1]) << 8 | u32::from(group[2]);
-            for half in [bits >> 12, bits & 0xFFF] {
-                let entry = table[half as usize];
-                // SAFETY: `reserve` above left at least 12 bytes a group plus 8 beyond `len`;
-                // the 8 bytes are written unaligned, and only the entry's length is kept.
-                unsafe { base.add(len).cast::<u64>().write_unaligned(entry.to_le()) };
-                len += (entry >> 56) as usize;
-            }
-        }
-        // SAFETY: every byte below `len` was written above.
-        unsafe { out.set_len(len) };
-    }
-    let rest = &image[whole..];
-    if !rest.is_empty() {
-        use base64::Engine;
-        let tail = base64::engine::general_purpose::STANDARD.encode(rest);
-        for c in tail.bytes() {
-            match c {
-                b'+' => out.extend_from_slice(b"%2B"),
-                b'/' => out.extend_from_slice(b"%2F"),
-                b'=' => out.extend_from_slice(b"%3D"),
-                c => out.push(c),
-            }
-        }
-    }
-    out
+    form(key, image).to_vec()
 }
 
 fn juhe_err(code: ErrorCode, msg: impl Into<String>, status: u16) -> Error {

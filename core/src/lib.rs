@@ -24,6 +24,7 @@ pub mod check;
 pub mod spec;
 
 // The rest is private; the chosen types are re-exported below.
+mod body;
 mod calendar;
 mod chinaums;
 mod config;
@@ -68,7 +69,7 @@ pub use oneshot::call_json;
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench {
-    pub use crate::juhe::form_body;
+    pub use crate::juhe::{form, form_body};
 }
 
 /// The crate version (also the C header's and the Python package's).
