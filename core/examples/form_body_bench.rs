@@ -76,7 +76,52 @@ fn measure(name: &str, f: impl Fn() -> Vec<u8>) -> (Duration, usize, usize, usiz
     (best, peak, total, len)
 }
 
+/// `--sizes N,N,…`: one JSON line per size with the best of 7 times (ms) of base64 alone (the
+/// floor) and of the streamed Juhe body, for bench/compare.py.
+fn sizes_mode(list: &str) {
+    use base64::Engine;
+    for n in list
+        .split(',')
+        .map(|s| s.parse::<usize>().expect("a byte count"))
+    {
+        let image: Vec<u8> = (0..n as u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let best = |f: &dyn Fn() -> usize| {
+            (0..7)
+                .map(|_| {
+                    let t = Instant::now();
+                    std::hint::black_box(f());
+                    t.elapsed().as_secs_f64() * 1000.0
+                })
+                .fold(f64::MAX, f64::min)
+        };
+        let floor = best(&|| {
+            base64::engine::general_purpose::STANDARD
+                .encode(&image)
+                .len()
+        });
+        let body = best(&|| {
+            let mut body = piaoju::bench::form("0123456789abcdef", &image);
+            std::io::copy(&mut body, &mut std::io::sink()).unwrap() as usize
+        });
+        let json = best(&|| {
+            let mut body = piaoju::bench::request_body(&image);
+            std::io::copy(&mut body, &mut std::io::sink()).unwrap() as usize
+        });
+        println!(
+            "{{\"bytes\": {n}, \"floor_ms\": {floor:.3}, \"body_ms\": {body:.3}, \"json_body_ms\": {json:.3}}}"
+        );
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, list] = &args[..] {
+        if flag == "--sizes" {
+            return sizes_mode(list);
+        }
+    }
     // 4.5 MiB of varied bytes: base64 of it is exactly Juhe's 6 MiB limit.
     let image: Vec<u8> = (0..(6 * 1024 * 1024 / 4 * 3) as u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)

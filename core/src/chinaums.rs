@@ -177,7 +177,7 @@ impl Chinaums {
 }
 
 /// The OCR request body `{"picBase64": "<standard base64>"}`, as a stream of exact length.
-pub(crate) fn request_body(image: &[u8]) -> ImageBody<'_> {
+pub fn request_body(image: &[u8]) -> ImageBody<'_> {
     ImageBody::new(
         b"{\"picBase64\":\"".to_vec(),
         image,

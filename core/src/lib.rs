@@ -69,6 +69,7 @@ pub use oneshot::call_json;
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench {
+    pub use crate::chinaums::request_body;
     pub use crate::juhe::{form, form_body};
 }
 

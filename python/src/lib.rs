@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyList, PyString};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString};
 use serde_json::Value;
 
 use piaoju::boundary::catch_panic;
@@ -80,13 +80,40 @@ fn call<T>(py: Python<'_>, body: impl FnOnce() -> piaoju::Result<T>) -> PyResult
     catch_panic(body).map_err(|e| to_py_err(py, &e))
 }
 
-/// The image as the core takes it: bytes, or a path.
-#[derive(FromPyObject)]
+/// The image as the core takes it: the bytes of a `bytes` object (borrowed, not copied: the
+/// object is immutable and kept alive by the reference held here), or a path.
 enum Image {
-    #[pyo3(transparent)]
-    Bytes(Vec<u8>),
-    #[pyo3(transparent)]
+    Bytes {
+        _owner: Py<PyBytes>,
+        ptr: usize,
+        len: usize,
+    },
     Path(std::path::PathBuf),
+}
+
+impl Image {
+    fn from_py(image: &Bound<'_, PyAny>) -> PyResult<Image> {
+        if let Ok(b) = image.cast::<PyBytes>() {
+            let data = b.as_bytes();
+            return Ok(Image::Bytes {
+                ptr: data.as_ptr() as usize,
+                len: data.len(),
+                _owner: b.clone().unbind(),
+            });
+        }
+        Ok(Image::Path(image.extract()?))
+    }
+
+    fn source(&self) -> piaoju::ImageSource<'_> {
+        match self {
+            // SAFETY: the bytes object owning this buffer is immutable and kept alive by
+            // `_owner` for as long as `self` lives.
+            Image::Bytes { ptr, len, .. } => unsafe {
+                std::slice::from_raw_parts(*ptr as *const u8, *len).into()
+            },
+            Image::Path(p) => p.into(),
+        }
+    }
 }
 
 /// The native client. `piaoju.Client` wraps it.
@@ -109,12 +136,22 @@ impl NativeClient {
     }
 
     /// Recognize a shopping receipt; the result's JSON text. The GIL is released for the call.
-    fn recognize_shopping_receipt(&self, py: Python<'_>, image: Image) -> PyResult<String> {
+    fn recognize_shopping_receipt(
+        &self,
+        py: Python<'_>,
+        image: &Bound<'_, PyAny>,
+    ) -> PyResult<String> {
+        let image = Image::from_py(image)?;
         self.recognize(py, DocumentType::ShoppingReceipt, image)
     }
 
     /// Recognize a used-car invoice; the result's JSON text. The GIL is released for the call.
-    fn recognize_used_car_invoice(&self, py: Python<'_>, image: Image) -> PyResult<String> {
+    fn recognize_used_car_invoice(
+        &self,
+        py: Python<'_>,
+        image: &Bound<'_, PyAny>,
+    ) -> PyResult<String> {
+        let image = Image::from_py(image)?;
         self.recognize(py, DocumentType::UsedCarInvoice, image)
     }
 
@@ -133,9 +170,10 @@ impl NativeClient {
     ) -> PyResult<String> {
         let client = Arc::clone(&self.inner);
         let work = move || {
-            catch_panic(|| match &image {
-                Image::Bytes(b) => client.recognize(document_type, b).map(|d| d.to_json()),
-                Image::Path(p) => client.recognize(document_type, p).map(|d| d.to_json()),
+            catch_panic(|| {
+                client
+                    .recognize(document_type, image.source())
+                    .map(|d| d.to_json())
             })
         };
         if !on_main_thread(py)? {
@@ -285,6 +323,7 @@ impl NativeSandbox {
         d.set_item("token_requests", st.token_requests)?;
         d.set_item("auth_rejections", st.auth_rejections)?;
         d.set_item("max_in_flight", st.max_in_flight)?;
+        d.set_item("connections", st.connections)?;
         Ok(d)
     }
 

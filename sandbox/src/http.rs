@@ -298,6 +298,7 @@ fn write_reply(stream: &mut TcpStream, reply: Reply, keep_alive: bool) -> bool {
 }
 
 pub(crate) fn serve_connection(stream: TcpStream, shared: &Shared) {
+    shared.connections.fetch_add(1, Ordering::SeqCst);
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
     let _ = stream.set_write_timeout(Some(IDLE_TIMEOUT));
     let _ = stream.set_nodelay(true);

@@ -198,7 +198,7 @@ impl Default for SandboxConfig {
 }
 
 /// Counters of what the sandbox received.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     pub juhe_requests: u64,
     pub ocr_requests: u64,
@@ -208,6 +208,8 @@ pub struct Stats {
     pub auth_rejections: u64,
     /// The most requests that were being handled at the same time.
     pub max_in_flight: u64,
+    /// TCP connections accepted.
+    pub connections: u64,
 }
 
 pub(crate) struct Shared {
@@ -223,8 +225,24 @@ pub(crate) struct Shared {
     pub auth_rejections: AtomicU64,
     pub in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
+    pub connections: AtomicU64,
     pub stop: AtomicBool,
     pub rejected_once: AtomicBool,
+}
+
+impl Shared {
+    pub fn stats(&self) -> Stats {
+        let s = self;
+        Stats {
+            juhe_requests: s.juhe_requests.load(Ordering::SeqCst),
+            ocr_requests: s.ocr_requests.load(Ordering::SeqCst),
+            tokens_issued: s.tokens_issued.load(Ordering::SeqCst),
+            token_requests: s.token_requests.load(Ordering::SeqCst),
+            auth_rejections: s.auth_rejections.load(Ordering::SeqCst),
+            max_in_flight: s.max_in_flight.load(Ordering::SeqCst),
+            connections: s.connections.load(Ordering::SeqCst),
+        }
+    }
 }
 
 pub(crate) struct TokenState {
@@ -265,6 +283,7 @@ impl Sandbox {
             auth_rejections: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             rejected_once: AtomicBool::new(false),
         });
@@ -353,15 +372,7 @@ impl Sandbox {
     }
 
     pub fn stats(&self) -> Stats {
-        let s = &self.shared;
-        Stats {
-            juhe_requests: s.juhe_requests.load(Ordering::SeqCst),
-            ocr_requests: s.ocr_requests.load(Ordering::SeqCst),
-            tokens_issued: s.tokens_issued.load(Ordering::SeqCst),
-            token_requests: s.token_requests.load(Ordering::SeqCst),
-            auth_rejections: s.auth_rejections.load(Ordering::SeqCst),
-            max_in_flight: s.max_in_flight.load(Ordering::SeqCst),
-        }
+        self.shared.stats()
     }
 
     /// Stop accepting connections and wait for the acceptor to end.

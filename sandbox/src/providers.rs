@@ -164,6 +164,10 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Reply {
         ("POST", p) if p == CHINAUMS_USED_CAR_INVOICE_PATH => ocr(shared, req, &faults),
         _ if endpoint => Reply::json(405, r#"{"error":"method not allowed"}"#),
         ("GET", "/health") => Reply::json(200, r#"{"ok":true}"#),
+        ("GET", "/stats") => Reply::json(
+            200,
+            serde_json::to_string(&shared.stats()).unwrap_or_default(),
+        ),
         _ => Reply::json(404, r#"{"error":"not found"}"#),
     }
 }
