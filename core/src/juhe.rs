@@ -215,12 +215,12 @@ mod endpoint_tests {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use base64::Engine;
 
-    fn form_decode(s: &str) -> Vec<u8> {
-        // An independent decoder, as a server's form parser would do it.
+    /// An independent form decoder, as a server's form parser would do it.
+    pub(crate) fn form_decode(s: &str) -> Vec<u8> {
         let b = s.as_bytes();
         let mut out = Vec::new();
         let mut i = 0;

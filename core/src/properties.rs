@@ -216,22 +216,7 @@ proptest! {
     ) {
         use base64::Engine;
         let body = String::from_utf8(crate::juhe::form_body(&key, &image)).expect("ASCII");
-        let decode = |s: &str| -> Vec<u8> {
-            let b = s.as_bytes();
-            let (mut out, mut i) = (Vec::new(), 0);
-            while i < b.len() {
-                match b[i] {
-                    b'+' => out.push(b' '),
-                    b'%' => {
-                        out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-                        i += 2;
-                    }
-                    c => out.push(c),
-                }
-                i += 1;
-            }
-            out
-        };
+        let decode = |s: &str| crate::juhe::tests::form_decode(s);
         let (k, img) = body.split_once("&image=").expect("two fields");
         prop_assert_eq!(decode(k.strip_prefix("key=").unwrap()), key.as_bytes());
         prop_assert_eq!(
