@@ -198,9 +198,20 @@ impl<'a> ImageBody<'a> {
         self.len
     }
 
-    /// The same body, from its start (to send it again, or to sign it and then send it).
+    /// The same body, from its start (to send it again, or to sign it and then send it); its
+    /// length is already known.
     pub fn restart(&self) -> ImageBody<'a> {
-        ImageBody::new(self.prefix.clone(), self.image, self.suffix, self.encoding)
+        ImageBody {
+            prefix: self.prefix.clone(),
+            image: self.image,
+            suffix: self.suffix,
+            encoding: self.encoding,
+            len: self.len,
+            next: 0,
+            stage: Stage::Prefix,
+            buf: Vec::with_capacity(self.buf.capacity()),
+            at: 0,
+        }
     }
 
     /// Fill `buf` with the next piece; false at the end.
