@@ -16,6 +16,7 @@ use crate::http::Http;
 use crate::image::{self, ImageSource};
 use crate::model::{Field, Position, UsedCarInvoice};
 use crate::process::ProcessLocal;
+use crate::retry::Retrier;
 use crate::spec::{
     CHINAUMS_PRODUCTION_BASE_URL, CHINAUMS_PRODUCTION_TOKEN_BASE_URL, CHINAUMS_TEST_BASE_URL,
     CHINAUMS_TOKEN_PATH, CHINAUMS_USED_CAR_INVOICE_PATH,
@@ -108,6 +109,7 @@ impl Chinaums {
     pub fn recognize(
         &self,
         http: &Http,
+        retrier: &Retrier,
         deadline: &Deadline,
         image: ImageSource<'_>,
     ) -> Result<UsedCarInvoice> {
@@ -126,10 +128,31 @@ impl Chinaums {
         let bytes = image.load()?;
         let info = image::preflight_chinaums(&bytes)?;
         let (bytes, report) = fit::prepare(bytes, info, &self.limits, self.fit, "ChinaUMS")?;
-        let answer = self.send(http, deadline, app_id, app_key, request_body(&bytes))?;
+        // Every request counts as an attempt, a token refresh's too.
+        let requests = std::cell::Cell::new(0u32);
+        let outcome = retrier.run(deadline, Provider::Chinaums, || {
+            let answer = self.send(
+                http,
+                deadline,
+                app_id,
+                app_key,
+                request_body(&bytes),
+                &requests,
+            )?;
+            parse_answer(&answer).map_err(|e| Error {
+                retry_after: answer.retry_after,
+                ..e
+            })
+        });
         drop(bytes);
-        let mut invoice = parse_answer(&answer)?;
+        let mut invoice = outcome
+            .map_err(|e| Error {
+                attempts: requests.get(),
+                ..e
+            })?
+            .0;
         invoice.image = Some(report);
+        invoice.attempts = requests.get();
         Ok(invoice)
     }
 
@@ -143,8 +166,10 @@ impl Chinaums {
         app_id: &str,
         app_key: &str,
         body: ImageBody<'_>,
+        requests: &std::cell::Cell<u32>,
     ) -> Result<HttpAnswer> {
         let post = |authorization: &str| {
+            requests.set(requests.get() + 1);
             http.post_stream(
                 deadline,
                 Provider::Chinaums,
@@ -248,6 +273,7 @@ pub(crate) fn parse_answer(answer: &HttpAnswer) -> Result<UsedCarInvoice> {
             ),
             status,
         )
+        .possibly_billed()
     };
     if !v.is_object() {
         return Err(unexpected("is not an object"));
@@ -266,8 +292,13 @@ pub(crate) fn parse_answer(answer: &HttpAnswer) -> Result<UsedCarInvoice> {
                     500..=599 => ErrorCode::ServiceHttpError,
                     _ => ErrorCode::ProviderError,
                 };
-                return Err(ums_err(ec, format!("ChinaUMS error {code}: {msg}"), status)
-                    .with_provider_answer(code, msg));
+                let e = ums_err(ec, format!("ChinaUMS error {code}: {msg}"), status)
+                    .with_provider_answer(code, msg);
+                return Err(if (500..=599).contains(&status) && status != 503 {
+                    e.possibly_billed()
+                } else {
+                    e
+                });
             }
             v.get("result")
                 .filter(|r| r.is_object())
@@ -382,6 +413,7 @@ mod tests {
         HttpAnswer {
             status,
             body: body.as_bytes().to_vec(),
+            retry_after: None,
         }
     }
 

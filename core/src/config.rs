@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::fit::ImageFit;
+use crate::retry::{RetryConfig, MAX_ATTEMPTS};
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 15_000;
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
@@ -48,6 +49,9 @@ pub struct Config {
     /// Whether over-limit images are fitted to the provider's limits (default `"auto"`).
     #[serde(default)]
     pub image_fit: Option<ImageFit>,
+    /// Automatic retries of requests the provider cannot have processed.
+    #[serde(default)]
+    pub retry: Option<RetryConfig>,
 }
 
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
@@ -150,6 +154,7 @@ impl fmt::Debug for Config {
             .field("user_agent", &self.user_agent)
             .field("tls", &self.tls)
             .field("image_fit", &self.image_fit)
+            .field("retry", &self.retry)
             .finish()
     }
 }
@@ -387,6 +392,18 @@ impl Config {
                 max_side: None,
             });
         }
+        if let Some(n) = get("PIAOJU_MAX_ATTEMPTS") {
+            let max_attempts = n.trim().parse::<u32>().map_err(|_| {
+                config_error(format!(
+                    "PIAOJU_MAX_ATTEMPTS must be a whole number, got {} characters that are not one",
+                    n.chars().count()
+                ))
+            })?;
+            config.retry = Some(RetryConfig {
+                max_attempts,
+                ..RetryConfig::default()
+            });
+        }
         config.image_fit = choice("PIAOJU_IMAGE_FIT", &["auto", "off"])?
             .map(serde_json::from_value)
             .transpose()
@@ -432,6 +449,20 @@ impl Config {
             }
         }
         check_ms("timeout_ms", self.timeout_ms)?;
+        if let Some(r) = &self.retry {
+            if !(1..=MAX_ATTEMPTS).contains(&r.max_attempts) {
+                return Err(config_error(format!(
+                    "retry.max_attempts must be 1 to {MAX_ATTEMPTS}, got {}",
+                    r.max_attempts
+                )));
+            }
+            check_ms("retry.max_delay_ms", Some(r.max_delay_ms.max(1)))?;
+            if r.base_delay_ms > r.max_delay_ms {
+                return Err(config_error(
+                    "retry.base_delay_ms must not exceed retry.max_delay_ms",
+                ));
+            }
+        }
         check_ms("connect_timeout_ms", self.connect_timeout_ms)?;
         nonempty("user_agent", &self.user_agent)?;
         if let Some(p) = &self.proxy {

@@ -361,6 +361,13 @@ pub struct Error {
     pub provider_code: Option<String>,
     pub provider_message: Option<String>,
     pub http_status: Option<u16>,
+    /// Requests made for the call (retries included); 0 when it failed before any.
+    pub attempts: u32,
+    /// Whether the provider may have processed (and billed) a request of the call: a timeout
+    /// or a broken connection after the request was sent, a 5xx, an unreadable answer.
+    pub possibly_billed: bool,
+    /// The `Retry-After` of the answer that gave this error, if any.
+    pub(crate) retry_after: Option<std::time::Duration>,
 }
 
 impl Error {
@@ -373,7 +380,16 @@ impl Error {
             provider_code: None,
             provider_message: None,
             http_status: None,
+            attempts: 0,
+            possibly_billed: false,
+            retry_after: None,
         }
+    }
+
+    /// Mark the error as one after which the provider may have processed the request.
+    pub(crate) fn possibly_billed(mut self) -> Error {
+        self.possibly_billed = true;
+        self
     }
 
     pub fn with_provider(mut self, provider: Provider) -> Error {
@@ -418,7 +434,7 @@ impl Error {
 
 impl Serialize for Error {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Error", 8)?;
+        let mut st = s.serialize_struct("Error", 10)?;
         st.serialize_field("code", &self.code.as_u32())?;
         st.serialize_field("name", self.code.name())?;
         st.serialize_field("message", &self.message)?;
@@ -427,6 +443,8 @@ impl Serialize for Error {
         st.serialize_field("provider_message", &self.provider_message)?;
         st.serialize_field("http_status", &self.http_status)?;
         st.serialize_field("retryable", &self.retryable())?;
+        st.serialize_field("attempts", &self.attempts)?;
+        st.serialize_field("possibly_billed", &self.possibly_billed)?;
         st.end()
     }
 }
@@ -570,6 +588,8 @@ mod tests {
         assert_eq!(v["provider_message"], "请求超过次数限制");
         assert_eq!(v["http_status"], 200);
         assert_eq!(v["retryable"], false);
-        assert_eq!(v.as_object().unwrap().len(), 8);
+        assert_eq!(v["attempts"], 0);
+        assert_eq!(v["possibly_billed"], false);
+        assert_eq!(v.as_object().unwrap().len(), 10);
     }
 }

@@ -224,13 +224,23 @@ impl Http {
         }
         let mut resp = send(req).map_err(|e| transport_error(provider, url, e))?;
         let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("Retry-After")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(std::time::Duration::from_secs);
         let body = resp
             .body_mut()
             .with_config()
             .limit(MAX_RESPONSE_LEN)
             .read_to_vec()
             .map_err(|e| transport_error(provider, url, e).with_http_status(status))?;
-        Ok(HttpAnswer { status, body })
+        Ok(HttpAnswer {
+            status,
+            body,
+            retry_after,
+        })
     }
 }
 
@@ -285,11 +295,31 @@ fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
         ),
         other => (ErrorCode::ConnectionBroken, format!("{other}")),
     };
-    Error::new(
+    // Whether the request may have reached the provider: not when the connection (or the TLS
+    // handshake) was never made, nor when the URL or proxy was refused locally.
+    let before_sending = match &e {
+        ureq::Error::Timeout(t) => matches!(t, ureq::Timeout::Resolve | ureq::Timeout::Connect),
+        ureq::Error::Io(io) => {
+            matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable
+            ) || io.to_string().contains("failed to lookup address")
+        }
+        _ => matches!(
+            code,
+            ErrorCode::ConnectFailed | ErrorCode::TlsFailed | ErrorCode::InvalidConfig
+        ),
+    };
+    let error = Error::new(
         code,
         format!("{} request to {url}: {what}", provider.label()),
     )
-    .with_provider(provider)
+    .with_provider(provider);
+    if before_sending {
+        error
+    } else {
+        error.possibly_billed()
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::fit::{self, ImageFit, Limits};
 use crate::http::Http;
 use crate::image::{self, ImageSource};
 use crate::model::{ReceiptItem, ShoppingReceipt};
+use crate::retry::Retrier;
 use crate::spec::{
     JUHE_BASE_URL, JUHE_MAX_BASE64_LEN, JUHE_MAX_SIDE, JUHE_MIN_SIDE, JUHE_RECEIPT_PATH,
 };
@@ -48,6 +49,7 @@ impl Juhe {
     pub fn recognize(
         &self,
         http: &Http,
+        retrier: &Retrier,
         deadline: &Deadline,
         image: ImageSource<'_>,
     ) -> Result<ShoppingReceipt> {
@@ -60,17 +62,23 @@ impl Juhe {
         let bytes = image.load()?;
         let info = image::preflight_juhe(&bytes)?;
         let (bytes, report) = fit::prepare(bytes, info, &LIMITS, self.fit, "Juhe")?;
-        let answer = http.post_stream(
-            deadline,
-            Provider::Juhe,
-            &self.url,
-            "application/x-www-form-urlencoded",
-            None,
-            form(key, &bytes),
-        )?;
+        let (mut receipt, attempts) = retrier.run(deadline, Provider::Juhe, || {
+            let answer = http.post_stream(
+                deadline,
+                Provider::Juhe,
+                &self.url,
+                "application/x-www-form-urlencoded",
+                None,
+                form(key, &bytes),
+            )?;
+            parse_answer(&answer).map_err(|e| Error {
+                retry_after: answer.retry_after,
+                ..e
+            })
+        })?;
         drop(bytes);
-        let mut receipt = parse_answer(&answer)?;
         receipt.image = Some(report);
+        receipt.attempts = attempts;
         Ok(receipt)
     }
 }
@@ -138,11 +146,30 @@ pub(crate) fn parse_answer(answer: &HttpAnswer) -> Result<ShoppingReceipt> {
             ),
             status,
         )
+        .possibly_billed()
     };
     let obj = v
         .as_object()
         .ok_or_else(|| unexpected("is not an object"))?;
     let error_code = match obj.get("error_code") {
+        // Not Juhe's answer but a gateway's, with its status saying what happened.
+        None if status == 429 || status >= 500 => {
+            let code = if status == 429 {
+                ErrorCode::RateLimited
+            } else {
+                ErrorCode::ServiceHttpError
+            };
+            let e = juhe_err(
+                code,
+                format!("Juhe answered HTTP {status} without an error_code"),
+                status,
+            );
+            return Err(if matches!(status, 429 | 503) {
+                e
+            } else {
+                e.possibly_billed()
+            });
+        }
         None => return Err(unexpected("has no error_code")),
         // Some hosts send numbers as strings.
         code => wire::integer(code).ok_or_else(|| unexpected("has a non-integer error_code"))?,
@@ -287,6 +314,7 @@ pub(crate) mod tests {
         HttpAnswer {
             status,
             body: body.as_bytes().to_vec(),
+            retry_after: None,
         }
     }
 

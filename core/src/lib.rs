@@ -39,6 +39,7 @@ mod model;
 mod normalize;
 mod oneshot;
 mod process;
+mod retry;
 mod wire;
 
 #[cfg(test)]
@@ -64,6 +65,7 @@ pub use model::{
     ShoppingReceipt, UsedCarInvoice, ValueKind,
 };
 pub use oneshot::call_json;
+pub use retry::RetryConfig;
 
 /// Internals measured by `examples/form_body_bench.rs` (feature `bench`; not API).
 #[cfg(feature = "bench")]
@@ -82,6 +84,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct Client {
     config: Config,
     http: http::Http,
+    retrier: retry::Retrier,
     juhe: juhe::Juhe,
     chinaums: chinaums::Chinaums,
 }
@@ -100,6 +103,7 @@ impl Client {
         config.validate()?;
         Ok(Client {
             http: http::Http::new(&config)?,
+            retrier: retry::Retrier::new(config.retry.unwrap_or_default()),
             juhe: juhe::Juhe::new(&config),
             chinaums: chinaums::Chinaums::new(&config),
             config,
@@ -121,7 +125,8 @@ impl Client {
         image: impl Into<ImageSource<'a>>,
     ) -> Result<ShoppingReceipt> {
         let deadline = Deadline::after(self.config.timeout());
-        self.juhe.recognize(&self.http, &deadline, image.into())
+        self.juhe
+            .recognize(&self.http, &self.retrier, &deadline, image.into())
     }
 
     /// Recognize a used-car sales invoice with ChinaUMS, within the configured `timeout_ms`
@@ -131,7 +136,8 @@ impl Client {
         image: impl Into<ImageSource<'a>>,
     ) -> Result<UsedCarInvoice> {
         let deadline = Deadline::after(self.config.timeout());
-        self.chinaums.recognize(&self.http, &deadline, image.into())
+        self.chinaums
+            .recognize(&self.http, &self.retrier, &deadline, image.into())
     }
 
     /// Recognize a document of the given type.

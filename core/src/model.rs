@@ -306,6 +306,8 @@ macro_rules! receipt_fields {
             pub items: Vec<ReceiptItem>,
             /// What was done to the image before it was sent.
             pub image: Option<ImageReport>,
+            /// Requests the call made (retries included).
+            pub attempts: u32,
             pub checks: Vec<Check>,
             /// The provider's `result` object, verbatim.
             pub raw: Value,
@@ -339,6 +341,7 @@ macro_rules! receipt_fields {
                 field("table_row_num", ValueKind::Integer, true),
                 field("items", ValueKind::Records("ReceiptItem"), false),
                 field("image", ValueKind::Json, true),
+                field("attempts", ValueKind::Integer, false),
                 field("checks", ValueKind::Records("Check"), false),
                 field("raw", ValueKind::Json, false),
             ];
@@ -351,6 +354,7 @@ macro_rules! receipt_fields {
                     table_row_num: None,
                     items: Vec::new(),
                     image: None,
+                    attempts: 0,
                     checks: Vec::new(),
                     raw,
                     raw_texts: Vec::new(),
@@ -447,6 +451,8 @@ macro_rules! invoice_struct {
             pub fields: Vec<Field>,
             /// What was done to the image before it was sent.
             pub image: Option<ImageReport>,
+            /// Requests the call made (retries included).
+            pub attempts: u32,
             pub checks: Vec<Check>,
             /// The provider's answer (the inner object with `PageInfo`), verbatim.
             pub raw: Value,
@@ -474,6 +480,7 @@ macro_rules! invoice_struct {
                     has_seal: None,
                     fields: Vec::new(),
                     image: None,
+                    attempts: 0,
                     checks: Vec::new(),
                     raw,
                 }
@@ -487,6 +494,7 @@ macro_rules! invoice_struct {
                 field("has_seal", ValueKind::Boolean, true),
                 field("fields", ValueKind::Records("Field"), false),
                 field("image", ValueKind::Json, true),
+                field("attempts", ValueKind::Integer, false),
                 field("checks", ValueKind::Records("Check"), false),
                 field("raw", ValueKind::Json, false),
             ];

@@ -16,6 +16,7 @@ fn answer(v: &Value) -> HttpAnswer {
     HttpAnswer {
         status: 200,
         body: v.to_string().into_bytes(),
+        retry_after: None,
     }
 }
 

@@ -107,7 +107,7 @@ fn mutated(seed: &'static str) -> impl Strategy<Value = Value> {
 }
 
 fn answer(status: u16, body: Vec<u8>) -> HttpAnswer {
-    HttpAnswer { status, body }
+    HttpAnswer::new(status, body)
 }
 
 fn statuses() -> impl Strategy<Value = u16> {

@@ -11,6 +11,19 @@ use crate::error::{Error, ErrorCode, Provider, Result};
 pub(crate) struct HttpAnswer {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The answer's `Retry-After`, in seconds.
+    pub retry_after: Option<std::time::Duration>,
+}
+
+impl HttpAnswer {
+    #[cfg(test)]
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> HttpAnswer {
+        HttpAnswer {
+            status,
+            body: body.into(),
+            retry_after: None,
+        }
+    }
 }
 
 /// The most objects and arrays an answer may hold. The largest real answer (a ChinaUMS page
@@ -106,7 +119,8 @@ pub(crate) fn json_body(
             ),
         )
         .with_provider(provider)
-        .with_http_status(answer.status));
+        .with_http_status(answer.status)
+        .possibly_billed());
     }
     match serde_json::from_slice::<Value>(&answer.body) {
         Ok(v) => Ok(v),
@@ -128,7 +142,7 @@ pub(crate) fn json_body(
             } else {
                 format!("a {}-byte body", answer.body.len())
             };
-            Err(Error::new(
+            let e = Error::new(
                 code,
                 format!(
                     "{} answered HTTP {status} with {body}, not the expected JSON",
@@ -136,7 +150,13 @@ pub(crate) fn json_body(
                 ),
             )
             .with_provider(provider)
-            .with_http_status(status))
+            .with_http_status(status);
+            // A 429 or a 503 says the request was not processed; anything else may have been.
+            Err(if matches!(status, 429 | 503) {
+                e
+            } else {
+                e.possibly_billed()
+            })
         }
     }
 }
@@ -165,7 +185,11 @@ mod tests {
             body.extend_from_slice(b"{},");
         }
         body.extend_from_slice(b"{}]}}}");
-        let a = HttpAnswer { status: 200, body };
+        let a = HttpAnswer {
+            status: 200,
+            body,
+            retry_after: None,
+        };
         let code = json_body(Provider::Juhe, &a, true)
             .map(|_| ())
             .map_err(|e| e.code);
@@ -175,6 +199,7 @@ mod tests {
         let a = HttpAnswer {
             status: 200,
             body: text.into_bytes(),
+            retry_after: None,
         };
         assert!(json_body(Provider::Juhe, &a, true).is_ok());
         assert_eq!(containers(br#"{"a":["\"{",{}]}"#, 10), 3);
@@ -199,6 +224,7 @@ mod tests {
             let a = HttpAnswer {
                 status,
                 body: b"<html>SECRET-ish</html>".to_vec(),
+                retry_after: None,
             };
             let e = json_body(Provider::Juhe, &a, true).unwrap_err();
             assert_eq!(e.code, code);

@@ -67,6 +67,7 @@ class ShoppingReceipt(_Document):
     table_row_num: Optional[int]
     items: Tuple[ReceiptItem, ...]
     image: Optional[Mapping[str, Any]]
+    attempts: int
     checks: Tuple[Check, ...]
     raw: Mapping[str, Any]
 
@@ -112,5 +113,6 @@ class UsedCarInvoice(_Document):
     has_seal: Optional[bool]
     fields: Tuple[Field, ...]
     image: Optional[Mapping[str, Any]]
+    attempts: int
     checks: Tuple[Check, ...]
     raw: Mapping[str, Any]

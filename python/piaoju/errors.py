@@ -39,6 +39,8 @@ class PiaojuError(Exception):
     provider_message: Optional[str]
     http_status: Optional[int]
     retryable: bool
+    attempts: int
+    possibly_billed: bool
 
     def __init__(
         self,
@@ -52,6 +54,8 @@ class PiaojuError(Exception):
         provider_message: Optional[str] = None,
         http_status: Optional[int] = None,
         retryable: bool = False,
+        attempts: int = 0,
+        possibly_billed: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -63,6 +67,8 @@ class PiaojuError(Exception):
         self.provider_message = provider_message
         self.http_status = http_status
         self.retryable = retryable
+        self.attempts = attempts
+        self.possibly_billed = possibly_billed
 
     def _fields(self) -> Dict[str, Any]:
         return {
@@ -74,6 +80,8 @@ class PiaojuError(Exception):
             "provider_message": self.provider_message,
             "http_status": self.http_status,
             "retryable": self.retryable,
+            "attempts": self.attempts,
+            "possibly_billed": self.possibly_billed,
         }
 
     def to_dict(self) -> Dict[str, Any]:
@@ -87,6 +95,8 @@ class PiaojuError(Exception):
             "provider_message": self.provider_message,
             "http_status": self.http_status,
             "retryable": self.retryable,
+            "attempts": self.attempts,
+            "possibly_billed": self.possibly_billed,
         }
 
     def __reduce__(self) -> Tuple[Any, ...]:
@@ -185,6 +195,8 @@ def _from_native(
     provider_message: Optional[str],
     http_status: Optional[int],
     retryable: bool,
+    attempts: int = 0,
+    possibly_billed: bool = False,
 ) -> PiaojuError:
     cls = error_class(name, band)
     return cls(
@@ -197,4 +209,6 @@ def _from_native(
         provider_message=provider_message,
         http_status=http_status,
         retryable=retryable,
+        attempts=attempts,
+        possibly_billed=possibly_billed,
     )

@@ -62,6 +62,8 @@ fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
                 e.provider_message.as_deref(),
                 e.http_status,
                 e.retryable(),
+                e.attempts,
+                e.possibly_billed,
             ),
         )?;
         Ok(PyErr::from_value(exc))

@@ -41,6 +41,12 @@ pub(crate) enum Reply {
     Close,
     /// A hostile answer (see [`crate::Fault`]).
     Hostile(crate::Fault),
+    /// An answer asking the client to come back later (`Retry-After`, seconds).
+    Throttled {
+        status: u16,
+        body: String,
+        retry_after: u64,
+    },
 }
 
 impl Reply {
@@ -61,6 +67,7 @@ fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         413 => "Payload Too Large",
+        429 => "Too Many Requests",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
@@ -247,6 +254,11 @@ fn write_hostile(stream: &mut TcpStream, fault: crate::Fault) {
                 sent += chunk.len();
             }
         }
+        Fault::AfterSendReset => {
+            if let Ok(s) = stream.try_clone() {
+                reset(s);
+            }
+        }
         Fault::Reset => {
             let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"reason\":";
             let _ = stream.write_all(head.as_bytes());
@@ -267,6 +279,22 @@ fn write_reply(stream: &mut TcpStream, reply: Reply, keep_alive: bool) -> bool {
         Reply::Hostile(fault) => {
             write_hostile(stream, fault);
             false
+        }
+        Reply::Throttled {
+            status,
+            body,
+            retry_after,
+        } => {
+            let head = format!(
+                "HTTP/1.1 {status} {}\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Length: {}\r\nRetry-After: {retry_after}\r\nConnection: {}\r\n\r\n",
+                reason(status),
+                body.len(),
+                if keep_alive { "keep-alive" } else { "close" }
+            );
+            let ok = stream.write_all(head.as_bytes()).is_ok()
+                && stream.write_all(body.as_bytes()).is_ok()
+                && stream.flush().is_ok();
+            ok && keep_alive
         }
         Reply::Truncated { body } => {
             let head = format!(

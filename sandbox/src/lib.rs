@@ -36,7 +36,7 @@ pub const CHINAUMS_EXAMPLE_ANSWER: &str =
     include_str!("../../tests/fixtures/chinaums_invoice_answer.json");
 
 /// One fault, as written in a fault list (`delay=200,http500`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     /// `delay=MS`: wait before answering.
     Delay(Duration),
@@ -77,6 +77,14 @@ pub enum Fault {
     Huge,
     /// `reset`: part of the body, then a TCP reset.
     Reset,
+    /// `flaky=P`: a share P (0 to 1) of the OCR requests is refused with HTTP 503 (deterministic:
+    /// the same sequence in every run).
+    Flaky(f64),
+    /// `rate_limit=N`: beyond N OCR requests in one second, Juhe answers 10011 and ChinaUMS HTTP
+    /// 429, both with `Retry-After: 1`.
+    RateLimit(u32),
+    /// `after_send=reset`: the whole request is read, then the connection is reset.
+    AfterSendReset,
     /// `ocr-variants`: the example answers as real OCR prints them: the receipt's total as
     /// `12,50` and its first unit price as `单价:4.5O`; the invoice's amount in words as
     /// `⊗人民币：壹萬圓整（小写）¥10000.00`.
@@ -141,6 +149,18 @@ pub fn parse_faults(list: &str) -> Result<Vec<Fault>, String> {
                 "huge" => Fault::Huge,
                 "reset" => Fault::Reset,
                 "ocr-variants" => Fault::OcrVariants,
+                "flaky" => Fault::Flaky(
+                    arg.and_then(|a| a.parse::<f64>().ok())
+                        .filter(|p| (0.0..=1.0).contains(p))
+                        .ok_or_else(|| format!("fault {item:?} needs a share from 0 to 1"))?,
+                ),
+                "rate_limit" => Fault::RateLimit(
+                    u32::try_from(num(arg)?)
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| format!("fault {item:?} needs a positive count"))?,
+                ),
+                "after_send" if arg == Some("reset") => Fault::AfterSendReset,
                 "token-leak" => match arg {
                     Some(k @ ("no-errcode" | "null-errcode" | "not-json" | "http500")) => {
                         Fault::TokenLeak(k.to_string())
@@ -226,6 +246,13 @@ pub(crate) struct Shared {
     pub in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
     pub connections: AtomicU64,
+    pub flaky_sequence: AtomicU64,
+    pub recent: Mutex<std::collections::VecDeque<Instant>>,
+    /// Per image (SHA-256): OCR requests received, and those answered (not throttled).
+    pub per_image: Mutex<HashMap<[u8; 32], (u64, u64)>>,
+    /// When each OCR request arrived, since the sandbox started.
+    pub arrivals: Mutex<Vec<Duration>>,
+    pub started: Instant,
     pub stop: AtomicBool,
     pub rejected_once: AtomicBool,
 }
@@ -284,6 +311,11 @@ impl Sandbox {
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             connections: AtomicU64::new(0),
+            flaky_sequence: AtomicU64::new(0),
+            recent: Mutex::new(Default::default()),
+            per_image: Mutex::new(HashMap::new()),
+            arrivals: Mutex::new(Vec::new()),
+            started: Instant::now(),
             stop: AtomicBool::new(false),
             rejected_once: AtomicBool::new(false),
         });
@@ -373,6 +405,20 @@ impl Sandbox {
 
     pub fn stats(&self) -> Stats {
         self.shared.stats()
+    }
+
+    /// For this image: OCR requests received, and those answered (not refused by a `flaky`
+    /// or `rate_limit` fault), so tests can prove no image was processed twice.
+    pub fn image_requests(&self, image: &[u8]) -> (u64, u64) {
+        lock(&self.shared.per_image)
+            .get(&sha256(image))
+            .copied()
+            .unwrap_or((0, 0))
+    }
+
+    /// When each OCR request arrived, since the sandbox started.
+    pub fn arrivals(&self) -> Vec<Duration> {
+        lock(&self.shared.arrivals).clone()
     }
 
     /// Stop accepting connections and wait for the acceptor to end.

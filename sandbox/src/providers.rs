@@ -141,7 +141,8 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Reply {
                 }
             }
             Fault::Close => return Reply::Close,
-            Fault::Drip(_)
+            Fault::AfterSendReset
+            | Fault::Drip(_)
             | Fault::EndlessHeaders
             | Fault::BadChunk
             | Fault::GzipBomb
@@ -233,6 +234,9 @@ fn juhe(shared: &Shared, req: &Request, faults: &[Fault]) -> Reply {
     let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&image) else {
         return juhe_error(JUHE_IMAGE_INVALID);
     };
+    if let Some(refusal) = admit(shared, &bytes, faults, true) {
+        return refusal;
+    }
     if let Some((status, body)) = lock(&shared.answers).get(&sha256(&bytes)).cloned() {
         return Reply::json(status, body);
     }
@@ -252,6 +256,66 @@ fn juhe(shared: &Shared, req: &Request, faults: &[Fault]) -> Reply {
         return Reply::json(200, v.to_string());
     }
     Reply::json(200, crate::JUHE_EXAMPLE_ANSWER)
+}
+
+/// Count an OCR request for its image and apply the `flaky` and `rate_limit` faults: the
+/// refusal to send, if any (then the request is not counted as answered).
+fn admit(shared: &Shared, image: &[u8], faults: &[Fault], juhe: bool) -> Option<Reply> {
+    lock(&shared.arrivals).push(shared.started.elapsed());
+    let mut refusal = None;
+    for f in faults {
+        match *f {
+            Fault::Flaky(share) => {
+                let n = shared.flaky_sequence.fetch_add(1, Ordering::SeqCst);
+                // A fixed sequence: a hash of the request's number against the share.
+                let h = (n.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64
+                    / (1u64 << 53) as f64;
+                if h < share {
+                    refusal = Some(Reply::Throttled {
+                        status: 503,
+                        body: "<html><body><h1>503 Service Unavailable</h1></body></html>".into(),
+                        retry_after: 0,
+                    });
+                }
+            }
+            Fault::RateLimit(limit) => {
+                let now = Instant::now();
+                let mut recent = lock(&shared.recent);
+                while recent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+                {
+                    recent.pop_front();
+                }
+                if recent.len() >= limit as usize {
+                    refusal = Some(if juhe {
+                        Reply::Throttled {
+                            status: 200,
+                            body: json!({"reason": juhe_reason(10011), "result": null, "error_code": 10011})
+                                .to_string(),
+                            retry_after: 1,
+                        }
+                    } else {
+                        Reply::Throttled {
+                            status: 429,
+                            body: json!({"errCode": "429", "errMsg": "请求过于频繁"}).to_string(),
+                            retry_after: 1,
+                        }
+                    });
+                } else {
+                    recent.push_back(now);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut counts = lock(&shared.per_image);
+    let entry = counts.entry(sha256(image)).or_default();
+    entry.0 += 1;
+    if refusal.is_none() {
+        entry.1 += 1;
+    }
+    refusal
 }
 
 fn timestamp_fresh(ts: &str) -> bool {
@@ -450,6 +514,9 @@ fn ocr(shared: &Shared, req: &Request, faults: &[Fault]) -> Reply {
     let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(pic) else {
         return chinaums_top_error(16);
     };
+    if let Some(refusal) = admit(shared, &bytes, faults, false) {
+        return refusal;
+    }
     if let Some((status, body)) = lock(&shared.answers).get(&sha256(&bytes)).cloned() {
         return Reply::json(status, body);
     }

@@ -180,6 +180,9 @@ static void test_error_bands(void) {
     expect_status("/fault/juhe=10001", 0, "receipt.png", PJ_STATUS_INVALID_KEY, "\"provider_code\":\"10001\"", "auth band");
     expect_status("/fault/juhe=10012", 0, "receipt.png", PJ_STATUS_QUOTA_EXCEEDED, "\"retryable\":false", "quota band");
     expect_status("/fault/token=1099", 1, "invoice.png", PJ_STATUS_TOKEN_REQUEST_REJECTED, "\"provider_code\":\"1099\"", "token refused");
+    /* a reset after the request was sent: possibly billed, never retried */
+    expect_status("/fault/after_send=reset", 0, "receipt.png", PJ_STATUS_CONNECTION_BROKEN,
+                  "\"attempts\":1,\"possibly_billed\":true", "possibly billed");
     /* service and recognition */
     expect_status("/fault/juhe=10020", 0, "receipt.png", PJ_STATUS_SERVICE_MAINTENANCE, "\"retryable\":true", "service band");
     expect_status("/fault/answer=3", 1, "invoice.png", PJ_STATUS_NO_DOCUMENT_DETECTED, "\"provider\":\"chinaums\"", "recognition band");

@@ -114,4 +114,6 @@ def test_str_and_to_dict(sandbox, fixtures):
         "provider_message": "请求超过次数限制",
         "http_status": 200,
         "retryable": False,
+        "attempts": 1,
+        "possibly_billed": False,
     }

@@ -206,3 +206,21 @@ def test_an_unloadable_exception_module_does_not_hide_the_error(monkeypatch):
     with pytest.raises(RuntimeError) as e:
         piaoju._native.raise_error(101, "the real problem")
     assert "the real problem" in str(e.value) and "piaoju.errors" in str(e.value)
+
+
+def test_retries_never_pay_twice(sandbox, fixtures):
+    image = (fixtures / "receipt.png").read_bytes()
+    with pytest.raises(piaoju.NetworkError) as e:
+        sandbox.client(faults="after_send=reset").recognize_shopping_receipt(image)
+    assert e.value.name == "connection_broken"
+    assert e.value.possibly_billed is True and e.value.attempts == 1
+    assert e.value.to_dict()["possibly_billed"] is True
+    config = {**sandbox.config(faults="flaky=0.5"),
+              "retry": {"max_attempts": 10, "base_delay_ms": 1, "max_delay_ms": 10}}
+    client = piaoju.Client.from_config(config)
+    attempts = [client.recognize_shopping_receipt(image + bytes([i])).attempts for i in range(10)]
+    assert all(a >= 1 for a in attempts) and max(attempts) > 1, attempts
+    with pytest.raises(piaoju.ServiceError) as e:
+        piaoju.Client.from_config({**sandbox.config(faults="flaky=1"), "retry": {"max_attempts": 1}}) \
+            .recognize_shopping_receipt(image)
+    assert (e.value.attempts, e.value.possibly_billed) == (1, False)

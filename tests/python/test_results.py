@@ -133,7 +133,7 @@ def test_reprs_are_readable(sandbox, fixtures):
 def test_invoice_attributes_are_the_core_field_table():
     schema = dict(_native.schema())
     names = [name for name, _kind, _nullable in schema["UsedCarInvoice"]]
-    assert len(names) == 35 + 8  # the 35 value fields, and type, provider, serial, seal, fields, image, checks, raw
+    assert len(names) == 35 + 9  # 35 value fields; type, provider, serial, seal, fields, image, attempts, checks, raw
     inv = piaoju.UsedCarInvoice({})
     for name in names:
         assert hasattr(inv, name), name

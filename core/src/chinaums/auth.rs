@@ -390,6 +390,7 @@ mod tests {
         let ok = |body: &str| HttpAnswer {
             status: 200,
             body: body.as_bytes().to_vec(),
+            retry_after: None,
         };
         let t = parse_token_answer(
             &ok(r#"{"errCode":"0000","errInfo":"成功","accessToken":"tok","expiresIn":3600}"#),

@@ -1,0 +1,307 @@
+//! Retries that never pay twice. A request is sent again automatically only when the provider
+//! cannot have processed (and billed) it: the connection was never made, or the provider said
+//! to come back (HTTP 429, HTTP 503, Juhe's IP rate limit). Full-jitter exponential backoff
+//! (a random delay in [0, min(max, base·2ⁿ)]), at least the answer's `Retry-After` (up to the
+//! maximum), all inside the call's deadline, and a per-client retry budget (a token bucket) so
+//! that a failing service is not hammered.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::deadline::Deadline;
+use crate::error::{Error, ErrorCode, Provider, Result};
+
+/// The retry settings (`retry` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RetryConfig {
+    /// Requests a call may make in all; 1 turns retries off.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    #[serde(default = "default_base")]
+    pub base_delay_ms: u64,
+    #[serde(default = "default_max")]
+    pub max_delay_ms: u64,
+}
+
+fn default_attempts() -> u32 {
+    3
+}
+fn default_base() -> u64 {
+    500
+}
+fn default_max() -> u64 {
+    20_000
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_attempts: default_attempts(),
+            base_delay_ms: default_base(),
+            max_delay_ms: default_max(),
+        }
+    }
+}
+
+/// The most attempts a call may make.
+pub const MAX_ATTEMPTS: u32 = 10;
+
+/// Tokens in a client's retry budget; a retry costs [`RETRY_COST`], a call that succeeds at
+/// once gives one back.
+const BUDGET: u32 = 100;
+const RETRY_COST: u32 = 5;
+
+/// Whether a failed request can be sent again without the risk of paying twice.
+pub(crate) fn safe_to_retry(e: &Error) -> bool {
+    if e.possibly_billed {
+        return false;
+    }
+    match e.code {
+        ErrorCode::ConnectFailed | ErrorCode::Timeout => true,
+        ErrorCode::RateLimited | ErrorCode::IpRateLimited => true,
+        ErrorCode::ServiceHttpError => e.http_status == Some(503),
+        _ => false,
+    }
+}
+
+/// A client's retry policy and budget.
+#[derive(Debug)]
+pub(crate) struct Retrier {
+    config: RetryConfig,
+    budget: AtomicU32,
+}
+
+fn random_below(limit_ms: u64) -> u64 {
+    let mut b = [0u8; 8];
+    if limit_ms == 0 || getrandom::fill(&mut b).is_err() {
+        return limit_ms / 2;
+    }
+    u64::from_le_bytes(b) % (limit_ms + 1)
+}
+
+impl Retrier {
+    pub fn new(config: RetryConfig) -> Retrier {
+        Retrier {
+            config,
+            budget: AtomicU32::new(BUDGET),
+        }
+    }
+
+    fn take_budget(&self) -> bool {
+        self.budget
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
+                b.checked_sub(RETRY_COST)
+            })
+            .is_ok()
+    }
+
+    fn refund(&self) {
+        let _ = self
+            .budget
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
+                (b < BUDGET).then_some(b + 1)
+            });
+    }
+
+    /// The delay before attempt `n + 1` (n ≥ 1 attempts made), full jitter, at least
+    /// `retry_after`, at most the maximum.
+    fn delay(&self, n: u32, retry_after: Option<Duration>) -> Duration {
+        let ceiling = self
+            .config
+            .base_delay_ms
+            .saturating_mul(1u64 << (n - 1).min(20))
+            .min(self.config.max_delay_ms);
+        let jitter = Duration::from_millis(random_below(ceiling));
+        let wanted = retry_after.map_or(jitter, |r| r.max(jitter));
+        wanted.min(Duration::from_millis(self.config.max_delay_ms))
+    }
+
+    /// Run `attempt` (one request and the reading of its answer) until it succeeds, fails in a
+    /// way that must not be retried, runs out of attempts or budget, or the next delay would
+    /// pass the deadline. Returns the value and the number of attempts; errors carry it too.
+    pub fn run<T>(
+        &self,
+        deadline: &Deadline,
+        provider: Provider,
+        mut attempt: impl FnMut() -> Result<T>,
+    ) -> Result<(T, u32)> {
+        let mut n = 0;
+        loop {
+            n += 1;
+            let e = match attempt() {
+                Ok(v) => {
+                    if n == 1 {
+                        self.refund();
+                    }
+                    return Ok((v, n));
+                }
+                Err(e) => e,
+            };
+            let mut e = Error { attempts: n, ..e };
+            if n >= self.config.max_attempts || !safe_to_retry(&e) {
+                return Err(e);
+            }
+            let delay = self.delay(n, e.retry_after);
+            let left = match deadline.remaining(provider, "retrying") {
+                Ok(left) => left,
+                Err(_) => return Err(e),
+            };
+            if delay >= left || !self.take_budget() {
+                if delay >= left {
+                    e.message
+                        .push_str(&format!(" (not retried: the deadline is {left:?} away)"));
+                }
+                return Err(e);
+            }
+            std::thread::sleep(delay);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(code: ErrorCode, status: Option<u16>, billed: bool) -> Error {
+        let mut e = Error::new(code, "x");
+        e.http_status = status;
+        if billed {
+            e.possibly_billed()
+        } else {
+            e
+        }
+    }
+
+    #[test]
+    fn only_what_cannot_have_been_processed_is_retried() {
+        assert!(safe_to_retry(&err(ErrorCode::ConnectFailed, None, false)));
+        assert!(safe_to_retry(&err(
+            ErrorCode::RateLimited,
+            Some(429),
+            false
+        )));
+        assert!(safe_to_retry(&err(
+            ErrorCode::IpRateLimited,
+            Some(200),
+            false
+        )));
+        assert!(safe_to_retry(&err(
+            ErrorCode::ServiceHttpError,
+            Some(503),
+            false
+        )));
+        assert!(!safe_to_retry(&err(
+            ErrorCode::ServiceHttpError,
+            Some(500),
+            true
+        )));
+        assert!(!safe_to_retry(&err(ErrorCode::Timeout, None, true)));
+        assert!(!safe_to_retry(&err(
+            ErrorCode::ConnectionBroken,
+            None,
+            true
+        )));
+        assert!(!safe_to_retry(&err(
+            ErrorCode::MalformedResponse,
+            Some(200),
+            true
+        )));
+        assert!(!safe_to_retry(&err(
+            ErrorCode::QuotaExceeded,
+            Some(200),
+            false
+        )));
+    }
+
+    #[test]
+    fn delays_are_full_jitter_within_the_cap_and_honour_retry_after() {
+        let r = Retrier::new(RetryConfig {
+            max_attempts: 5,
+            base_delay_ms: 100,
+            max_delay_ms: 1000,
+        });
+        for n in 1..8 {
+            let ceiling = (100u64 << (n - 1)).min(1000);
+            for _ in 0..50 {
+                assert!(r.delay(n, None) <= Duration::from_millis(ceiling));
+            }
+        }
+        assert!(r.delay(1, Some(Duration::from_millis(700))) >= Duration::from_millis(700));
+        assert_eq!(
+            r.delay(1, Some(Duration::from_secs(60))),
+            Duration::from_millis(1000)
+        );
+    }
+
+    #[test]
+    fn attempts_budget_and_deadline() {
+        let r = Retrier::new(RetryConfig {
+            max_attempts: 3,
+            base_delay_ms: 1,
+            max_delay_ms: 5,
+        });
+        let deadline = Deadline::after(Duration::from_secs(10));
+        // Two refusals, then success: three attempts.
+        let mut calls = 0;
+        let (v, n) = r
+            .run(&deadline, Provider::Juhe, || {
+                calls += 1;
+                if calls < 3 {
+                    Err(err(ErrorCode::RateLimited, Some(429), false))
+                } else {
+                    Ok(calls)
+                }
+            })
+            .unwrap();
+        assert_eq!((v, n), (3, 3));
+        // Never retried: a possibly billed failure.
+        let e = r
+            .run(&deadline, Provider::Juhe, || -> Result<()> {
+                Err(err(ErrorCode::ConnectionBroken, None, true))
+            })
+            .unwrap_err();
+        assert_eq!((e.attempts, e.possibly_billed), (1, true));
+        // Out of attempts.
+        let e = r
+            .run(&deadline, Provider::Juhe, || -> Result<()> {
+                Err(err(ErrorCode::ConnectFailed, None, false))
+            })
+            .unwrap_err();
+        assert_eq!(e.attempts, 3);
+        // A delay that would pass the deadline is not waited for.
+        let slow = Retrier::new(RetryConfig {
+            max_attempts: 5,
+            base_delay_ms: 1,
+            max_delay_ms: 60_000,
+        });
+        let short = Deadline::after(Duration::from_millis(200));
+        let mut e = err(ErrorCode::RateLimited, Some(429), false);
+        e.retry_after = Some(Duration::from_secs(30));
+        let started = std::time::Instant::now();
+        let got = slow
+            .run(&short, Provider::Juhe, || -> Result<()> { Err(e.clone()) })
+            .unwrap_err();
+        assert_eq!(got.attempts, 1);
+        assert!(started.elapsed() < Duration::from_millis(150));
+        // The budget: 100 tokens, 5 a retry: after 20 retries, none.
+        let tight = Retrier::new(RetryConfig {
+            max_attempts: 10,
+            base_delay_ms: 0,
+            max_delay_ms: 0,
+        });
+        let mut retries = 0;
+        for _ in 0..30 {
+            let e = tight
+                .run(&deadline, Provider::Juhe, || -> Result<()> {
+                    Err(err(ErrorCode::ConnectFailed, None, false))
+                })
+                .unwrap_err();
+            retries += e.attempts - 1;
+        }
+        assert_eq!(retries, 20);
+    }
+}

@@ -1,0 +1,110 @@
+//! Retries that never pay twice, against the sandbox's flaky, rate-limiting and resetting
+//! faults: what cannot have been processed is retried within the deadline; what may have been
+//! is reported `possibly_billed` and never sent again.
+
+use std::time::{Duration, Instant};
+
+use piaoju::{Client, Config, ErrorCode};
+use piaoju_sandbox::Sandbox;
+
+const RECEIPT_PNG: &[u8] = include_bytes!("../../tests/fixtures/receipt.png");
+
+fn client(sb: &Sandbox, faults: &str, retry: serde_json::Value) -> Client {
+    let mut c: serde_json::Value =
+        serde_json::from_str(&sb.client_config_json_for(&sb.fault_url(faults), "access_token"))
+            .unwrap();
+    c["retry"] = retry;
+    c["timeout_ms"] = 20_000.into();
+    Client::new(Config::from_value(c).unwrap()).unwrap()
+}
+
+/// A distinct image per call, so each one's requests can be counted.
+fn image(i: u32) -> Vec<u8> {
+    let mut v = RECEIPT_PNG.to_vec();
+    v.extend_from_slice(&i.to_be_bytes());
+    v
+}
+
+#[test]
+fn a_flaky_service_is_retried_and_no_image_is_answered_twice() {
+    let sb = Sandbox::start().unwrap();
+    let c = client(
+        &sb,
+        "flaky=0.3",
+        serde_json::json!({"max_attempts": 10, "base_delay_ms": 1, "max_delay_ms": 20}),
+    );
+    let mut retried = 0;
+    for i in 0..30 {
+        let img = image(i);
+        let r = c.recognize_shopping_receipt(&img).unwrap();
+        let (received, answered) = sb.image_requests(&img);
+        assert_eq!(answered, 1, "image {i} was processed exactly once");
+        assert_eq!(u64::from(r.attempts), received, "image {i}");
+        retried += usize::from(r.attempts > 1);
+    }
+    assert!(
+        retried >= 3,
+        "a share of 0.3 refused: some calls needed a retry ({retried})"
+    );
+    // Without retries the refusal surfaces, neither billed nor retried.
+    let once = client(&sb, "flaky=1", serde_json::json!({"max_attempts": 1}));
+    let e = once.recognize_shopping_receipt(&image(99)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::ServiceHttpError);
+    assert_eq!((e.attempts, e.possibly_billed), (1, false));
+}
+
+#[test]
+fn a_reset_after_the_request_was_sent_is_never_retried() {
+    let sb = Sandbox::start().unwrap();
+    let c = client(
+        &sb,
+        "after_send=reset",
+        serde_json::json!({"max_attempts": 5}),
+    );
+    let e = c.recognize_shopping_receipt(RECEIPT_PNG).unwrap_err();
+    assert_eq!(e.code, ErrorCode::ConnectionBroken, "{e}");
+    assert!(e.possibly_billed);
+    assert_eq!(e.attempts, 1);
+    let json: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+    assert_eq!(json["possibly_billed"], true);
+    assert_eq!(json["attempts"], 1);
+}
+
+#[test]
+fn rate_limits_are_waited_out_as_retry_after_says() {
+    let sb = Sandbox::start().unwrap();
+    for (faults, invoice) in [("rate_limit=2", false), ("rate_limit=2", true)] {
+        let c = client(
+            &sb,
+            faults,
+            serde_json::json!({"max_attempts": 5, "base_delay_ms": 1, "max_delay_ms": 3000}),
+        );
+        let started = Instant::now();
+        let mut attempts = 0;
+        for i in 0..4 {
+            let img = image(1000 + i + u32::from(invoice) * 100);
+            attempts += if invoice {
+                c.recognize_used_car_invoice(&img).unwrap().attempts
+            } else {
+                c.recognize_shopping_receipt(&img).unwrap().attempts
+            };
+        }
+        // 4 calls at 2 a second: the limit was hit and waited out (Retry-After: 1 s).
+        assert!(attempts > 4, "{faults} invoice={invoice}: {attempts}");
+        assert!(started.elapsed() >= Duration::from_millis(900));
+    }
+}
+
+#[test]
+fn a_call_that_succeeds_at_once_says_one_attempt() {
+    let sb = Sandbox::start().unwrap();
+    let c = client(&sb, "delay=1", serde_json::json!({"max_attempts": 3}));
+    assert_eq!(
+        c.recognize_shopping_receipt(RECEIPT_PNG).unwrap().attempts,
+        1
+    );
+    // Access token, OCR -> 401, token again, OCR: two OCR requests.
+    let c = client(&sb, "reject-token", serde_json::json!({"max_attempts": 3}));
+    let inv = c.recognize_used_car_invoice(RECEIPT_PNG).unwrap();
+    assert_eq!(inv.attempts, 2);
+}
