@@ -14,6 +14,7 @@ use crate::error::{Error, ErrorCode, Provider, Result};
 use crate::fit::{self, ImageFit, Limits};
 use crate::http::Http;
 use crate::image::{self, ImageSource};
+use crate::limit::Limiter;
 use crate::model::{Field, Position, UsedCarInvoice};
 use crate::process::ProcessLocal;
 use crate::retry::Retrier;
@@ -41,6 +42,8 @@ pub(crate) struct Chinaums {
     auth: AuthMode,
     fit: ImageFit,
     limits: Limits,
+    limiter: ProcessLocal<Limiter>,
+    rate: (Option<f64>, Option<u32>),
     /// The access token, per process (a child after `fork()` fetches its own).
     tokens: ProcessLocal<TokenCache>,
 }
@@ -102,6 +105,8 @@ impl Chinaums {
                 max_side: c.and_then(|c| c.max_side),
             },
             tokens: ProcessLocal::new(TokenCache::default()),
+            limiter: ProcessLocal::new(Limiter::new(config.max_qps, config.max_in_flight)),
+            rate: (config.max_qps, config.max_in_flight),
         }
     }
 
@@ -168,7 +173,9 @@ impl Chinaums {
         body: ImageBody<'_>,
         requests: &std::cell::Cell<u32>,
     ) -> Result<HttpAnswer> {
+        let limiter = self.limiter.get(|| Limiter::new(self.rate.0, self.rate.1));
         let post = |authorization: &str| {
+            let _permit = limiter.acquire(deadline, Provider::Chinaums)?;
             requests.set(requests.get() + 1);
             http.post_stream(
                 deadline,

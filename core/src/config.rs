@@ -24,7 +24,7 @@ pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
 pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
 
 /// Top-level configuration. Unknown keys and values of the wrong type are errors.
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Config {
@@ -52,6 +52,12 @@ pub struct Config {
     /// Automatic retries of requests the provider cannot have processed.
     #[serde(default)]
     pub retry: Option<RetryConfig>,
+    /// At most this many requests a second to each provider, from all threads using the client.
+    #[serde(default)]
+    pub max_qps: Option<f64>,
+    /// At most this many requests at once to each provider.
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
 }
 
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
@@ -155,6 +161,8 @@ impl fmt::Debug for Config {
             .field("tls", &self.tls)
             .field("image_fit", &self.image_fit)
             .field("retry", &self.retry)
+            .field("max_qps", &self.max_qps)
+            .field("max_in_flight", &self.max_in_flight)
             .finish()
     }
 }
@@ -449,6 +457,17 @@ impl Config {
             }
         }
         check_ms("timeout_ms", self.timeout_ms)?;
+        if self
+            .max_qps
+            .is_some_and(|q| !(q.is_finite() && q > 0.0 && q <= 10_000.0))
+        {
+            return Err(config_error(
+                "max_qps must be a number above 0 and at most 10000",
+            ));
+        }
+        if self.max_in_flight.is_some_and(|n| !(1..=1024).contains(&n)) {
+            return Err(config_error("max_in_flight must be 1 to 1024"));
+        }
         if let Some(r) = &self.retry {
             if !(1..=MAX_ATTEMPTS).contains(&r.max_attempts) {
                 return Err(config_error(format!(

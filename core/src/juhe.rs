@@ -10,7 +10,9 @@ use crate::error::{Error, ErrorCode, Provider, Result};
 use crate::fit::{self, ImageFit, Limits};
 use crate::http::Http;
 use crate::image::{self, ImageSource};
+use crate::limit::Limiter;
 use crate::model::{ReceiptItem, ShoppingReceipt};
+use crate::process::ProcessLocal;
 use crate::retry::Retrier;
 use crate::spec::{
     JUHE_BASE_URL, JUHE_MAX_BASE64_LEN, JUHE_MAX_SIDE, JUHE_MIN_SIDE, JUHE_RECEIPT_PATH,
@@ -30,6 +32,8 @@ pub(crate) struct Juhe {
     key: Option<String>,
     url: String,
     fit: ImageFit,
+    limiter: ProcessLocal<Limiter>,
+    limits: (Option<f64>, Option<u32>),
 }
 
 impl Juhe {
@@ -42,6 +46,8 @@ impl Juhe {
             key: j.and_then(|j| j.key.clone()),
             url: format!("{}{JUHE_RECEIPT_PATH}", base.trim_end_matches('/')),
             fit: config.image_fit.unwrap_or_default(),
+            limiter: ProcessLocal::new(Limiter::new(config.max_qps, config.max_in_flight)),
+            limits: (config.max_qps, config.max_in_flight),
         }
     }
 
@@ -62,7 +68,11 @@ impl Juhe {
         let bytes = image.load()?;
         let info = image::preflight_juhe(&bytes)?;
         let (bytes, report) = fit::prepare(bytes, info, &LIMITS, self.fit, "Juhe")?;
+        let limiter = self
+            .limiter
+            .get(|| Limiter::new(self.limits.0, self.limits.1));
         let (mut receipt, attempts) = retrier.run(deadline, Provider::Juhe, || {
+            let _permit = limiter.acquire(deadline, Provider::Juhe)?;
             let answer = http.post_stream(
                 deadline,
                 Provider::Juhe,

@@ -35,6 +35,7 @@ mod fit;
 mod http;
 mod image;
 mod juhe;
+mod limit;
 mod model;
 mod normalize;
 mod oneshot;

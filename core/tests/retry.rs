@@ -108,3 +108,55 @@ fn a_call_that_succeeds_at_once_says_one_attempt() {
     let inv = c.recognize_used_car_invoice(RECEIPT_PNG).unwrap();
     assert_eq!(inv.attempts, 2);
 }
+
+#[test]
+fn max_qps_holds_for_every_one_second_window_and_max_in_flight_for_every_moment() {
+    let sb = Sandbox::start().unwrap();
+    let mut c: serde_json::Value = serde_json::from_str(&sb.client_config_json()).unwrap();
+    c["max_qps"] = 5.into();
+    let client = std::sync::Arc::new(Client::new(Config::from_value(c).unwrap()).unwrap());
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let client = std::sync::Arc::clone(&client);
+            std::thread::spawn(move || {
+                for i in 0..4 {
+                    client
+                        .recognize_shopping_receipt(&image(5000 + t * 10 + i))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let arrivals = sb.arrivals();
+    assert_eq!(arrivals.len(), 16);
+    for (i, &a) in arrivals.iter().enumerate() {
+        let in_window = arrivals[i..]
+            .iter()
+            .take_while(|&&b| b < a + Duration::from_secs(1))
+            .count();
+        assert!(
+            in_window <= 5,
+            "{in_window} requests in the second from {a:?}"
+        );
+    }
+
+    let mut c: serde_json::Value = serde_json::from_str(
+        &sb.client_config_json_for(&sb.fault_url("delay=200"), "access_token"),
+    )
+    .unwrap();
+    c["max_in_flight"] = 2.into();
+    let client = std::sync::Arc::new(Client::new(Config::from_value(c).unwrap()).unwrap());
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let client = std::sync::Arc::clone(&client);
+            std::thread::spawn(move || client.recognize_shopping_receipt(RECEIPT_PNG).unwrap())
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(sb.stats().max_in_flight <= 2, "{:?}", sb.stats());
+}

@@ -1,0 +1,137 @@
+//! Per-client request limits shared by every thread using the client: at most `max_qps`
+//! requests a second to a provider, as a sliding window (a request waits until fewer than
+//! `max_qps` were sent in the last second, plus a margin for the network's jitter; above 1,
+//! `max_qps` counts whole requests), and at most `max_in_flight` requests at once. Waiting
+//! never passes the call's deadline.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::deadline::Deadline;
+use crate::error::{Provider, Result};
+
+/// Added to the window, so that requests bunched up on the way still arrive at most
+/// `max_qps` a second.
+const JITTER_MARGIN: Duration = Duration::from_millis(50);
+
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    /// Requests allowed per window, and the window.
+    rate: Option<(usize, Duration)>,
+    /// When the last requests (up to the allowed number) were, or will be, sent.
+    sent: Mutex<VecDeque<Instant>>,
+    max_in_flight: Option<usize>,
+    in_flight: Mutex<usize>,
+    released: Condvar,
+}
+
+/// A request's place in flight; released when dropped.
+pub(crate) struct Permit<'a> {
+    limiter: Option<&'a Limiter>,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if let Some(l) = self.limiter {
+            let mut n = l.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            *n -= 1;
+            l.released.notify_one();
+        }
+    }
+}
+
+impl Limiter {
+    pub fn new(max_qps: Option<f64>, max_in_flight: Option<u32>) -> Limiter {
+        let rate = max_qps.map(|q| {
+            if q >= 1.0 {
+                (q.floor() as usize, Duration::from_secs(1) + JITTER_MARGIN)
+            } else {
+                (1, Duration::from_secs_f64(1.0 / q) + JITTER_MARGIN)
+            }
+        });
+        Limiter {
+            rate,
+            sent: Mutex::new(VecDeque::new()),
+            max_in_flight: max_in_flight.map(|n| n as usize),
+            in_flight: Mutex::new(0),
+            released: Condvar::new(),
+        }
+    }
+
+    /// Wait for a place in flight, then for the request's turn.
+    pub fn acquire(&self, deadline: &Deadline, provider: Provider) -> Result<Permit<'_>> {
+        let permit = match self.max_in_flight {
+            None => Permit { limiter: None },
+            Some(max) => {
+                let mut n = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                while *n >= max {
+                    let left = deadline
+                        .remaining(provider, "waiting for a place among max_in_flight requests")?;
+                    n = self
+                        .released
+                        .wait_timeout(n, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+                *n += 1;
+                Permit {
+                    limiter: Some(self),
+                }
+            }
+        };
+        if let Some((allowed, window)) = self.rate {
+            let now = Instant::now();
+            let turn = {
+                let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+                // The request `allowed` places back must be a window old.
+                let turn = match sent.len().checked_sub(allowed) {
+                    Some(i) => now.max(sent[i] + window),
+                    None => now,
+                };
+                sent.push_back(turn);
+                while sent.len() > allowed {
+                    sent.pop_front();
+                }
+                turn
+            };
+            let wait = turn.saturating_duration_since(now);
+            if wait >= deadline.remaining(provider, "waiting for the max_qps rate")? {
+                return Err(deadline.expired(provider, "waiting for the max_qps rate"));
+            }
+            std::thread::sleep(wait);
+        }
+        Ok(permit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn requests_are_spaced_and_bounded_in_flight() {
+        let l = Arc::new(Limiter::new(Some(4.0), Some(2)));
+        let deadline = Deadline::after(Duration::from_secs(10));
+        let started = Instant::now();
+        let times: Vec<Duration> = (0..10)
+            .map(|_| {
+                let _p = l.acquire(&deadline, Provider::Juhe).unwrap();
+                started.elapsed()
+            })
+            .collect();
+        // Any 5 consecutive requests span more than a second.
+        for w in times.windows(5) {
+            assert!(w[4] - w[0] >= Duration::from_secs(1), "{times:?}");
+        }
+        // Two in flight at most: a third waits, then gives up at its deadline.
+        let a = l.acquire(&deadline, Provider::Juhe).unwrap();
+        let b = l.acquire(&deadline, Provider::Juhe).unwrap();
+        let short = Deadline::after(Duration::from_millis(100));
+        let e = l.acquire(&short, Provider::Juhe).err().unwrap();
+        assert_eq!(e.code, crate::ErrorCode::Timeout);
+        drop((a, b));
+        assert!(l.acquire(&deadline, Provider::Juhe).is_ok());
+    }
+}
