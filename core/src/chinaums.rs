@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::body::{Encoding, ImageBody};
+use crate::cache::{self, ResultStore};
 use crate::config::{AuthMode, Config, Environment};
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
@@ -15,7 +16,7 @@ use crate::fit::{self, ImageFit, Limits};
 use crate::http::Http;
 use crate::image::{self, ImageSource};
 use crate::limit::Limiter;
-use crate::model::{Field, Position, UsedCarInvoice};
+use crate::model::{DocumentType, Field, Position, UsedCarInvoice};
 use crate::process::ProcessLocal;
 use crate::retry::Retrier;
 use crate::spec::{
@@ -115,6 +116,7 @@ impl Chinaums {
         &self,
         http: &Http,
         retrier: &Retrier,
+        cache: Option<&dyn ResultStore>,
         deadline: &Deadline,
         image: ImageSource<'_>,
     ) -> Result<UsedCarInvoice> {
@@ -133,6 +135,13 @@ impl Chinaums {
         let bytes = image.load()?;
         let info = image::preflight_chinaums(&bytes)?;
         let (bytes, report) = fit::prepare(bytes, info, &self.limits, self.fit, "ChinaUMS")?;
+        let cache_key = cache::key(Provider::Chinaums, DocumentType::UsedCarInvoice, &bytes);
+        if let Some(answer) = cache.map(|c| c.get(&cache_key)).transpose()?.flatten() {
+            let mut invoice = parse_answer(&HttpAnswer::ok(answer))?;
+            invoice.image = Some(report);
+            invoice.cached = true;
+            return Ok(invoice);
+        }
         // Every request counts as an attempt, a token refresh's too.
         let requests = std::cell::Cell::new(0u32);
         let outcome = retrier.run(deadline, Provider::Chinaums, || {
@@ -144,18 +153,25 @@ impl Chinaums {
                 request_body(&bytes),
                 &requests,
             )?;
-            parse_answer(&answer).map_err(|e| Error {
-                retry_after: answer.retry_after,
-                ..e
-            })
+            match parse_answer(&answer) {
+                Ok(invoice) => Ok((invoice, answer.body)),
+                Err(e) => Err(Error {
+                    retry_after: answer.retry_after,
+                    ..e
+                }),
+            }
         });
         drop(bytes);
-        let mut invoice = outcome
+        let (mut invoice, answer) = outcome
             .map_err(|e| Error {
                 attempts: requests.get(),
                 ..e
             })?
             .0;
+        if let Some(c) = cache {
+            // The result is returned even if it cannot be kept.
+            let _ = c.put(&cache_key, &answer);
+        }
         invoice.image = Some(report);
         invoice.attempts = requests.get();
         Ok(invoice)

@@ -58,6 +58,18 @@ pub struct Config {
     /// At most this many requests at once to each provider.
     #[serde(default)]
     pub max_in_flight: Option<u32>,
+    /// Keep successful answers, so the same image is never paid for twice.
+    #[serde(default)]
+    pub cache: Option<CacheConfig>,
+}
+
+/// The result cache (`cache` in the configuration).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CacheConfig {
+    /// The SQLite file (created if missing; shared safely by processes and threads).
+    pub path: String,
 }
 
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
@@ -163,6 +175,7 @@ impl fmt::Debug for Config {
             .field("retry", &self.retry)
             .field("max_qps", &self.max_qps)
             .field("max_in_flight", &self.max_in_flight)
+            .field("cache", &self.cache)
             .finish()
     }
 }
@@ -412,6 +425,7 @@ impl Config {
                 ..RetryConfig::default()
             });
         }
+        config.cache = get("PIAOJU_CACHE").map(|path| CacheConfig { path });
         config.image_fit = choice("PIAOJU_IMAGE_FIT", &["auto", "off"])?
             .map(serde_json::from_value)
             .transpose()
@@ -464,6 +478,9 @@ impl Config {
             return Err(config_error(
                 "max_qps must be a number above 0 and at most 10000",
             ));
+        }
+        if let Some(CacheConfig { path }) = &self.cache {
+            nonempty("cache.path", &Some(path.clone()))?;
         }
         if self.max_in_flight.is_some_and(|n| !(1..=1024).contains(&n)) {
             return Err(config_error("max_in_flight must be 1 to 1024"));

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::body::{Encoding, ImageBody};
+use crate::cache::{self, ResultStore};
 use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
@@ -11,7 +12,7 @@ use crate::fit::{self, ImageFit, Limits};
 use crate::http::Http;
 use crate::image::{self, ImageSource};
 use crate::limit::Limiter;
-use crate::model::{ReceiptItem, ShoppingReceipt};
+use crate::model::{DocumentType, ReceiptItem, ShoppingReceipt};
 use crate::process::ProcessLocal;
 use crate::retry::Retrier;
 use crate::spec::{
@@ -56,6 +57,7 @@ impl Juhe {
         &self,
         http: &Http,
         retrier: &Retrier,
+        cache: Option<&dyn ResultStore>,
         deadline: &Deadline,
         image: ImageSource<'_>,
     ) -> Result<ShoppingReceipt> {
@@ -68,10 +70,17 @@ impl Juhe {
         let bytes = image.load()?;
         let info = image::preflight_juhe(&bytes)?;
         let (bytes, report) = fit::prepare(bytes, info, &LIMITS, self.fit, "Juhe")?;
+        let cache_key = cache::key(Provider::Juhe, DocumentType::ShoppingReceipt, &bytes);
+        if let Some(answer) = cache.map(|c| c.get(&cache_key)).transpose()?.flatten() {
+            let mut receipt = parse_answer(&HttpAnswer::ok(answer))?;
+            receipt.image = Some(report);
+            receipt.cached = true;
+            return Ok(receipt);
+        }
         let limiter = self
             .limiter
             .get(|| Limiter::new(self.limits.0, self.limits.1));
-        let (mut receipt, attempts) = retrier.run(deadline, Provider::Juhe, || {
+        let ((mut receipt, answer), attempts) = retrier.run(deadline, Provider::Juhe, || {
             let _permit = limiter.acquire(deadline, Provider::Juhe)?;
             let answer = http.post_stream(
                 deadline,
@@ -81,12 +90,19 @@ impl Juhe {
                 None,
                 form(key, &bytes),
             )?;
-            parse_answer(&answer).map_err(|e| Error {
-                retry_after: answer.retry_after,
-                ..e
-            })
+            match parse_answer(&answer) {
+                Ok(r) => Ok((r, answer.body)),
+                Err(e) => Err(Error {
+                    retry_after: answer.retry_after,
+                    ..e
+                }),
+            }
         })?;
         drop(bytes);
+        if let Some(c) = cache {
+            // The result is returned even if it cannot be kept.
+            let _ = c.put(&cache_key, &answer);
+        }
         receipt.image = Some(report);
         receipt.attempts = attempts;
         Ok(receipt)

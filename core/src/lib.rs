@@ -25,6 +25,7 @@ pub mod spec;
 
 // The rest is private; the chosen types are re-exported below.
 mod body;
+mod cache;
 mod calendar;
 mod chinaums;
 mod config;
@@ -52,9 +53,10 @@ use std::fmt;
 
 use deadline::Deadline;
 
+pub use cache::{ResultStore, SqliteStore};
 pub use calendar::{Date, Time};
 pub use config::{
-    AuthMode, ChinaumsConfig, Config, Environment, JuheConfig, TlsConfig, TlsRoots,
+    AuthMode, CacheConfig, ChinaumsConfig, Config, Environment, JuheConfig, TlsConfig, TlsRoots,
     DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS,
 };
 pub use decimal::Decimal;
@@ -86,6 +88,7 @@ pub struct Client {
     config: Config,
     http: http::Http,
     retrier: retry::Retrier,
+    cache: Option<Box<dyn ResultStore>>,
     juhe: juhe::Juhe,
     chinaums: chinaums::Chinaums,
 }
@@ -105,6 +108,10 @@ impl Client {
         Ok(Client {
             http: http::Http::new(&config)?,
             retrier: retry::Retrier::new(config.retry.unwrap_or_default()),
+            cache: match &config.cache {
+                Some(c) => Some(Box::new(SqliteStore::open(&c.path)?)),
+                None => None,
+            },
             juhe: juhe::Juhe::new(&config),
             chinaums: chinaums::Chinaums::new(&config),
             config,
@@ -126,8 +133,9 @@ impl Client {
         image: impl Into<ImageSource<'a>>,
     ) -> Result<ShoppingReceipt> {
         let deadline = Deadline::after(self.config.timeout());
+        let cache = self.cache.as_deref();
         self.juhe
-            .recognize(&self.http, &self.retrier, &deadline, image.into())
+            .recognize(&self.http, &self.retrier, cache, &deadline, image.into())
     }
 
     /// Recognize a used-car sales invoice with ChinaUMS, within the configured `timeout_ms`
@@ -137,8 +145,9 @@ impl Client {
         image: impl Into<ImageSource<'a>>,
     ) -> Result<UsedCarInvoice> {
         let deadline = Deadline::after(self.config.timeout());
+        let cache = self.cache.as_deref();
         self.chinaums
-            .recognize(&self.http, &self.retrier, &deadline, image.into())
+            .recognize(&self.http, &self.retrier, cache, &deadline, image.into())
     }
 
     /// Recognize a document of the given type.

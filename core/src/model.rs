@@ -306,8 +306,10 @@ macro_rules! receipt_fields {
             pub items: Vec<ReceiptItem>,
             /// What was done to the image before it was sent.
             pub image: Option<ImageReport>,
-            /// Requests the call made (retries included).
+            /// Requests the call made (retries included); 0 when answered from the cache.
             pub attempts: u32,
+            /// Whether the answer came from the result cache (no request was made).
+            pub cached: bool,
             pub checks: Vec<Check>,
             /// The provider's `result` object, verbatim.
             pub raw: Value,
@@ -342,6 +344,7 @@ macro_rules! receipt_fields {
                 field("items", ValueKind::Records("ReceiptItem"), false),
                 field("image", ValueKind::Json, true),
                 field("attempts", ValueKind::Integer, false),
+                field("cached", ValueKind::Boolean, false),
                 field("checks", ValueKind::Records("Check"), false),
                 field("raw", ValueKind::Json, false),
             ];
@@ -355,6 +358,7 @@ macro_rules! receipt_fields {
                     items: Vec::new(),
                     image: None,
                     attempts: 0,
+                    cached: false,
                     checks: Vec::new(),
                     raw,
                     raw_texts: Vec::new(),
@@ -451,8 +455,10 @@ macro_rules! invoice_struct {
             pub fields: Vec<Field>,
             /// What was done to the image before it was sent.
             pub image: Option<ImageReport>,
-            /// Requests the call made (retries included).
+            /// Requests the call made (retries included); 0 when answered from the cache.
             pub attempts: u32,
+            /// Whether the answer came from the result cache (no request was made).
+            pub cached: bool,
             pub checks: Vec<Check>,
             /// The provider's answer (the inner object with `PageInfo`), verbatim.
             pub raw: Value,
@@ -481,6 +487,7 @@ macro_rules! invoice_struct {
                     fields: Vec::new(),
                     image: None,
                     attempts: 0,
+                    cached: false,
                     checks: Vec::new(),
                     raw,
                 }
@@ -495,6 +502,7 @@ macro_rules! invoice_struct {
                 field("fields", ValueKind::Records("Field"), false),
                 field("image", ValueKind::Json, true),
                 field("attempts", ValueKind::Integer, false),
+                field("cached", ValueKind::Boolean, false),
                 field("checks", ValueKind::Records("Check"), false),
                 field("raw", ValueKind::Json, false),
             ];

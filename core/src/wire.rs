@@ -16,6 +16,15 @@ pub(crate) struct HttpAnswer {
 }
 
 impl HttpAnswer {
+    /// A successful answer read back from the result cache.
+    pub fn ok(body: Vec<u8>) -> HttpAnswer {
+        HttpAnswer {
+            status: 200,
+            body,
+            retry_after: None,
+        }
+    }
+
     #[cfg(test)]
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> HttpAnswer {
         HttpAnswer {

@@ -68,6 +68,7 @@ class ShoppingReceipt(_Document):
     items: Tuple[ReceiptItem, ...]
     image: Optional[Mapping[str, Any]]
     attempts: int
+    cached: bool
     checks: Tuple[Check, ...]
     raw: Mapping[str, Any]
 
@@ -114,5 +115,6 @@ class UsedCarInvoice(_Document):
     fields: Tuple[Field, ...]
     image: Optional[Mapping[str, Any]]
     attempts: int
+    cached: bool
     checks: Tuple[Check, ...]
     raw: Mapping[str, Any]

@@ -649,6 +649,30 @@ static void test_image_fit(void) {
     free(bmp);
 }
 
+/* The result cache: the second call for the same image sends nothing. */
+static void test_cache(void) {
+    char cfg[4096], path[512];
+    pj_client *client;
+    char *json = NULL;
+    snprintf(path, sizeof path, "/tmp/piaoju-c-cache-%ld.sqlite", (long)getpid());
+    unlink(path);
+    snprintf(cfg, sizeof cfg,
+             "{\"juhe\": {\"key\": \"sandbox-juhe-key\", \"base_url\": \"%s\"}, \"cache\": {\"path\": \"%s\"}}",
+             url, path);
+    client = new_client(cfg);
+    CHECK(pj_recognize_shopping_receipt_file(client, fixture("receipt.png"), &json) == PJ_STATUS_OK &&
+              contains(json, "\"attempts\":1,\"cached\":false"),
+          "first call sent");
+    pj_string_free(json);
+    json = NULL;
+    CHECK(pj_recognize_shopping_receipt_file(client, fixture("receipt.png"), &json) == PJ_STATUS_OK &&
+              contains(json, "\"attempts\":0,\"cached\":true"),
+          "second call from the cache");
+    pj_string_free(json);
+    pj_client_free(client);
+    unlink(path);
+}
+
 int main(void) {
     url = getenv("PIAOJU_SANDBOX_URL");
     fixtures = getenv("PIAOJU_FIXTURES");
@@ -669,6 +693,7 @@ int main(void) {
     test_secrets();
     test_ocr_variants();
     test_image_fit();
+    test_cache();
     printf("c: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -224,3 +224,13 @@ def test_retries_never_pay_twice(sandbox, fixtures):
         piaoju.Client.from_config({**sandbox.config(faults="flaky=1"), "retry": {"max_attempts": 1}}) \
             .recognize_shopping_receipt(image)
     assert (e.value.attempts, e.value.possibly_billed) == (1, False)
+
+
+def test_the_result_cache_never_pays_twice(sandbox, fixtures, tmp_path):
+    config = {**sandbox.config(), "cache": {"path": str(tmp_path / "cache.sqlite")}}
+    first = piaoju.Client.from_config(config).recognize_shopping_receipt(fixtures / "receipt.png")
+    again = piaoju.Client.from_config(config).recognize_shopping_receipt(fixtures / "receipt.png")
+    assert (first.cached, first.attempts) == (False, 1)
+    assert (again.cached, again.attempts) == (True, 0)
+    assert again.total_amount == first.total_amount
+    assert sandbox.stats()["juhe_requests"] == 1

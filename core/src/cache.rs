@@ -1,0 +1,168 @@
+//! The result cache: a provider's answer kept under the exact image bytes sent, so that the
+//! same image is never paid for twice. Only successful answers are stored; a hit is parsed
+//! again (checks included) and says `cached: true`. The key is the SHA-256 of the image bytes
+//! sent, the provider, the operation and the cache's format version, never a credential.
+//!
+//! The store is SQLite (WAL, a busy timeout): several processes and threads may share one file,
+//! and a crash mid-write never leaves a torn entry (a transaction is whole or absent).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, ErrorCode, Provider, Result};
+use crate::model::DocumentType;
+use crate::process::ProcessLocal;
+
+/// Bumped whenever what is stored changes meaning.
+const FORMAT_VERSION: u32 = 1;
+
+/// Where provider answers are kept (another store can implement this).
+pub trait ResultStore: Send + Sync {
+    /// The answer stored under `key`, if any.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Store an answer under `key` (an existing entry is kept).
+    fn put(&self, key: &str, answer: &[u8]) -> Result<()>;
+}
+
+/// The cache key of an image sent to a provider for an operation.
+pub(crate) fn key(provider: Provider, operation: DocumentType, image: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(
+        format!(
+            "piaoju-cache-v{FORMAT_VERSION}\0{}\0{}\0",
+            provider.as_str(),
+            operation.as_str()
+        )
+        .as_bytes(),
+    );
+    h.update(image);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn cache_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorCode::InvalidConfig,
+        format!("the result cache {} cannot be used: {e}", path.display()),
+    )
+}
+
+/// A SQLite file shared by processes and threads; one connection per process.
+pub struct SqliteStore {
+    path: PathBuf,
+    connection: ProcessLocal<Mutex<Option<rusqlite::Connection>>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+fn open(path: &Path) -> Result<rusqlite::Connection> {
+    let c = rusqlite::Connection::open(path).map_err(|e| cache_error(path, e))?;
+    c.busy_timeout(Duration::from_secs(10))
+        .map_err(|e| cache_error(path, e))?;
+    c.pragma_update(None, "journal_mode", "WAL")
+        .map_err(|e| cache_error(path, e))?;
+    c.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(|e| cache_error(path, e))?;
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS answers (
+             key TEXT PRIMARY KEY,
+             answer BLOB NOT NULL,
+             stored_at INTEGER NOT NULL DEFAULT (strftime('%s', 'now'))
+         )",
+    )
+    .map_err(|e| cache_error(path, e))?;
+    Ok(c)
+}
+
+impl SqliteStore {
+    /// Open (or create) the cache file, checking it can be used.
+    pub fn open(path: impl Into<PathBuf>) -> Result<SqliteStore> {
+        let path = path.into();
+        let first = open(&path)?;
+        Ok(SqliteStore {
+            connection: ProcessLocal::new(Mutex::new(Some(first))),
+            path,
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let slot = self.connection.get(|| Mutex::new(None));
+        let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(open(&self.path)?);
+        }
+        let c = guard.as_ref().expect("opened above");
+        f(c).map_err(|e| {
+            Error::new(
+                ErrorCode::Internal,
+                format!("the result cache {} failed: {e}", self.path.display()),
+            )
+        })
+    }
+}
+
+impl ResultStore for SqliteStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached("SELECT answer FROM answers WHERE key = ?1")?;
+            let mut rows = st.query([key])?;
+            match rows.next()? {
+                Some(row) => Ok(Some(row.get(0)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn put(&self, key: &str, answer: &[u8]) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached("INSERT OR IGNORE INTO answers (key, answer) VALUES (?1, ?2)")?
+                .execute(rusqlite::params![key, answer])?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_kept_by_key_and_the_first_one_stays() {
+        let dir = std::env::temp_dir().join(format!("piaoju-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cache.sqlite");
+        let store = SqliteStore::open(&path).unwrap();
+        let k = key(Provider::Juhe, DocumentType::ShoppingReceipt, b"image");
+        assert_eq!(store.get(&k).unwrap(), None);
+        store.put(&k, b"{\"a\":1}").unwrap();
+        store.put(&k, b"{\"a\":2}").unwrap();
+        assert_eq!(store.get(&k).unwrap().as_deref(), Some(&b"{\"a\":1}"[..]));
+        // Another store on the same file sees it.
+        let again = SqliteStore::open(&path).unwrap();
+        assert_eq!(again.get(&k).unwrap().as_deref(), Some(&b"{\"a\":1}"[..]));
+        // Keys differ by provider, operation and bytes.
+        assert_ne!(
+            k,
+            key(Provider::Chinaums, DocumentType::ShoppingReceipt, b"image")
+        );
+        assert_ne!(
+            k,
+            key(Provider::Juhe, DocumentType::UsedCarInvoice, b"image")
+        );
+        assert_ne!(
+            k,
+            key(Provider::Juhe, DocumentType::ShoppingReceipt, b"imagf")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        let e = SqliteStore::open("/nonexistent-dir/cache.sqlite").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidConfig);
+    }
+}
