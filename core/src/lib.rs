@@ -19,6 +19,7 @@
 
 // Public modules: the standalone checks, the services' published facts, and the panic boundary
 // of the language bindings.
+pub mod batch;
 pub mod boundary;
 pub mod check;
 pub mod spec;

@@ -8,7 +8,7 @@ subclass carrying the core's stable code; every result carries validation ``chec
 """
 
 from . import _native, checks
-from ._client import Client, Image
+from ._client import BatchItem, Client, Image
 from ._models import Check, Field, ReceiptItem, ShoppingReceipt, UsedCarInvoice
 from ._sandbox import Sandbox
 from .errors import (
@@ -31,6 +31,7 @@ __version__: str = _native.__version__
 __all__ = [
     "Client",
     "Image",
+    "BatchItem",
     "Sandbox",
     "ShoppingReceipt",
     "ReceiptItem",

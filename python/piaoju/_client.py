@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from typing import IO, Any, Dict, Mapping, NoReturn, Optional, Union
+from typing import IO, Any, Callable, Dict, Iterable, Iterator, Mapping, NamedTuple, NoReturn, Optional, Union
 
 from . import _native
 from ._models import ShoppingReceipt, UsedCarInvoice
+from .errors import PiaojuError, _from_dict
 
-__all__ = ["Client", "Image"]
+__all__ = ["Client", "Image", "BatchItem"]
 
 #: What the recognize methods take: a path, the bytes of the file, or a binary file object.
 Image = Union[str, "os.PathLike[str]", "os.PathLike[bytes]", bytes, bytearray, memoryview, IO[bytes]]
@@ -96,7 +97,8 @@ class Client:
         ):
             if value is not None:
                 config[key] = value
-        self._native = _native.Client(json.dumps(config))
+        self._config_text: Optional[str] = json.dumps(config)
+        self._native = _native.Client(self._config_text)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Client":
@@ -110,15 +112,18 @@ class Client:
             text = json.dumps(dict(config))
         except (TypeError, ValueError) as e:
             _usage_error(101, f"config is not JSON-serializable: {e}")
-        client = cls.__new__(cls)
-        client._native = _native.Client(text)
-        return client
+        return cls._from_text(text)
 
     @classmethod
     def from_env(cls) -> "Client":
         """A client from the PIAOJU_* environment variables."""
+        return cls._from_text(None)
+
+    @classmethod
+    def _from_text(cls, text: Optional[str]) -> "Client":
         client = cls.__new__(cls)
-        client._native = _native.Client(None)
+        client._config_text = text
+        client._native = _native.Client(text)
         return client
 
     def recognize_shopping_receipt(self, image: Image) -> ShoppingReceipt:
@@ -132,5 +137,55 @@ class Client:
     def __repr__(self) -> str:
         return f"<piaoju.Client {self._native.describe()}>"
 
+    def recognize_many(
+        self,
+        images: Iterable[Image],
+        kind: str = "receipt",
+        jobs: int = 4,
+        qps: Optional[float] = None,
+        on_progress: Optional[Callable[[Dict[str, int]], None]] = None,
+    ) -> Iterator["BatchItem"]:
+        """Recognize many images (``kind`` "receipt" or "invoice") with ``jobs`` calls at once,
+        through this client's retries, limits and cache; ``qps`` caps the requests a second.
+
+        Yields a :class:`BatchItem` (``input``, ``result`` or ``error``) per image, in the order
+        they finish; a failed image does not stop the rest. ``on_progress`` receives
+        ``{total, done, failed, cached, in_flight}`` after each one. The GIL is released while
+        waiting; Ctrl-C stops starting new calls at once (calls in flight end by their
+        deadline) and raises KeyboardInterrupt."""
+        inputs = list(images)
+        client = self
+        if qps is not None:
+            config: Dict[str, Any] = json.loads(self._config_text) if self._config_text else {}
+            if self._config_text is None:
+                _usage_error(101, "qps needs an explicit configuration (not Client.from_env())")
+            config["max_qps"] = qps
+            client = Client.from_config(config)
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+            _usage_error(100, f"jobs must be a positive whole number, got {jobs!r}")
+        batch = client._native.start_batch(kind, [_image_arg(i) for i in inputs], jobs)
+        record = ShoppingReceipt if kind == "receipt" else UsedCarInvoice
+        while True:
+            item = batch.next()
+            if item is None:
+                return
+            index, ok, text, progress = item
+            if on_progress is not None:
+                on_progress(json.loads(progress))
+            if ok:
+                yield BatchItem(inputs[index], record._from_json(text), None)
+            else:
+                yield BatchItem(inputs[index], None, _from_dict(json.loads(text)))
+
     def __reduce__(self) -> Any:
-        raise TypeError("a piaoju.Client cannot be pickled (it holds connections); pickle its results")
+        # A client pickles as its configuration (credentials included), and rebuilds itself
+        # (new connections) where it is unpickled: Dask, Ray and Spark workers can receive it.
+        return (Client._from_text, (self._config_text,))
+
+
+class BatchItem(NamedTuple):
+    """One image of :meth:`Client.recognize_many`: its input, and its result or its error."""
+
+    input: Any
+    result: Optional[Union[ShoppingReceipt, UsedCarInvoice]]
+    error: Optional[PiaojuError]

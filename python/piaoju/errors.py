@@ -185,6 +185,17 @@ def error_class(name: str, band: str) -> Type[PiaojuError]:
     return _BY_NAME.get(name) or _BY_BAND.get(band, PiaojuError)
 
 
+def _from_dict(d: Dict[str, Any]) -> PiaojuError:
+    """The exception for the core's error JSON (as a dict)."""
+    from . import _native  # the core's catalogue gives the band
+
+    code = int(d["code"])
+    band = next((b for c, _n, b, _r in _native.error_catalogue() if c == code), "internal")
+    return _from_native(code, d["name"], band, d["message"], d.get("provider"), d.get("provider_code"),
+                        d.get("provider_message"), d.get("http_status"), bool(d.get("retryable")),
+                        int(d.get("attempts", 0)), bool(d.get("possibly_billed")))
+
+
 def _from_native(
     code: int,
     name: str,

@@ -157,6 +157,71 @@ impl NativeClient {
         self.recognize(py, DocumentType::UsedCarInvoice, image)
     }
 
+    /// Recognize many images (`bytes` or paths) of one kind with `jobs` calls at once; the
+    /// results come from the returned batch as they finish.
+    fn start_batch(
+        &self,
+        kind: &str,
+        images: Vec<Bound<'_, PyAny>>,
+        jobs: usize,
+    ) -> PyResult<NativeBatch> {
+        let document_type = match kind {
+            "receipt" => DocumentType::ShoppingReceipt,
+            "invoice" => DocumentType::UsedCarInvoice,
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "kind must be \"receipt\" or \"invoice\", not {other:?}"
+                )))
+            }
+        };
+        let mut inputs = Vec::with_capacity(images.len());
+        for image in &images {
+            let source = match image.cast::<PyBytes>() {
+                Ok(b) => piaoju::batch::BatchSource::Bytes(b.as_bytes().to_vec()),
+                Err(_) => piaoju::batch::BatchSource::Path(image.extract()?),
+            };
+            inputs.push((document_type, source));
+        }
+        let (sender, results) = std::sync::mpsc::channel();
+        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (client, stop) = (Arc::clone(&self.inner), Arc::clone(&cancel));
+        std::thread::Builder::new()
+            .name("piaoju-batch".into())
+            .spawn(move || {
+                let progress = std::cell::RefCell::new(String::new());
+                let pending = std::cell::RefCell::new(None);
+                let flush = |p: &str| {
+                    if let Some((i, ok, json)) = pending.borrow_mut().take() {
+                        let _ = sender.send((i, ok, json, p.to_string()));
+                    }
+                };
+                piaoju::batch::run(
+                    &client,
+                    &inputs,
+                    piaoju::batch::BatchOptions::default().workers(jobs),
+                    &stop,
+                    |i, outcome| {
+                        *pending.borrow_mut() = Some(match outcome {
+                            Ok(doc) => (i, true, doc.to_json()),
+                            Err(e) => (i, false, e.to_json()),
+                        });
+                    },
+                    |p| {
+                        *progress.borrow_mut() = format!(
+                            "{{\"total\":{},\"done\":{},\"failed\":{},\"cached\":{},\"in_flight\":{}}}",
+                            p.total, p.done, p.failed, p.cached, p.in_flight
+                        );
+                        flush(&progress.borrow());
+                    },
+                );
+            })
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start a thread: {e}")))?;
+        Ok(NativeBatch {
+            results: Mutex::new(results),
+            cancel,
+        })
+    }
+
     /// The configuration, as Debug prints it (secrets redacted).
     fn describe(&self) -> String {
         format!("{:?}", self.inner.config())
@@ -211,6 +276,45 @@ impl NativeClient {
                 }
             }
         }
+    }
+}
+
+/// A batch running on a background thread; results are taken with `next`.
+#[pyclass(module = "piaoju._native", name = "Batch", frozen)]
+struct NativeBatch {
+    results: Mutex<std::sync::mpsc::Receiver<(usize, bool, String, String)>>,
+    cancel: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[pymethods]
+impl NativeBatch {
+    /// The next finished item `(index, ok, json, progress_json)`, or None when all are done.
+    /// Waits with the GIL released, looking for Ctrl-C every 50 ms (which cancels the batch:
+    /// calls in flight end, no new one starts).
+    fn next(&self, py: Python<'_>) -> PyResult<Option<(usize, bool, String, String)>> {
+        loop {
+            let received = py.detach(|| {
+                self.results
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .recv_timeout(SIGNAL_CHECK_INTERVAL)
+            });
+            match received {
+                Ok(item) => return Ok(Some(item)),
+                Err(RecvTimeoutError::Disconnected) => return Ok(None),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Err(e) = py.check_signals() {
+                        self.cancel();
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Start no new call; calls in flight end and their results still come.
+    fn cancel(&self) {
+        self.cancel.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -434,6 +538,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_IMAGE_LEN", piaoju::MAX_IMAGE_LEN)?;
     m.add_class::<NativeClient>()?;
     m.add_class::<NativeSandbox>()?;
+    m.add_class::<NativeBatch>()?;
     m.add_function(wrap_pyfunction!(run_check, m)?)?;
     m.add_function(wrap_pyfunction!(amount_in_words, m)?)?;
     m.add_function(wrap_pyfunction!(error_catalogue, m)?)?;

@@ -234,3 +234,27 @@ def test_the_result_cache_never_pays_twice(sandbox, fixtures, tmp_path):
     assert (again.cached, again.attempts) == (True, 0)
     assert again.total_amount == first.total_amount
     assert sandbox.stats()["juhe_requests"] == 1
+
+
+def test_recognize_many_returns_every_image_and_pickles_the_client(sandbox, fixtures, tmp_path):
+    import pickle
+
+    base = (fixtures / "receipt.png").read_bytes()
+    images = [base + bytes([i]) for i in range(20)] + [b"not an image"]
+    config = {**sandbox.config(faults="flaky=0.2"), "cache": {"path": str(tmp_path / "c.sqlite")},
+              "retry": {"max_attempts": 10, "base_delay_ms": 1, "max_delay_ms": 10}}
+    client = piaoju.Client.from_config(config)
+    progress = []
+    items = list(client.recognize_many(images, kind="receipt", jobs=4, qps=50, on_progress=progress.append))
+    assert len(items) == 21 and {id(i.input) for i in items} == {id(i) for i in images}
+    failed = [i for i in items if i.error is not None]
+    assert len(failed) == 1 and failed[0].input == b"not an image"
+    assert isinstance(failed[0].error, piaoju.ImageError)
+    assert all(i.result.shop_name == "多又好超市" for i in items if i.error is None)
+    assert progress[-1]["done"] == 21 and progress[-1]["failed"] == 1
+    # Pickled and rebuilt (as a Dask worker would): the same configuration, the same cache.
+    again = pickle.loads(pickle.dumps(client))
+    before = sandbox.stats()["juhe_requests"]
+    second = list(again.recognize_many(images[:20], jobs=8))
+    assert all(i.result.cached for i in second)
+    assert sandbox.stats()["juhe_requests"] == before
