@@ -129,6 +129,10 @@ pub fn run(
                     BatchSource::Bytes(b) => client.recognize(*document_type, b),
                 };
                 in_flight.fetch_sub(1, Ordering::SeqCst);
+                if outcome.is_err() && !options.continue_on_error {
+                    // Before another image is taken by this worker.
+                    cancel.store(true, Ordering::SeqCst);
+                }
                 if sender.send((i, outcome)).is_err() {
                     return;
                 }
