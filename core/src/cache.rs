@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, ErrorCode, Provider, Result};
 use crate::model::DocumentType;
 use crate::process::ProcessLocal;
+use crate::wire::HttpAnswer;
 
 /// Bumped whenever what is stored changes meaning.
 const FORMAT_VERSION: u32 = 1;
@@ -40,6 +41,25 @@ pub(crate) fn key(provider: Provider, operation: DocumentType, image: &[u8]) -> 
     );
     h.update(image);
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A call through the cache: a stored answer is parsed again (`true`: cached); otherwise
+/// `fetch` sends (with its retries) and gives the parsed value and the answer's body, which is
+/// kept. A result is returned even if it cannot be kept.
+pub(crate) fn through<T>(
+    cache: Option<&dyn ResultStore>,
+    key: &str,
+    parse: impl Fn(&HttpAnswer) -> Result<T>,
+    fetch: impl FnOnce() -> Result<(T, Vec<u8>)>,
+) -> Result<(T, bool)> {
+    if let Some(answer) = cache.map(|c| c.get(key)).transpose()?.flatten() {
+        return Ok((parse(&HttpAnswer::ok(answer))?, true));
+    }
+    let (value, answer) = fetch()?;
+    if let Some(c) = cache {
+        let _ = c.put(key, &answer);
+    }
+    Ok((value, false))
 }
 
 fn cache_error(path: &Path, e: impl std::fmt::Display) -> Error {

@@ -43,8 +43,7 @@ pub(crate) struct Chinaums {
     auth: AuthMode,
     fit: ImageFit,
     limits: Limits,
-    limiter: ProcessLocal<Limiter>,
-    rate: (Option<f64>, Option<u32>),
+    limiter: Limiter,
     /// The access token, per process (a child after `fork()` fetches its own).
     tokens: ProcessLocal<TokenCache>,
 }
@@ -106,8 +105,7 @@ impl Chinaums {
                 max_side: c.and_then(|c| c.max_side),
             },
             tokens: ProcessLocal::new(TokenCache::default()),
-            limiter: ProcessLocal::new(Limiter::new(config.max_qps, config.max_in_flight)),
-            rate: (config.max_qps, config.max_in_flight),
+            limiter: Limiter::new(config.max_qps, config.max_in_flight),
         }
     }
 
@@ -136,42 +134,23 @@ impl Chinaums {
         let info = image::preflight_chinaums(&bytes)?;
         let (bytes, report) = fit::prepare(bytes, info, &self.limits, self.fit, "ChinaUMS")?;
         let cache_key = cache::key(Provider::Chinaums, DocumentType::UsedCarInvoice, &bytes);
-        if let Some(answer) = cache.map(|c| c.get(&cache_key)).transpose()?.flatten() {
-            let mut invoice = parse_answer(&HttpAnswer::ok(answer))?;
-            invoice.image = Some(report);
-            invoice.cached = true;
-            return Ok(invoice);
-        }
         // Every request counts as an attempt, a token refresh's too.
         let requests = std::cell::Cell::new(0u32);
-        let outcome = retrier.run(deadline, Provider::Chinaums, || {
-            let answer = self.send(
-                http,
-                deadline,
-                app_id,
-                app_key,
-                request_body(&bytes),
-                &requests,
-            )?;
-            match parse_answer(&answer) {
-                Ok(invoice) => Ok((invoice, answer.body)),
-                Err(e) => Err(Error {
-                    retry_after: answer.retry_after,
-                    ..e
-                }),
-            }
+        let outcome = cache::through(cache, &cache_key, parse_answer, || {
+            retrier
+                .run(deadline, Provider::Chinaums, || {
+                    let body = request_body(&bytes);
+                    let answer = self.send(http, deadline, app_id, app_key, body, &requests)?;
+                    wire::parsed(answer, parse_answer)
+                })
+                .map(|(sent, _)| sent)
         });
         drop(bytes);
-        let (mut invoice, answer) = outcome
-            .map_err(|e| Error {
-                attempts: requests.get(),
-                ..e
-            })?
-            .0;
-        if let Some(c) = cache {
-            // The result is returned even if it cannot be kept.
-            let _ = c.put(&cache_key, &answer);
-        }
+        let (mut invoice, cached) = outcome.map_err(|e| Error {
+            attempts: requests.get(),
+            ..e
+        })?;
+        invoice.cached = cached;
         invoice.image = Some(report);
         invoice.attempts = requests.get();
         Ok(invoice)
@@ -189,9 +168,8 @@ impl Chinaums {
         body: ImageBody<'_>,
         requests: &std::cell::Cell<u32>,
     ) -> Result<HttpAnswer> {
-        let limiter = self.limiter.get(|| Limiter::new(self.rate.0, self.rate.1));
         let post = |authorization: &str| {
-            let _permit = limiter.acquire(deadline, Provider::Chinaums)?;
+            let _permit = self.limiter.acquire(deadline, Provider::Chinaums)?;
             requests.set(requests.get() + 1);
             http.post_stream(
                 deadline,

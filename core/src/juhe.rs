@@ -13,7 +13,6 @@ use crate::http::Http;
 use crate::image::{self, ImageSource};
 use crate::limit::Limiter;
 use crate::model::{DocumentType, ReceiptItem, ShoppingReceipt};
-use crate::process::ProcessLocal;
 use crate::retry::Retrier;
 use crate::spec::{
     JUHE_BASE_URL, JUHE_MAX_BASE64_LEN, JUHE_MAX_SIDE, JUHE_MIN_SIDE, JUHE_RECEIPT_PATH,
@@ -33,8 +32,7 @@ pub(crate) struct Juhe {
     key: Option<String>,
     url: String,
     fit: ImageFit,
-    limiter: ProcessLocal<Limiter>,
-    limits: (Option<f64>, Option<u32>),
+    limiter: Limiter,
 }
 
 impl Juhe {
@@ -47,8 +45,7 @@ impl Juhe {
             key: j.and_then(|j| j.key.clone()),
             url: format!("{}{JUHE_RECEIPT_PATH}", base.trim_end_matches('/')),
             fit: config.image_fit.unwrap_or_default(),
-            limiter: ProcessLocal::new(Limiter::new(config.max_qps, config.max_in_flight)),
-            limits: (config.max_qps, config.max_in_flight),
+            limiter: Limiter::new(config.max_qps, config.max_in_flight),
         }
     }
 
@@ -71,38 +68,25 @@ impl Juhe {
         let info = image::preflight_juhe(&bytes)?;
         let (bytes, report) = fit::prepare(bytes, info, &LIMITS, self.fit, "Juhe")?;
         let cache_key = cache::key(Provider::Juhe, DocumentType::ShoppingReceipt, &bytes);
-        if let Some(answer) = cache.map(|c| c.get(&cache_key)).transpose()?.flatten() {
-            let mut receipt = parse_answer(&HttpAnswer::ok(answer))?;
-            receipt.image = Some(report);
-            receipt.cached = true;
-            return Ok(receipt);
-        }
-        let limiter = self
-            .limiter
-            .get(|| Limiter::new(self.limits.0, self.limits.1));
-        let ((mut receipt, answer), attempts) = retrier.run(deadline, Provider::Juhe, || {
-            let _permit = limiter.acquire(deadline, Provider::Juhe)?;
-            let answer = http.post_stream(
-                deadline,
-                Provider::Juhe,
-                &self.url,
-                "application/x-www-form-urlencoded",
-                None,
-                form(key, &bytes),
-            )?;
-            match parse_answer(&answer) {
-                Ok(r) => Ok((r, answer.body)),
-                Err(e) => Err(Error {
-                    retry_after: answer.retry_after,
-                    ..e
-                }),
-            }
+        let mut attempts = 0;
+        let (mut receipt, cached) = cache::through(cache, &cache_key, parse_answer, || {
+            let (sent, n) = retrier.run(deadline, Provider::Juhe, || {
+                let _permit = self.limiter.acquire(deadline, Provider::Juhe)?;
+                let answer = http.post_stream(
+                    deadline,
+                    Provider::Juhe,
+                    &self.url,
+                    "application/x-www-form-urlencoded",
+                    None,
+                    form(key, &bytes),
+                )?;
+                wire::parsed(answer, parse_answer)
+            })?;
+            attempts = n;
+            Ok(sent)
         })?;
         drop(bytes);
-        if let Some(c) = cache {
-            // The result is returned even if it cannot be kept.
-            let _ = c.put(&cache_key, &answer);
-        }
+        receipt.cached = cached;
         receipt.image = Some(report);
         receipt.attempts = attempts;
         Ok(receipt)

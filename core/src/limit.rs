@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::deadline::Deadline;
 use crate::error::{Provider, Result};
+use crate::process::ProcessLocal;
 
 /// Added to the window, so that requests bunched up on the way still arrive at most
 /// `max_qps` a second.
@@ -19,16 +20,22 @@ const JITTER_MARGIN: Duration = Duration::from_millis(50);
 pub(crate) struct Limiter {
     /// Requests allowed per window, and the window.
     rate: Option<(usize, Duration)>,
+    max_in_flight: Option<usize>,
+    /// Per process: a child after `fork()` never waits on its parent's locks.
+    state: ProcessLocal<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
     /// When the last requests (up to the allowed number) were, or will be, sent.
     sent: Mutex<VecDeque<Instant>>,
-    max_in_flight: Option<usize>,
     in_flight: Mutex<usize>,
     released: Condvar,
 }
 
 /// A request's place in flight; released when dropped.
 pub(crate) struct Permit<'a> {
-    limiter: Option<&'a Limiter>,
+    limiter: Option<&'a State>,
 }
 
 impl Drop for Permit<'_> {
@@ -52,23 +59,22 @@ impl Limiter {
         });
         Limiter {
             rate,
-            sent: Mutex::new(VecDeque::new()),
             max_in_flight: max_in_flight.map(|n| n as usize),
-            in_flight: Mutex::new(0),
-            released: Condvar::new(),
+            state: ProcessLocal::new(State::default()),
         }
     }
 
     /// Wait for a place in flight, then for the request's turn.
     pub fn acquire(&self, deadline: &Deadline, provider: Provider) -> Result<Permit<'_>> {
+        let state = self.state.get(State::default);
         let permit = match self.max_in_flight {
             None => Permit { limiter: None },
             Some(max) => {
-                let mut n = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                let mut n = state.in_flight.lock().unwrap_or_else(|p| p.into_inner());
                 while *n >= max {
                     let left = deadline
                         .remaining(provider, "waiting for a place among max_in_flight requests")?;
-                    n = self
+                    n = state
                         .released
                         .wait_timeout(n, left)
                         .unwrap_or_else(|p| p.into_inner())
@@ -76,14 +82,14 @@ impl Limiter {
                 }
                 *n += 1;
                 Permit {
-                    limiter: Some(self),
+                    limiter: Some(state),
                 }
             }
         };
         if let Some((allowed, window)) = self.rate {
             let now = Instant::now();
             let turn = {
-                let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+                let mut sent = state.sent.lock().unwrap_or_else(|p| p.into_inner());
                 // The request `allowed` places back must be a window old.
                 let turn = match sent.len().checked_sub(allowed) {
                     Some(i) => now.max(sent[i] + window),

@@ -78,6 +78,21 @@ fn containers(body: &[u8], limit: usize) -> usize {
     count
 }
 
+/// Parse an answer, keeping its body (for the cache) on success and its `Retry-After` (for
+/// the retry policy) on failure.
+pub(crate) fn parsed<T>(
+    answer: HttpAnswer,
+    parse: impl Fn(&HttpAnswer) -> Result<T>,
+) -> Result<(T, Vec<u8>)> {
+    match parse(&answer) {
+        Ok(value) => Ok((value, answer.body)),
+        Err(e) => Err(Error {
+            retry_after: answer.retry_after,
+            ..e
+        }),
+    }
+}
+
 /// A string or a number, as text.
 pub(crate) fn text(v: Option<&Value>) -> Option<String> {
     match v? {
