@@ -143,6 +143,9 @@ fn max_qps_holds_for_every_one_second_window_and_max_in_flight_for_every_moment(
         );
     }
 
+    // A sandbox of its own: its max_in_flight counts from its start, and the burst above may
+    // have had several requests at once.
+    let sb = Sandbox::start().unwrap();
     let mut c: serde_json::Value = serde_json::from_str(
         &sb.client_config_json_for(&sb.fault_url("delay=200"), "access_token"),
     )
