@@ -1,116 +1,47 @@
-//! `piaoju`: recognize a receipt or a used-car invoice and print the result JSON.
+//! `piaoju`: recognize receipts and used-car invoices, one or a batch (see the `piaoju_cli`
+//! library, shared with the Python wheel's `piaoju` script).
 
-use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use piaoju::{Client, Config, DocumentType, Error, ErrorCode};
-
-const USAGE: &str = "usage: piaoju receipt IMAGE [--sandbox] [--no-fit]
-       piaoju invoice IMAGE [--sandbox] [--no-fit]
-       piaoju --version
-
-Prints the result as JSON on stdout (exit 0); on failure prints the error as JSON on
-stderr (exit 1; 2 for a usage error).
-
-The configuration comes from the environment: PIAOJU_JUHE_KEY for receipts;
-PIAOJU_CHINAUMS_APP_ID and PIAOJU_CHINAUMS_APP_KEY for invoices (see README for every
-PIAOJU_* variable). --sandbox replaces the credentials and URLs with those of a local,
-in-process sandbox (no credentials needed); the other variables still apply.
---no-fit refuses an image over the provider's limits instead of fitting it (PIAOJU_IMAGE_FIT=off).";
+/// Set by the first Ctrl-C of a batch.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    if args.iter().any(|a| a == "--version" || a == "-V") {
-        println!("piaoju {}", piaoju::VERSION);
-        return ExitCode::SUCCESS;
-    }
-    let flags = Flags {
-        sandbox: args.iter().any(|a| a == "--sandbox"),
-        no_fit: args.iter().any(|a| a == "--no-fit"),
-    };
-    let rest: Vec<&String> = args
-        .iter()
-        .filter(|a| *a != "--sandbox" && *a != "--no-fit")
-        .collect();
-    let (op, image) = match rest.as_slice() {
-        [cmd, image] if !image.starts_with('-') => match cmd.as_str() {
-            "receipt" => (DocumentType::ShoppingReceipt, image.as_str()),
-            "invoice" => (DocumentType::UsedCarInvoice, image.as_str()),
-            _ => return usage(&format!("unknown command {cmd:?}")),
+    let status = piaoju_cli::run(
+        std::env::args_os(),
+        piaoju_cli::Interrupt {
+            flag: &INTERRUPTED,
+            arm: &arm_ctrl_c,
         },
-        _ => return usage("expected a command and one image path"),
-    };
-    // A panic is reported like any other error (901), never as a backtrace.
-    match piaoju::boundary::catch_panic(|| run(op, Path::new(image), &flags)) {
-        Ok(json) => {
-            println!("{json}");
-            ExitCode::SUCCESS
+    );
+    ExitCode::from(u8::try_from(status).unwrap_or(1))
+}
+
+/// From now on the first SIGINT sets [`INTERRUPTED`] (the batch stops starting calls and ends
+/// with the ones in flight) and the second ends the process at once, with status 130.
+#[cfg(unix)]
+fn arm_ctrl_c() {
+    extern "C" fn on_sigint(_: libc::c_int) {
+        // Only async-signal-safe operations: an atomic swap and _exit.
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            unsafe { libc::_exit(130) };
         }
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "{}", e.to_json());
-            ExitCode::from(if e.code.band() == piaoju::Band::Usage {
-                2
-            } else {
-                1
-            })
-        }
+    }
+    // SAFETY: a zeroed sigaction is valid; the handler only touches an atomic and calls _exit.
+    // SA_RESTART: a read or write the signal interrupts is resumed, not failed with EINTR.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
     }
 }
 
-fn usage(problem: &str) -> ExitCode {
-    eprintln!("piaoju: {problem}\n\n{USAGE}");
-    ExitCode::from(2)
-}
-
-/// The configuration: always the environment, then the flags on top (`--sandbox` replaces both
-/// providers' credentials and URLs with a local sandbox's, and drops any proxy: the sandbox is
-/// on this machine).
-fn configuration(
-    sandbox: Option<&piaoju_sandbox::Sandbox>,
-    flags: &Flags,
-) -> Result<Config, Error> {
-    let mut config = Config::from_env()?;
-    if flags.no_fit {
-        config.image_fit = Some(piaoju::ImageFit::Off);
-    }
-    if let Some(sb) = sandbox {
-        let local = Config::from_json(&sb.client_config_json())?;
-        config.juhe = local.juhe;
-        config.chinaums = local.chinaums;
-        config.proxy = None;
-    }
-    Ok(config)
-}
-
-/// The command's flags (on top of the environment).
-struct Flags {
-    sandbox: bool,
-    no_fit: bool,
-}
-
-fn run(op: DocumentType, image: &Path, flags: &Flags) -> Result<String, Error> {
-    let sb = if flags.sandbox {
-        Some(piaoju_sandbox::Sandbox::start().map_err(|e| {
-            Error::new(
-                ErrorCode::Internal,
-                format!("cannot start the sandbox: {e}"),
-            )
-        })?)
-    } else {
-        None
-    };
-    let client = Client::new(configuration(sb.as_ref(), flags)?)?;
-    let doc = client.recognize(op, image).map_err(|mut e| {
-        if e.code == ErrorCode::MissingCredentials && sb.is_none() {
-            e.message
-                .push_str(", or pass --sandbox to use the local sandbox");
-        }
-        e
-    })?;
-    Ok(serde_json::to_string_pretty(&doc).expect("results serialize"))
+/// Elsewhere Ctrl-C keeps its default (the process ends; finished results are in the cache).
+#[cfg(not(unix))]
+fn arm_ctrl_c() {
+    let _ = &INTERRUPTED;
+    let _ = Ordering::SeqCst;
 }

@@ -121,7 +121,10 @@ fn usage_errors() {
     for args in [&["scan", "x.png"][..], &["receipt"][..], &[][..]] {
         let out = piaoju().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("usage:"));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Usage: piaoju"),
+            "{args:?}"
+        );
     }
 }
 

@@ -18,7 +18,7 @@ use crate::process::ProcessLocal;
 use crate::wire::HttpAnswer;
 
 /// Bumped whenever what is stored changes meaning.
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 
 /// Where provider answers are kept (another store can implement this).
 pub trait ResultStore: Send + Sync {
@@ -28,14 +28,22 @@ pub trait ResultStore: Send + Sync {
     fn put(&self, key: &str, answer: &[u8]) -> Result<()>;
 }
 
-/// The cache key of an image sent to a provider for an operation.
-pub(crate) fn key(provider: Provider, operation: DocumentType, image: &[u8]) -> String {
+/// The cache key of an image sent to a provider's endpoint for an operation. The endpoint (its
+/// URL without any `user:password@`) is part of it, so that answers of a sandbox or of a test
+/// environment are never returned for the production service, nor the other way round.
+pub(crate) fn key(
+    provider: Provider,
+    operation: DocumentType,
+    endpoint: &str,
+    image: &[u8],
+) -> String {
     let mut h = Sha256::new();
     h.update(
         format!(
-            "piaoju-cache-v{FORMAT_VERSION}\0{}\0{}\0",
+            "piaoju-cache-v{FORMAT_VERSION}\0{}\0{}\0{}\0",
             provider.as_str(),
-            operation.as_str()
+            operation.as_str(),
+            crate::config::redact_url(endpoint)
         )
         .as_bytes(),
     );
@@ -160,7 +168,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("cache.sqlite");
         let store = SqliteStore::open(&path).unwrap();
-        let k = key(Provider::Juhe, DocumentType::ShoppingReceipt, b"image");
+        const URL: &str = "https://apis.juhe.cn/shoppingReceipt/query";
+        let k = key(Provider::Juhe, DocumentType::ShoppingReceipt, URL, b"image");
         assert_eq!(store.get(&k).unwrap(), None);
         store.put(&k, b"{\"a\":1}").unwrap();
         store.put(&k, b"{\"a\":2}").unwrap();
@@ -168,18 +177,24 @@ mod tests {
         // Another store on the same file sees it.
         let again = SqliteStore::open(&path).unwrap();
         assert_eq!(again.get(&k).unwrap().as_deref(), Some(&b"{\"a\":1}"[..]));
-        // Keys differ by provider, operation and bytes.
-        assert_ne!(
-            k,
-            key(Provider::Chinaums, DocumentType::ShoppingReceipt, b"image")
-        );
-        assert_ne!(
-            k,
-            key(Provider::Juhe, DocumentType::UsedCarInvoice, b"image")
-        );
-        assert_ne!(
-            k,
-            key(Provider::Juhe, DocumentType::ShoppingReceipt, b"imagf")
+        // Keys differ by provider, operation, endpoint and bytes; not by credentials in the URL.
+        let juhe = (Provider::Juhe, DocumentType::ShoppingReceipt);
+        for other in [
+            key(Provider::Chinaums, juhe.1, URL, b"image"),
+            key(juhe.0, DocumentType::UsedCarInvoice, URL, b"image"),
+            key(
+                juhe.0,
+                juhe.1,
+                "http://127.0.0.1:8080/shoppingReceipt/query",
+                b"image",
+            ),
+            key(juhe.0, juhe.1, URL, b"imagf"),
+        ] {
+            assert_ne!(k, other);
+        }
+        assert_eq!(
+            key(juhe.0, juhe.1, "http://u:p@127.0.0.1:1/q", b"image"),
+            key(juhe.0, juhe.1, "http://v:q@127.0.0.1:1/q", b"image")
         );
         let _ = std::fs::remove_dir_all(&dir);
         let e = SqliteStore::open("/nonexistent-dir/cache.sqlite").unwrap_err();

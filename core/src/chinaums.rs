@@ -109,15 +109,8 @@ impl Chinaums {
         }
     }
 
-    /// Recognize a used-car invoice: credentials and image are checked before anything is sent.
-    pub fn recognize(
-        &self,
-        http: &Http,
-        retrier: &Retrier,
-        cache: Option<&dyn ResultStore>,
-        deadline: &Deadline,
-        image: ImageSource<'_>,
-    ) -> Result<UsedCarInvoice> {
+    /// The configured appId and appKey, or `missing_credentials`.
+    pub fn credentials(&self) -> Result<(&str, &str)> {
         let app_id = self.app_id.as_deref().ok_or_else(|| {
             missing(
                 "the ChinaUMS appId",
@@ -130,10 +123,28 @@ impl Chinaums {
                 "chinaums.app_key or PIAOJU_CHINAUMS_APP_KEY",
             )
         })?;
+        Ok((app_id, app_key))
+    }
+
+    /// Recognize a used-car invoice: credentials and image are checked before anything is sent.
+    pub fn recognize(
+        &self,
+        http: &Http,
+        retrier: &Retrier,
+        cache: Option<&dyn ResultStore>,
+        deadline: &Deadline,
+        image: ImageSource<'_>,
+    ) -> Result<UsedCarInvoice> {
+        let (app_id, app_key) = self.credentials()?;
         let bytes = image.load()?;
         let info = image::preflight_chinaums(&bytes)?;
         let (bytes, report) = fit::prepare(bytes, info, &self.limits, self.fit, "ChinaUMS")?;
-        let cache_key = cache::key(Provider::Chinaums, DocumentType::UsedCarInvoice, &bytes);
+        let cache_key = cache::key(
+            Provider::Chinaums,
+            DocumentType::UsedCarInvoice,
+            &self.ocr_url,
+            &bytes,
+        );
         // Every request counts as an attempt, a token refresh's too.
         let requests = std::cell::Cell::new(0u32);
         let outcome = cache::through(cache, &cache_key, parse_answer, || {

@@ -72,6 +72,13 @@ pub struct CacheConfig {
     pub path: String,
 }
 
+impl CacheConfig {
+    /// A cache in this SQLite file.
+    pub fn at(path: impl Into<String>) -> CacheConfig {
+        CacheConfig { path: path.into() }
+    }
+}
+
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]

@@ -35,7 +35,26 @@ impl ImageFormat {
             ImageFormat::Tiff => "tiff",
         }
     }
+
+    /// The file name extensions of this format, lower case (`["jpg", "jpeg"]`).
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            ImageFormat::Jpeg => &["jpg", "jpeg"],
+            ImageFormat::Png => &["png"],
+            ImageFormat::Bmp => &["bmp"],
+            ImageFormat::Pdf => &["pdf"],
+            ImageFormat::Gif => &["gif"],
+            ImageFormat::Webp => &["webp"],
+            ImageFormat::Tiff => &["tif", "tiff"],
+        }
+    }
 }
+
+/// The formats Juhe's receipt OCR accepts.
+pub const JUHE_FORMATS: &[ImageFormat] = &[ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Bmp];
+/// The formats ChinaUMS's invoice OCR accepts.
+pub const CHINAUMS_FORMATS: &[ImageFormat] =
+    &[ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Pdf];
 
 /// What preflight learned about an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,10 +295,7 @@ pub fn base64_len(n: usize) -> usize {
 /// [`crate::fit::prepare`]).
 pub fn preflight_juhe(bytes: &[u8]) -> Result<ImageInfo> {
     let info = inspect(bytes)?;
-    if !matches!(
-        info.format,
-        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Bmp
-    ) {
+    if !JUHE_FORMATS.contains(&info.format) {
         return Err(Error::new(
             ErrorCode::ImageFormatUnsupported,
             format!(
@@ -294,10 +310,7 @@ pub fn preflight_juhe(bytes: &[u8]) -> Result<ImageInfo> {
 /// Preflight for ChinaUMS: png, jpg or pdf.
 pub fn preflight_chinaums(bytes: &[u8]) -> Result<ImageInfo> {
     let info = inspect(bytes)?;
-    if !matches!(
-        info.format,
-        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Pdf
-    ) {
+    if !CHINAUMS_FORMATS.contains(&info.format) {
         return Err(Error::new(
             ErrorCode::ImageFormatUnsupported,
             format!(

@@ -49,6 +49,16 @@ impl Juhe {
         }
     }
 
+    /// The configured key, or `missing_credentials`.
+    pub fn credentials(&self) -> Result<&str> {
+        self.key.as_deref().ok_or_else(|| {
+            Error::new(
+                ErrorCode::MissingCredentials,
+                "the Juhe key is not configured: set juhe.key or PIAOJU_JUHE_KEY",
+            )
+        })
+    }
+
     /// Recognize a shopping receipt: credentials and image are checked before anything is sent.
     pub fn recognize(
         &self,
@@ -58,16 +68,16 @@ impl Juhe {
         deadline: &Deadline,
         image: ImageSource<'_>,
     ) -> Result<ShoppingReceipt> {
-        let key = self.key.as_deref().ok_or_else(|| {
-            Error::new(
-                ErrorCode::MissingCredentials,
-                "the Juhe key is not configured: set juhe.key or PIAOJU_JUHE_KEY",
-            )
-        })?;
+        let key = self.credentials()?;
         let bytes = image.load()?;
         let info = image::preflight_juhe(&bytes)?;
         let (bytes, report) = fit::prepare(bytes, info, &LIMITS, self.fit, "Juhe")?;
-        let cache_key = cache::key(Provider::Juhe, DocumentType::ShoppingReceipt, &bytes);
+        let cache_key = cache::key(
+            Provider::Juhe,
+            DocumentType::ShoppingReceipt,
+            &self.url,
+            &bytes,
+        );
         let mut attempts = 0;
         let (mut receipt, cached) = cache::through(cache, &cache_key, parse_answer, || {
             let (sent, n) = retrier.run(deadline, Provider::Juhe, || {

@@ -151,6 +151,15 @@ impl Client {
             .recognize(&self.http, &self.retrier, cache, &deadline, image.into())
     }
 
+    /// `missing_credentials` when this document type's provider has no credentials configured
+    /// (a batch checks this once, before its first request, instead of failing every image).
+    pub fn check_credentials(&self, document_type: DocumentType) -> Result<()> {
+        match document_type {
+            DocumentType::ShoppingReceipt => self.juhe.credentials().map(drop),
+            DocumentType::UsedCarInvoice => self.chinaums.credentials().map(drop),
+        }
+    }
+
     /// Recognize a document of the given type.
     pub fn recognize<'a>(
         &self,
@@ -189,6 +198,19 @@ mod tests {
         assert!(e.message.contains("PIAOJU_JUHE_KEY"));
         let e = c.recognize_used_car_invoice(&b"x"[..]).unwrap_err();
         assert_eq!(e.code, ErrorCode::MissingCredentials);
+        for t in [DocumentType::ShoppingReceipt, DocumentType::UsedCarInvoice] {
+            assert_eq!(
+                c.check_credentials(t).unwrap_err().code,
+                ErrorCode::MissingCredentials
+            );
+        }
+        let only_juhe = Client::new(Config::from_json(r#"{"juhe":{"key":"k"}}"#).unwrap()).unwrap();
+        assert!(only_juhe
+            .check_credentials(DocumentType::ShoppingReceipt)
+            .is_ok());
+        assert!(only_juhe
+            .check_credentials(DocumentType::UsedCarInvoice)
+            .is_err());
     }
 
     #[test]

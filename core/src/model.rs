@@ -39,6 +39,14 @@ impl DocumentType {
             DocumentType::UsedCarInvoice => Provider::Chinaums,
         }
     }
+
+    /// The image formats its provider accepts.
+    pub fn image_formats(self) -> &'static [crate::image::ImageFormat] {
+        match self {
+            DocumentType::ShoppingReceipt => crate::image::JUHE_FORMATS,
+            DocumentType::UsedCarInvoice => crate::image::CHINAUMS_FORMATS,
+        }
+    }
 }
 
 /// The kind of a value in the result schema (what a binding converts it to).

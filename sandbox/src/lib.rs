@@ -83,7 +83,9 @@ pub enum Fault {
     /// `rate_limit=N`: beyond N OCR requests in one second, Juhe answers 10011 and ChinaUMS HTTP
     /// 429, both with `Retry-After: 1`.
     RateLimit(u32),
-    /// `after_send=reset`: the whole request is read, then the connection is reset.
+    /// `after_send=reset`: the whole request is read and processed (it counts in the stats and
+    /// the per-image counters, as a provider would bill it), then the connection is reset
+    /// instead of answering.
     AfterSendReset,
     /// `ocr-variants`: the example answers as real OCR prints them: the receipt's total as
     /// `12,50` and its first unit price as `单价:4.5O`; the invoice's amount in words as

@@ -141,8 +141,7 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Reply {
                 }
             }
             Fault::Close => return Reply::Close,
-            Fault::AfterSendReset
-            | Fault::Drip(_)
+            Fault::Drip(_)
             | Fault::EndlessHeaders
             | Fault::BadChunk
             | Fault::GzipBomb
@@ -159,7 +158,7 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Reply {
         CHINAUMS_USED_CAR_INVOICE_PATH,
     ]
     .contains(&path);
-    match (req.method.as_str(), path) {
+    let reply = match (req.method.as_str(), path) {
         ("POST", p) if p == JUHE_RECEIPT_PATH => juhe(shared, req, &faults),
         ("POST", p) if p == CHINAUMS_TOKEN_PATH => token(shared, req, &faults),
         ("POST", p) if p == CHINAUMS_USED_CAR_INVOICE_PATH => ocr(shared, req, &faults),
@@ -170,7 +169,12 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Reply {
             serde_json::to_string(&shared.stats()).unwrap_or_default(),
         ),
         _ => Reply::json(404, r#"{"error":"not found"}"#),
+    };
+    // The request was processed (and counted, as a provider would bill it); its answer is lost.
+    if faults.contains(&Fault::AfterSendReset) {
+        return Reply::Hostile(Fault::AfterSendReset);
     }
+    reply
 }
 
 fn form_decode(s: &str) -> Option<Vec<u8>> {

@@ -1,0 +1,267 @@
+//! `piaoju batch receipt|invoice INPUT…`: every image through one client with `--jobs` workers,
+//! the `--qps` limit, the client's retries and a result cache; JSON Lines (or CSV) of every
+//! result; a progress bar on stderr when it is a terminal; a one-line summary at the end.
+//!
+//! The cache is on by default, next to the output (`FILE.cache.sqlite`; with results on stdout,
+//! `piaoju-batch.cache.sqlite` in the current directory), unless `--cache FILE`, `PIAOJU_CACHE`
+//! or `--no-cache` says otherwise: the same command run again after a crash or a Ctrl-C sends no
+//! request for an image already recognized.
+//!
+//! Ctrl-C stops starting calls; the calls in flight finish (within their deadline), their results
+//! are written, and the command exits 130. A second Ctrl-C ends it at once.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use piaoju::batch::{BatchOptions, BatchSource, BatchSummary, Progress};
+use piaoju::{CacheConfig, Error, ErrorCode};
+
+use crate::output::Sink;
+use crate::{Common, Interrupt, Kind, Session, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
+
+/// The cache file used with results on stdout and no other cache configured.
+pub const STDOUT_CACHE: &str = "piaoju-batch.cache.sqlite";
+
+#[derive(Args, Debug)]
+pub struct BatchArgs {
+    /// What the images are.
+    #[arg(value_enum)]
+    kind: Kind,
+    /// Image files, directories (searched recursively for the provider's image extensions) or
+    /// @LIST (a file naming one input per line).
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<OsString>,
+    /// Calls at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: u16,
+    /// At most this many requests per second (all workers together).
+    #[arg(long, value_parser = positive_rate)]
+    qps: Option<f64>,
+    /// Write the results here: FILE.jsonl (JSON Lines) or FILE.csv; default: JSON Lines on
+    /// stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Receipts: write one CSV row per line item here.
+    #[arg(long, value_name = "FILE.csv")]
+    items_out: Option<PathBuf>,
+    /// The result cache (SQLite); default: next to --out (FILE.cache.sqlite), or PIAOJU_CACHE.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_cache")]
+    cache: Option<PathBuf>,
+    /// Use no result cache (a rerun pays again for every image).
+    #[arg(long)]
+    no_cache: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|q| q.is_finite() && *q > 0.0)
+        .ok_or_else(|| format!("{s:?} is not a positive number of requests per second"))
+}
+
+/// Run a batch and return the exit status.
+pub fn run(args: &BatchArgs, interrupt: Interrupt<'_>) -> i32 {
+    match piaoju::boundary::catch_panic(|| execute(args, &interrupt)) {
+        Ok(status) => status,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "{}", e.to_json());
+            crate::exit_status(&e)
+        }
+    }
+}
+
+fn usage(problem: impl std::fmt::Display) -> Error {
+    Error::new(ErrorCode::InvalidArgument, problem.to_string())
+}
+
+/// The cache file: `--no-cache` none; else `--cache`; else `PIAOJU_CACHE` (already in the
+/// configuration); else next to the output.
+fn cache_path(args: &BatchArgs, configured: Option<&CacheConfig>) -> Option<PathBuf> {
+    if args.no_cache {
+        return None;
+    }
+    if let Some(p) = &args.cache {
+        return Some(p.clone());
+    }
+    if let Some(c) = configured {
+        return Some(PathBuf::from(&c.path));
+    }
+    Some(match &args.out {
+        Some(out) => {
+            let mut p = out.as_os_str().to_owned();
+            p.push(".cache.sqlite");
+            PathBuf::from(p)
+        }
+        None => PathBuf::from(STDOUT_CACHE),
+    })
+}
+
+fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
+    let document_type = args.kind.document_type();
+    if args.items_out.is_some() && args.kind != Kind::Receipt {
+        return Err(usage(
+            "--items-out is for receipts (invoices have no line items)",
+        ));
+    }
+    if let Some(out) = &args.out {
+        crate::output::Format::of(out).map_err(usage)?;
+        if args.items_out.as_deref() == Some(out.as_path()) {
+            return Err(usage("--out and --items-out name the same file"));
+        }
+    }
+    let inputs = crate::inputs::expand(&args.inputs, document_type).map_err(usage)?;
+    if inputs.images.is_empty() {
+        let extensions: Vec<&str> = document_type
+            .image_formats()
+            .iter()
+            .flat_map(|f| f.extensions().iter().copied())
+            .collect();
+        return Err(usage(format!(
+            "no images found in the inputs (directories are searched for .{})",
+            extensions.join(", .")
+        )));
+    }
+    let mut cache = None;
+    let session = Session::start(&args.common, |config| {
+        if let Some(q) = args.qps {
+            config.max_qps = Some(q);
+        }
+        cache = cache_path(args, config.cache.as_ref());
+        config.cache = match &cache {
+            Some(p) => {
+                Some(CacheConfig::at(p.to_str().ok_or_else(|| {
+                    usage(format!("the cache path {p:?} is not UTF-8"))
+                })?))
+            }
+            None => None,
+        };
+        Ok(())
+    })?;
+    // No credentials: one clear error now rather than one per image.
+    session
+        .client
+        .check_credentials(document_type)
+        .map_err(|e| session.explain(e))?;
+    let mut sink = Sink::open(
+        document_type,
+        args.out.as_deref(),
+        args.items_out.as_deref(),
+    )
+    .map_err(|e| Error::new(ErrorCode::InvalidArgument, e))?;
+    if inputs.duplicates > 0 {
+        eprintln!(
+            "piaoju: {} input(s) named an image already listed; each image is recognized once",
+            inputs.duplicates
+        );
+    }
+
+    let names: Vec<String> = inputs
+        .images
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let items: Vec<_> = inputs
+        .images
+        .into_iter()
+        .map(|p| (document_type, BatchSource::Path(p)))
+        .collect();
+    let bar = progress_bar(items.len());
+    let write_error: std::cell::RefCell<Option<std::io::Error>> = Default::default();
+    let mut told = false;
+    (interrupt.arm)();
+    let summary = piaoju::batch::run(
+        &session.client,
+        &items,
+        BatchOptions::default().workers(usize::from(args.jobs)),
+        interrupt.flag,
+        |i, outcome| {
+            if write_error.borrow().is_some() {
+                return;
+            }
+            if let Err(e) = sink.write(&names[i], &outcome) {
+                *write_error.borrow_mut() = Some(e);
+                // Nothing more can be recorded: stop sending.
+                interrupt.flag.store(true, Ordering::SeqCst);
+            }
+        },
+        |p: Progress| {
+            if interrupt.flag.load(Ordering::SeqCst) && !told && write_error.borrow().is_none() {
+                told = true;
+                bar.suspend(|| {
+                    eprintln!(
+                        "piaoju: interrupted; waiting for the calls in flight (Ctrl-C again to quit now)"
+                    )
+                });
+            }
+            bar.set_position(p.done as u64);
+            bar.set_message(format!(
+                "{} failed, {} from cache, {} in flight",
+                p.failed, p.cached, p.in_flight
+            ));
+        },
+    );
+    bar.finish_and_clear();
+    let destination = sink.describe();
+    if let Some(e) = write_error.into_inner() {
+        eprintln!("piaoju: cannot write the results to {destination}: {e}; stopped");
+        eprintln!("{}", summary_line(&summary, "nowhere", cache.as_deref()));
+        return Ok(EXIT_FAILED);
+    }
+    if let Err(e) = sink.finish() {
+        eprintln!("piaoju: cannot finish writing the results to {destination}: {e}");
+        return Ok(EXIT_FAILED);
+    }
+    eprintln!("{}", summary_line(&summary, &destination, cache.as_deref()));
+    Ok(
+        if summary.cancelled || interrupt.flag.load(Ordering::SeqCst) {
+            EXIT_INTERRUPTED
+        } else if summary.failed > 0 {
+            EXIT_FAILED
+        } else {
+            EXIT_OK
+        },
+    )
+}
+
+fn progress_bar(total: usize) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg} (eta {eta})")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// `piaoju: 200 images: 198 recognized (12 from the cache), 2 failed (1 possibly billed), 0 not
+/// started; 215 requests in 10.4 s; results in out.jsonl; cache out.jsonl.cache.sqlite`
+fn summary_line(s: &BatchSummary, destination: &str, cache: Option<&Path>) -> String {
+    let cache = match cache {
+        Some(p) => format!("cache {}", p.display()),
+        None => "no cache".into(),
+    };
+    format!(
+        "piaoju: {} images: {} recognized ({} from the cache), {} failed ({} possibly billed), \
+         {} not started{}; {} requests in {:.1} s; results in {destination}; {cache}",
+        s.total,
+        s.succeeded,
+        s.cached,
+        s.failed,
+        s.possibly_billed_failures,
+        s.skipped,
+        if s.cancelled { " (interrupted)" } else { "" },
+        s.requests,
+        s.wall.as_secs_f64(),
+    )
+}
