@@ -30,7 +30,8 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet "maturin>=1.9.4,<2" "pytest>=7" "mypy>=1.10"
+.venv/bin/python -m pip install --quiet "maturin>=1.9.4,<2" "pytest>=7" "mypy>=1.10" \
+  "dask[distributed]>=2024.1"
 .venv/bin/maturin build --release --quiet -m python/Cargo.toml --out "$work/dist"
 .venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$work"/dist/piaoju-*.whl
 

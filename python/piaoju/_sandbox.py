@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from types import TracebackType
-from typing import Any, Dict, Optional, Type
+from typing import Any, Dict, List, Optional, Tuple, Type
 
 from . import _native
 from ._client import Client, _image_arg
@@ -79,10 +80,27 @@ class Sandbox:
                 data = f.read()
         self._native.register_answer(data, status, body)
 
-    def stats(self) -> Dict[str, int]:
-        """Requests received: juhe_requests, ocr_requests, tokens_issued, auth_rejections, and
-        max_in_flight, the most requests handled at the same time."""
+    def stats(self) -> Dict[str, Any]:
+        """Requests received: ``juhe_requests``, ``ocr_requests``, ``tokens_issued``,
+        ``token_requests``, ``auth_rejections``, ``connections``, ``max_in_flight`` (the most
+        requests handled at the same time), and ``images``: for every image seen, by the hex
+        SHA-256 of its bytes, ``{"received": n, "answered": m}`` (answered: not refused by a
+        ``flaky`` or ``rate_limit`` fault), so that a test can prove no image was sent twice."""
         return dict(self._native.stats())
+
+    def arrivals(self) -> List[float]:
+        """When each OCR request arrived, in seconds since the sandbox started (in order), so
+        that a test can check a rate limit: no one-second window may hold more than it."""
+        return list(self._native.arrivals())
+
+    def image_requests(self, image: Any) -> Tuple[int, int]:
+        """For one image (bytes or a path): OCR requests received, and answered."""
+        data = _image_arg(image)
+        if isinstance(data, str):
+            with open(data, "rb") as f:
+                data = f.read()
+        counts = self.stats()["images"].get(hashlib.sha256(data).hexdigest())
+        return (counts["received"], counts["answered"]) if counts else (0, 0)
 
     def close(self) -> None:
         self._native.close()

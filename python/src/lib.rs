@@ -318,6 +318,58 @@ impl NativeBatch {
     }
 }
 
+/// The `piaoju` command (the wheel's console script), the same code as the Rust binary: runs
+/// it on a helper thread while this one waits with the GIL released, looking for Ctrl-C. The
+/// first Ctrl-C of a batch lets the calls in flight finish (their results are written, status
+/// 130); another, or one during a single call, returns 130 at once.
+#[pyfunction]
+fn cli_main(py: Python<'_>, argv: Vec<String>) -> PyResult<i32> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let armed = Arc::new(AtomicBool::new(false));
+    let (done, mut outcome) = sync_channel(1);
+    let (flag, arm) = (Arc::clone(&interrupted), Arc::clone(&armed));
+    std::thread::Builder::new()
+        .name("piaoju-cli".into())
+        .spawn(move || {
+            let arm = || arm.store(true, Ordering::SeqCst);
+            let status = piaoju_cli::run(
+                argv.into_iter().map(std::ffi::OsString::from),
+                piaoju_cli::Interrupt {
+                    flag: &flag,
+                    arm: &arm,
+                },
+            );
+            let _ = done.send(status);
+        })
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start a thread: {e}")))?;
+    loop {
+        let (received, receiver) = py.detach(move || {
+            let received = outcome.recv_timeout(SIGNAL_CHECK_INTERVAL);
+            (received, outcome)
+        });
+        outcome = receiver;
+        match received {
+            Ok(status) => return Ok(status),
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(PyRuntimeError::new_err(
+                    "the command ended without a status",
+                ))
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let Err(e) = py.check_signals() else { continue };
+                if !e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
+                    return Err(e);
+                }
+                if armed.load(Ordering::SeqCst) && !interrupted.swap(true, Ordering::SeqCst) {
+                    continue;
+                }
+                return Ok(piaoju_cli::EXIT_INTERRUPTED);
+            }
+        }
+    }
+}
+
 /// How often a call on the main thread looks for a pending signal (Ctrl-C).
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -430,7 +482,20 @@ impl NativeSandbox {
         d.set_item("auth_rejections", st.auth_rejections)?;
         d.set_item("max_in_flight", st.max_in_flight)?;
         d.set_item("connections", st.connections)?;
+        let images = PyDict::new(py);
+        for (digest, (received, answered)) in self.with(|s| s.per_image())? {
+            let counts = PyDict::new(py);
+            counts.set_item("received", received)?;
+            counts.set_item("answered", answered)?;
+            images.set_item(digest, counts)?;
+        }
+        d.set_item("images", images)?;
         Ok(d)
+    }
+
+    /// When each OCR request arrived, in seconds since the sandbox started.
+    fn arrivals(&self) -> PyResult<Vec<f64>> {
+        self.with(|s| s.arrivals().iter().map(Duration::as_secs_f64).collect())
     }
 
     fn close(&self, py: Python<'_>) {
@@ -545,6 +610,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(raise_error, m)?)?;
     m.add_function(wrap_pyfunction!(call_json, m)?)?;
     m.add_function(wrap_pyfunction!(schema, m)?)?;
+    m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_inside_boundary, m)?)?;
     Ok(())
 }

@@ -274,6 +274,15 @@ impl Shared {
     }
 }
 
+impl Shared {
+    pub fn per_image_hex(&self) -> HashMap<String, (u64, u64)> {
+        lock(&self.per_image)
+            .iter()
+            .map(|(k, v)| (k.iter().map(|b| format!("{b:02x}")).collect(), *v))
+            .collect()
+    }
+}
+
 pub(crate) struct TokenState {
     pub expires: Instant,
     pub revoked: bool,
@@ -416,6 +425,11 @@ impl Sandbox {
             .get(&sha256(image))
             .copied()
             .unwrap_or((0, 0))
+    }
+
+    /// Every image seen, by the hex SHA-256 of its bytes: (OCR requests received, answered).
+    pub fn per_image(&self) -> HashMap<String, (u64, u64)> {
+        self.shared.per_image_hex()
     }
 
     /// When each OCR request arrived, since the sandbox started.

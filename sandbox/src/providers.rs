@@ -164,10 +164,18 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Reply {
         ("POST", p) if p == CHINAUMS_USED_CAR_INVOICE_PATH => ocr(shared, req, &faults),
         _ if endpoint => Reply::json(405, r#"{"error":"method not allowed"}"#),
         ("GET", "/health") => Reply::json(200, r#"{"ok":true}"#),
-        ("GET", "/stats") => Reply::json(
-            200,
-            serde_json::to_string(&shared.stats()).unwrap_or_default(),
-        ),
+        ("GET", "/stats") => {
+            let mut stats = serde_json::to_value(shared.stats()).unwrap_or_default();
+            let images: serde_json::Map<String, serde_json::Value> = shared
+                .per_image_hex()
+                .into_iter()
+                .map(|(k, (received, answered))| {
+                    (k, json!({"received": received, "answered": answered}))
+                })
+                .collect();
+            stats["images"] = images.into();
+            Reply::json(200, stats.to_string())
+        }
         _ => Reply::json(404, r#"{"error":"not found"}"#),
     };
     // The request was processed (and counted, as a provider would bill it); its answer is lost.
