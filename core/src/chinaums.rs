@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::body::{Encoding, ImageBody};
-use crate::cache::{self, ResultStore};
+use crate::cache;
 use crate::config::{AuthMode, Config, Environment};
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
@@ -18,12 +18,12 @@ use crate::image::{self, ImageSource};
 use crate::limit::Limiter;
 use crate::model::{DocumentType, Field, Position, UsedCarInvoice};
 use crate::process::ProcessLocal;
-use crate::retry::Retrier;
 use crate::spec::{
     CHINAUMS_PRODUCTION_BASE_URL, CHINAUMS_PRODUCTION_TOKEN_BASE_URL, CHINAUMS_TEST_BASE_URL,
     CHINAUMS_TOKEN_PATH, CHINAUMS_USED_CAR_INVOICE_PATH,
 };
 use crate::wire::{self, excerpt, json_body, HttpAnswer};
+use crate::Call;
 
 use auth::TokenCache;
 
@@ -127,14 +127,7 @@ impl Chinaums {
     }
 
     /// Recognize a used-car invoice: credentials and image are checked before anything is sent.
-    pub fn recognize(
-        &self,
-        http: &Http,
-        retrier: &Retrier,
-        cache: Option<&dyn ResultStore>,
-        deadline: &Deadline,
-        image: ImageSource<'_>,
-    ) -> Result<UsedCarInvoice> {
+    pub fn recognize(&self, call: &Call<'_>, image: ImageSource<'_>) -> Result<UsedCarInvoice> {
         let (app_id, app_key) = self.credentials()?;
         let bytes = image.load()?;
         let info = image::preflight_chinaums(&bytes)?;
@@ -147,11 +140,12 @@ impl Chinaums {
         );
         // Every request counts as an attempt, a token refresh's too.
         let requests = std::cell::Cell::new(0u32);
-        let outcome = cache::through(cache, &cache_key, parse_answer, || {
-            retrier
-                .run(deadline, Provider::Chinaums, || {
+        let outcome = cache::through(call.cache, &cache_key, parse_answer, || {
+            call.retrier
+                .run(&call.deadline, Provider::Chinaums, || {
                     let body = request_body(&bytes);
-                    let answer = self.send(http, deadline, app_id, app_key, body, &requests)?;
+                    let answer =
+                        self.send(call.http, &call.deadline, app_id, app_key, body, &requests)?;
                     wire::parsed(answer, parse_answer)
                 })
                 .map(|(sent, _)| sent)

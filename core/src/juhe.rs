@@ -4,19 +4,17 @@
 use serde_json::Value;
 
 use crate::body::{Encoding, ImageBody};
-use crate::cache::{self, ResultStore};
+use crate::cache;
 use crate::config::Config;
-use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
 use crate::fit::{self, ImageFit, Limits};
-use crate::http::Http;
 use crate::image::{self, ImageSource};
 use crate::limit::Limiter;
 use crate::model::{DocumentType, ReceiptItem, ShoppingReceipt};
-use crate::retry::Retrier;
 use crate::spec::{
     JUHE_BASE_URL, JUHE_MAX_BASE64_LEN, JUHE_MAX_SIDE, JUHE_MIN_SIDE, JUHE_RECEIPT_PATH,
 };
+use crate::Call;
 
 /// Juhe's documented image limits.
 pub(crate) const LIMITS: Limits = Limits {
@@ -60,14 +58,7 @@ impl Juhe {
     }
 
     /// Recognize a shopping receipt: credentials and image are checked before anything is sent.
-    pub fn recognize(
-        &self,
-        http: &Http,
-        retrier: &Retrier,
-        cache: Option<&dyn ResultStore>,
-        deadline: &Deadline,
-        image: ImageSource<'_>,
-    ) -> Result<ShoppingReceipt> {
+    pub fn recognize(&self, call: &Call<'_>, image: ImageSource<'_>) -> Result<ShoppingReceipt> {
         let key = self.credentials()?;
         let bytes = image.load()?;
         let info = image::preflight_juhe(&bytes)?;
@@ -79,11 +70,11 @@ impl Juhe {
             &bytes,
         );
         let mut attempts = 0;
-        let (mut receipt, cached) = cache::through(cache, &cache_key, parse_answer, || {
-            let (sent, n) = retrier.run(deadline, Provider::Juhe, || {
-                let _permit = self.limiter.acquire(deadline, Provider::Juhe)?;
-                let answer = http.post_stream(
-                    deadline,
+        let (mut receipt, cached) = cache::through(call.cache, &cache_key, parse_answer, || {
+            let (sent, n) = call.retrier.run(&call.deadline, Provider::Juhe, || {
+                let _permit = self.limiter.acquire(&call.deadline, Provider::Juhe)?;
+                let answer = call.http.post_stream(
+                    &call.deadline,
                     Provider::Juhe,
                     &self.url,
                     "application/x-www-form-urlencoded",

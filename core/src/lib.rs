@@ -94,6 +94,14 @@ pub struct Client {
     chinaums: chinaums::Chinaums,
 }
 
+/// What a provider's call works with, handed over by [`Client`].
+pub(crate) struct Call<'a> {
+    pub http: &'a http::Http,
+    pub retrier: &'a retry::Retrier,
+    pub cache: Option<&'a dyn ResultStore>,
+    pub deadline: Deadline,
+}
+
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
@@ -119,6 +127,17 @@ impl Client {
         })
     }
 
+    /// What one call works with: the shared agent, retries and cache, and its own deadline
+    /// (starting now).
+    fn call(&self) -> Call<'_> {
+        Call {
+            http: &self.http,
+            retrier: &self.retrier,
+            cache: self.cache.as_deref(),
+            deadline: Deadline::after(self.config.timeout()),
+        }
+    }
+
     /// A client configured from the `PIAOJU_*` environment variables.
     pub fn from_env() -> Result<Client> {
         Client::new(Config::from_env()?)
@@ -133,10 +152,7 @@ impl Client {
         &self,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<ShoppingReceipt> {
-        let deadline = Deadline::after(self.config.timeout());
-        let cache = self.cache.as_deref();
-        self.juhe
-            .recognize(&self.http, &self.retrier, cache, &deadline, image.into())
+        self.juhe.recognize(&self.call(), image.into())
     }
 
     /// Recognize a used-car sales invoice with ChinaUMS, within the configured `timeout_ms`
@@ -145,10 +161,7 @@ impl Client {
         &self,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<UsedCarInvoice> {
-        let deadline = Deadline::after(self.config.timeout());
-        let cache = self.cache.as_deref();
-        self.chinaums
-            .recognize(&self.http, &self.retrier, cache, &deadline, image.into())
+        self.chinaums.recognize(&self.call(), image.into())
     }
 
     /// `missing_credentials` when this document type's provider has no credentials configured

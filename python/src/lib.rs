@@ -250,29 +250,50 @@ impl NativeClient {
         // On the main thread the call runs on a helper thread while this one waits in short
         // slices, so that Ctrl-C (KeyboardInterrupt) is raised at once. An abandoned call
         // still ends by its own deadline.
-        let (done, mut outcome) = sync_channel(1);
-        std::thread::Builder::new()
-            .name("piaoju-call".into())
-            .spawn(move || {
-                let _ = done.send(work());
+        let outcome = on_helper_thread(py, "piaoju-call", work, Err)?;
+        outcome
+            .unwrap_or_else(|| {
+                Err(Error::new(
+                    ErrorCode::Internal,
+                    "the call's thread ended without an answer",
+                ))
             })
-            .map_err(|e| PyRuntimeError::new_err(format!("cannot start a thread: {e}")))?;
-        loop {
-            // The receiver moves into the GIL-free closure and back (it is Send, not Sync).
-            let (received, receiver) = py.detach(move || {
-                let received = outcome.recv_timeout(SIGNAL_CHECK_INTERVAL);
-                (received, outcome)
-            });
-            outcome = receiver;
-            match received {
-                Ok(result) => return result.map_err(|e| to_py_err(py, &e)),
-                Err(RecvTimeoutError::Timeout) => py.check_signals()?,
-                Err(RecvTimeoutError::Disconnected) => {
-                    let e = Error::new(
-                        ErrorCode::Internal,
-                        "the call's thread ended without an answer",
-                    );
-                    return Err(to_py_err(py, &e));
+            .map_err(|e| to_py_err(py, &e))
+    }
+}
+
+/// Run `work` on a helper thread named `name` while this thread waits with the GIL released,
+/// looking for signals every [`SIGNAL_CHECK_INTERVAL`]. A pending signal's exception goes to
+/// `on_signal`: `Ok(None)` waits on, `Ok(Some(v))` returns `v` at once (the helper thread runs
+/// on to its own end), `Err` raises. `None` when the helper ended without a value (a panic).
+fn on_helper_thread<T: Send + 'static>(
+    py: Python<'_>,
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+    mut on_signal: impl FnMut(PyErr) -> PyResult<Option<T>>,
+) -> PyResult<Option<T>> {
+    let (done, mut outcome) = sync_channel(1);
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let _ = done.send(work());
+        })
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start a thread: {e}")))?;
+    loop {
+        // The receiver moves into the GIL-free closure and back (it is Send, not Sync).
+        let (received, receiver) = py.detach(move || {
+            let received = outcome.recv_timeout(SIGNAL_CHECK_INTERVAL);
+            (received, outcome)
+        });
+        outcome = receiver;
+        match received {
+            Ok(value) => return Ok(Some(value)),
+            Err(RecvTimeoutError::Disconnected) => return Ok(None),
+            Err(RecvTimeoutError::Timeout) => {
+                if let Err(e) = py.check_signals() {
+                    if let Some(value) = on_signal(e)? {
+                        return Ok(Some(value));
+                    }
                 }
             }
         }
@@ -327,47 +348,27 @@ fn cli_main(py: Python<'_>, argv: Vec<String>) -> PyResult<i32> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let interrupted = Arc::new(AtomicBool::new(false));
     let armed = Arc::new(AtomicBool::new(false));
-    let (done, mut outcome) = sync_channel(1);
     let (flag, arm) = (Arc::clone(&interrupted), Arc::clone(&armed));
-    std::thread::Builder::new()
-        .name("piaoju-cli".into())
-        .spawn(move || {
-            let arm = || arm.store(true, Ordering::SeqCst);
-            let status = piaoju_cli::run(
-                argv.into_iter().map(std::ffi::OsString::from),
-                piaoju_cli::Interrupt {
-                    flag: &flag,
-                    arm: &arm,
-                },
-            );
-            let _ = done.send(status);
-        })
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot start a thread: {e}")))?;
-    loop {
-        let (received, receiver) = py.detach(move || {
-            let received = outcome.recv_timeout(SIGNAL_CHECK_INTERVAL);
-            (received, outcome)
-        });
-        outcome = receiver;
-        match received {
-            Ok(status) => return Ok(status),
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(PyRuntimeError::new_err(
-                    "the command ended without a status",
-                ))
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                let Err(e) = py.check_signals() else { continue };
-                if !e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
-                    return Err(e);
-                }
-                if armed.load(Ordering::SeqCst) && !interrupted.swap(true, Ordering::SeqCst) {
-                    continue;
-                }
-                return Ok(piaoju_cli::EXIT_INTERRUPTED);
-            }
+    let work = move || {
+        let arm = || arm.store(true, Ordering::SeqCst);
+        piaoju_cli::run(
+            argv.into_iter().map(std::ffi::OsString::from),
+            piaoju_cli::Interrupt {
+                flag: &flag,
+                arm: &arm,
+            },
+        )
+    };
+    let status = on_helper_thread(py, "piaoju-cli", work, |e| {
+        if !e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
+            return Err(e);
         }
-    }
+        if armed.load(Ordering::SeqCst) && !interrupted.swap(true, Ordering::SeqCst) {
+            return Ok(None); // the batch finishes its calls in flight and returns 130
+        }
+        Ok(Some(piaoju_cli::EXIT_INTERRUPTED))
+    })?;
+    status.ok_or_else(|| PyRuntimeError::new_err("the command ended without a status"))
 }
 
 /// How often a call on the main thread looks for a pending signal (Ctrl-C).
