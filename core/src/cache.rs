@@ -3,15 +3,20 @@
 //! again (checks included) and says `cached: true`. The key is the SHA-256 of the image bytes
 //! sent, the provider, the operation and the cache's format version, never a credential.
 //!
+//! Calls of one process for the same key at the same time send once: the others wait for it
+//! (within their deadline) and read its answer from the store.
+//!
 //! The store is SQLite (WAL, a busy timeout): several processes and threads may share one file,
 //! and a crash mid-write never leaves a torn entry (a transaction is whole or absent).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
 use crate::model::DocumentType;
 use crate::process::ProcessLocal;
@@ -51,22 +56,98 @@ pub(crate) fn key(
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A store and the keys being fetched by this process's threads right now.
+pub(crate) struct Cache {
+    store: Box<dyn ResultStore>,
+    flights: ProcessLocal<Flights>,
+}
+
+impl Cache {
+    pub fn new(store: Box<dyn ResultStore>) -> Cache {
+        Cache {
+            store,
+            flights: ProcessLocal::new(Flights::default()),
+        }
+    }
+}
+
+/// Keys in flight: a call for an image that another thread is already sending waits for that
+/// call to end, then finds its answer in the store, instead of paying for the same image twice.
+/// Per process (a child after `fork()` starts with none).
+#[derive(Default)]
+struct Flights {
+    keys: Mutex<HashSet<String>>,
+    landed: Condvar,
+}
+
+/// A claimed key; released (and waiters woken) when dropped, whatever the call's outcome.
+struct Claim<'a> {
+    flights: &'a Flights,
+    key: &'a str,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut keys = self.flights.keys.lock().unwrap_or_else(|p| p.into_inner());
+        keys.remove(self.key);
+        drop(keys);
+        self.flights.landed.notify_all();
+    }
+}
+
+impl Flights {
+    /// Claim `key`, first waiting (within the deadline) while another thread holds it.
+    /// `true` with the claim when it had to wait: the store may hold the answer now.
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        deadline: &Deadline,
+        provider: Provider,
+    ) -> Result<(Claim<'a>, bool)> {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        let mut waited = false;
+        while keys.contains(key) {
+            waited = true;
+            let left =
+                deadline.remaining(provider, "waiting for another call sending the same image")?;
+            keys = self
+                .landed
+                .wait_timeout(keys, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        keys.insert(key.to_string());
+        Ok((Claim { flights: self, key }, waited))
+    }
+}
+
 /// A call through the cache: a stored answer is parsed again (`true`: cached); otherwise
 /// `fetch` sends (with its retries) and gives the parsed value and the answer's body, which is
-/// kept. A result is returned even if it cannot be kept.
+/// kept. While one thread fetches a key, another call for it waits, then reads the store. A
+/// result is returned even if it cannot be kept.
 pub(crate) fn through<T>(
-    cache: Option<&dyn ResultStore>,
+    cache: Option<&Cache>,
     key: &str,
+    deadline: &Deadline,
+    provider: Provider,
     parse: impl Fn(&HttpAnswer) -> Result<T>,
     fetch: impl FnOnce() -> Result<(T, Vec<u8>)>,
 ) -> Result<(T, bool)> {
-    if let Some(answer) = cache.map(|c| c.get(key)).transpose()?.flatten() {
+    let Some(cache) = cache else {
+        return fetch().map(|(value, _)| (value, false));
+    };
+    if let Some(answer) = cache.store.get(key)? {
         return Ok((parse(&HttpAnswer::ok(answer))?, true));
     }
-    let (value, answer) = fetch()?;
-    if let Some(c) = cache {
-        let _ = c.put(key, &answer);
+    let flights = cache.flights.get(Flights::default);
+    let (_claim, waited) = flights.claim(key, deadline, provider)?;
+    if waited {
+        if let Some(answer) = cache.store.get(key)? {
+            return Ok((parse(&HttpAnswer::ok(answer))?, true));
+        }
     }
+    let (value, answer) = fetch()?;
+    let _ = cache.store.put(key, &answer);
     Ok((value, false))
 }
 

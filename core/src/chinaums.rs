@@ -140,16 +140,23 @@ impl Chinaums {
         );
         // Every request counts as an attempt, a token refresh's too.
         let requests = std::cell::Cell::new(0u32);
-        let outcome = cache::through(call.cache, &cache_key, parse_answer, || {
-            call.retrier
-                .run(&call.deadline, Provider::Chinaums, || {
-                    let body = request_body(&bytes);
-                    let answer =
-                        self.send(call.http, &call.deadline, app_id, app_key, body, &requests)?;
-                    wire::parsed(answer, parse_answer)
-                })
-                .map(|(sent, _)| sent)
-        });
+        let outcome = cache::through(
+            call.cache,
+            &cache_key,
+            &call.deadline,
+            Provider::Chinaums,
+            parse_answer,
+            || {
+                call.retrier
+                    .run(&call.deadline, Provider::Chinaums, || {
+                        let body = request_body(&bytes);
+                        let answer =
+                            self.send(call.http, &call.deadline, app_id, app_key, body, &requests)?;
+                        wire::parsed(answer, parse_answer)
+                    })
+                    .map(|(sent, _)| sent)
+            },
+        );
         drop(bytes);
         let (mut invoice, cached) = outcome.map_err(|e| Error {
             attempts: requests.get(),

@@ -70,22 +70,29 @@ impl Juhe {
             &bytes,
         );
         let mut attempts = 0;
-        let (mut receipt, cached) = cache::through(call.cache, &cache_key, parse_answer, || {
-            let (sent, n) = call.retrier.run(&call.deadline, Provider::Juhe, || {
-                let _permit = self.limiter.acquire(&call.deadline, Provider::Juhe)?;
-                let answer = call.http.post_stream(
-                    &call.deadline,
-                    Provider::Juhe,
-                    &self.url,
-                    "application/x-www-form-urlencoded",
-                    None,
-                    form(key, &bytes),
-                )?;
-                wire::parsed(answer, parse_answer)
-            })?;
-            attempts = n;
-            Ok(sent)
-        })?;
+        let (mut receipt, cached) = cache::through(
+            call.cache,
+            &cache_key,
+            &call.deadline,
+            Provider::Juhe,
+            parse_answer,
+            || {
+                let (sent, n) = call.retrier.run(&call.deadline, Provider::Juhe, || {
+                    let _permit = self.limiter.acquire(&call.deadline, Provider::Juhe)?;
+                    let answer = call.http.post_stream(
+                        &call.deadline,
+                        Provider::Juhe,
+                        &self.url,
+                        "application/x-www-form-urlencoded",
+                        None,
+                        form(key, &bytes),
+                    )?;
+                    wire::parsed(answer, parse_answer)
+                })?;
+                attempts = n;
+                Ok(sent)
+            },
+        )?;
         drop(bytes);
         receipt.cached = cached;
         receipt.image = Some(report);

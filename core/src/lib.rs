@@ -89,7 +89,7 @@ pub struct Client {
     config: Config,
     http: http::Http,
     retrier: retry::Retrier,
-    cache: Option<Box<dyn ResultStore>>,
+    cache: Option<cache::Cache>,
     juhe: juhe::Juhe,
     chinaums: chinaums::Chinaums,
 }
@@ -98,7 +98,7 @@ pub struct Client {
 pub(crate) struct Call<'a> {
     pub http: &'a http::Http,
     pub retrier: &'a retry::Retrier,
-    pub cache: Option<&'a dyn ResultStore>,
+    pub cache: Option<&'a cache::Cache>,
     pub deadline: Deadline,
 }
 
@@ -118,7 +118,7 @@ impl Client {
             http: http::Http::new(&config)?,
             retrier: retry::Retrier::new(config.retry.unwrap_or_default()),
             cache: match &config.cache {
-                Some(c) => Some(Box::new(SqliteStore::open(&c.path)?)),
+                Some(c) => Some(cache::Cache::new(Box::new(SqliteStore::open(&c.path)?))),
                 None => None,
             },
             juhe: juhe::Juhe::new(&config),
@@ -133,7 +133,7 @@ impl Client {
         Call {
             http: &self.http,
             retrier: &self.retrier,
-            cache: self.cache.as_deref(),
+            cache: self.cache.as_ref(),
             deadline: Deadline::after(self.config.timeout()),
         }
     }

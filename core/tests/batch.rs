@@ -110,3 +110,74 @@ fn failures_are_reported_and_stop_the_batch_only_when_asked() {
     assert_eq!(summary.failed, 1);
     assert!(summary.cancelled && summary.skipped == 29);
 }
+
+fn cached_client(sb: &Sandbox, name: &str) -> (Client, std::path::PathBuf) {
+    let cache = std::env::temp_dir().join(format!("piaoju-{name}-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&cache);
+    let mut c: serde_json::Value = serde_json::from_str(&sb.client_config_json()).unwrap();
+    c["cache"] = serde_json::json!({"path": cache.to_str().unwrap()});
+    (Client::new(Config::from_value(c).unwrap()).unwrap(), cache)
+}
+
+#[test]
+fn the_same_image_twice_at_the_same_time_is_sent_once() {
+    // Two inputs with the same bytes, two workers: the second call waits for the first and
+    // takes its answer from the cache.
+    let sb = Sandbox::start().unwrap();
+    sb.set_faults("delay=300").unwrap();
+    let (client, cache) = cached_client(&sb, "same-image");
+    let image = inputs(1).remove(0);
+    let items = vec![image.clone(), image.clone(), image.clone()];
+    let never = AtomicBool::new(false);
+    let mut cached = Vec::new();
+    let summary = batch::run(
+        &client,
+        &items,
+        BatchOptions::default().workers(3),
+        &never,
+        |_, o| match o.unwrap() {
+            piaoju::Document::ShoppingReceipt(r) => cached.push((r.cached, r.attempts)),
+            other => panic!("{other:?}"),
+        },
+        |_| {},
+    );
+    assert_eq!(summary.succeeded, 3);
+    cached.sort();
+    assert_eq!(cached, [(false, 1), (true, 0), (true, 0)]);
+    let BatchSource::Bytes(bytes) = &image.1 else {
+        unreachable!()
+    };
+    assert_eq!(sb.image_requests(bytes), (1, 1));
+    let _ = std::fs::remove_file(&cache);
+}
+
+#[test]
+fn a_waiter_sends_itself_when_the_call_it_waited_for_failed() {
+    let sb = Sandbox::start().unwrap();
+    let (client, cache) = cached_client(&sb, "waiter-fails");
+    let image = inputs(1).remove(0);
+    let BatchSource::Bytes(bytes) = image.1.clone() else {
+        unreachable!()
+    };
+    // Every request for it is refused (a Juhe error that is not retried): nothing is cached.
+    sb.set_faults("delay=200").unwrap();
+    sb.register_answer(
+        &bytes,
+        200,
+        r#"{"reason":"错误的请求KEY","result":null,"error_code":10001}"#,
+    );
+    let never = AtomicBool::new(false);
+    let summary = batch::run(
+        &client,
+        &[image.clone(), image.clone()],
+        BatchOptions::default().workers(2),
+        &never,
+        |_, o| assert_eq!(o.unwrap_err().code, ErrorCode::InvalidKey),
+        |_| {},
+    );
+    assert_eq!(summary.failed, 2);
+    // One after the other, not at once: the second waited, found nothing, and sent.
+    assert_eq!(sb.image_requests(&bytes).0, 2);
+    assert_eq!(sb.stats().max_in_flight, 1);
+    let _ = std::fs::remove_file(&cache);
+}
