@@ -7,8 +7,9 @@
 //! or `--no-cache` says otherwise: the same command run again after a crash or a Ctrl-C sends no
 //! request for an image already recognized.
 //!
-//! Ctrl-C stops starting calls; the calls in flight finish (within their deadline), their results
-//! are written, and the command exits 130. A second Ctrl-C ends it at once.
+//! Ctrl-C stops sending: no call starts and a call waiting to send (rate limit, retry) sends
+//! nothing; the calls whose request is out finish (within their deadline), their results are
+//! written, and the command exits 130. A second Ctrl-C ends it at once.
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};

@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
+use crate::image::ImageSource;
 use crate::model::{Document, DocumentType};
 use crate::Client;
 
@@ -90,7 +91,11 @@ fn counts(doc: &Document) -> (u32, bool) {
 }
 
 /// Run `inputs` through `client`: `on_result(index, outcome)` and `on_progress` are called on
-/// this thread as calls finish; setting `cancel` stops starting new calls.
+/// this thread as calls finish. Setting `cancel` stops sending: no new call starts, and a call
+/// still waiting to send (for the rate limit, a place in flight or a retry) sends nothing; an
+/// image cancelled before its first request counts as not started (`skipped`), one whose
+/// retry was cancelled reports the failure it was retrying. Calls whose request is out end
+/// normally, within their deadline.
 pub fn run(
     client: &Client,
     inputs: &[(DocumentType, BatchSource)],
@@ -124,11 +129,16 @@ pub fn run(
                     return;
                 };
                 in_flight.fetch_add(1, Ordering::SeqCst);
-                let outcome = match source {
-                    BatchSource::Path(p) => client.recognize(*document_type, p),
-                    BatchSource::Bytes(b) => client.recognize(*document_type, b),
+                let image = match source {
+                    BatchSource::Path(p) => ImageSource::from(p.as_path()),
+                    BatchSource::Bytes(b) => ImageSource::from(b.as_slice()),
                 };
+                let outcome = client.recognize_unless(*document_type, image, Some(cancel));
                 in_flight.fetch_sub(1, Ordering::SeqCst);
+                if matches!(&outcome, Err(e) if e.cancelled) {
+                    // Cancelled before its request was sent: not started, not a result.
+                    return;
+                }
                 if outcome.is_err() && !options.continue_on_error {
                     // Before another image is taken by this worker.
                     cancel.store(true, Ordering::SeqCst);

@@ -10,10 +10,8 @@ use serde_json::Value;
 use crate::body::{Encoding, ImageBody};
 use crate::cache;
 use crate::config::{AuthMode, Config, Environment};
-use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
 use crate::fit::{self, ImageFit, Limits};
-use crate::http::Http;
 use crate::image::{self, ImageSource};
 use crate::limit::Limiter;
 use crate::model::{DocumentType, Field, Position, UsedCarInvoice};
@@ -148,10 +146,9 @@ impl Chinaums {
             parse_answer,
             || {
                 call.retrier
-                    .run(&call.deadline, Provider::Chinaums, || {
+                    .run(&call.deadline, Provider::Chinaums, call.cancel, || {
                         let body = request_body(&bytes);
-                        let answer =
-                            self.send(call.http, &call.deadline, app_id, app_key, body, &requests)?;
+                        let answer = self.send(call, app_id, app_key, body, &requests)?;
                         wire::parsed(answer, parse_answer)
                     })
                     .map(|(sent, _)| sent)
@@ -173,15 +170,17 @@ impl Chinaums {
     /// the call's deadline.
     fn send(
         &self,
-        http: &Http,
-        deadline: &Deadline,
+        call: &Call<'_>,
         app_id: &str,
         app_key: &str,
         body: ImageBody<'_>,
         requests: &std::cell::Cell<u32>,
     ) -> Result<HttpAnswer> {
+        let (http, deadline) = (call.http, &call.deadline);
         let post = |authorization: &str| {
-            let _permit = self.limiter.acquire(deadline, Provider::Chinaums)?;
+            let _permit = self
+                .limiter
+                .acquire(&call.deadline, Provider::Chinaums, call.cancel)?;
             requests.set(requests.get() + 1);
             http.post_stream(
                 deadline,

@@ -1,9 +1,13 @@
 //! The deadline of one call: `timeout_ms` bounds the whole call (token fetch, refresh, every
 //! request, reading the answers), not each exchange.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorCode, Provider, Result};
+
+/// How often a wait looks at its cancel flag.
+pub(crate) const CANCEL_CHECK_INTERVAL: Duration = Duration::from_millis(20);
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadline {
@@ -25,6 +29,25 @@ impl Deadline {
         match self.at.checked_duration_since(Instant::now()) {
             Some(d) if !d.is_zero() => Ok(d),
             _ => Err(self.expired(provider, doing)),
+        }
+    }
+
+    /// Sleep `d`, in slices, unless `cancel` is (or becomes) set: `false` when cancelled.
+    pub fn sleep_unless(d: Duration, cancel: Option<&AtomicBool>) -> bool {
+        let Some(cancel) = cancel else {
+            std::thread::sleep(d);
+            return true;
+        };
+        let until = Instant::now() + d;
+        loop {
+            if cancel.load(Ordering::SeqCst) {
+                return false;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            std::thread::sleep(left.min(CANCEL_CHECK_INTERVAL));
         }
     }
 

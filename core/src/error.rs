@@ -368,6 +368,9 @@ pub struct Error {
     pub possibly_billed: bool,
     /// The `Retry-After` of the answer that gave this error, if any.
     pub(crate) retry_after: Option<std::time::Duration>,
+    /// The call's batch was cancelled before its request was sent (the batch reports the
+    /// image as not started, never as this error).
+    pub(crate) cancelled: bool,
 }
 
 impl Error {
@@ -383,6 +386,19 @@ impl Error {
             attempts: 0,
             possibly_billed: false,
             retry_after: None,
+            cancelled: false,
+        }
+    }
+
+    /// Nothing was sent: the call's batch was cancelled while it waited to send.
+    pub(crate) fn cancelled(provider: Provider) -> Error {
+        Error {
+            cancelled: true,
+            ..Error::new(
+                ErrorCode::Internal,
+                "the batch was cancelled before this image's request was sent",
+            )
+            .with_provider(provider)
         }
     }
 

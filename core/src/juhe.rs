@@ -77,18 +77,24 @@ impl Juhe {
             Provider::Juhe,
             parse_answer,
             || {
-                let (sent, n) = call.retrier.run(&call.deadline, Provider::Juhe, || {
-                    let _permit = self.limiter.acquire(&call.deadline, Provider::Juhe)?;
-                    let answer = call.http.post_stream(
-                        &call.deadline,
-                        Provider::Juhe,
-                        &self.url,
-                        "application/x-www-form-urlencoded",
-                        None,
-                        form(key, &bytes),
-                    )?;
-                    wire::parsed(answer, parse_answer)
-                })?;
+                let (sent, n) =
+                    call.retrier
+                        .run(&call.deadline, Provider::Juhe, call.cancel, || {
+                            let _permit = self.limiter.acquire(
+                                &call.deadline,
+                                Provider::Juhe,
+                                call.cancel,
+                            )?;
+                            let answer = call.http.post_stream(
+                                &call.deadline,
+                                Provider::Juhe,
+                                &self.url,
+                                "application/x-www-form-urlencoded",
+                                None,
+                                form(key, &bytes),
+                            )?;
+                            wire::parsed(answer, parse_answer)
+                        })?;
                 attempts = n;
                 Ok(sent)
             },

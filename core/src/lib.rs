@@ -51,6 +51,7 @@ mod ocr_corpus;
 mod properties;
 
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 
 use deadline::Deadline;
 
@@ -100,6 +101,8 @@ pub(crate) struct Call<'a> {
     pub retrier: &'a retry::Retrier,
     pub cache: Option<&'a cache::Cache>,
     pub deadline: Deadline,
+    /// Set when the call's batch is cancelled: a request not yet sent is not sent.
+    pub cancel: Option<&'a AtomicBool>,
 }
 
 impl fmt::Debug for Client {
@@ -129,12 +132,13 @@ impl Client {
 
     /// What one call works with: the shared agent, retries and cache, and its own deadline
     /// (starting now).
-    fn call(&self) -> Call<'_> {
+    fn call<'a>(&'a self, cancel: Option<&'a AtomicBool>) -> Call<'a> {
         Call {
             http: &self.http,
             retrier: &self.retrier,
             cache: self.cache.as_ref(),
             deadline: Deadline::after(self.config.timeout()),
+            cancel,
         }
     }
 
@@ -152,7 +156,7 @@ impl Client {
         &self,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<ShoppingReceipt> {
-        self.juhe.recognize(&self.call(), image.into())
+        self.juhe.recognize(&self.call(None), image.into())
     }
 
     /// Recognize a used-car sales invoice with ChinaUMS, within the configured `timeout_ms`
@@ -161,7 +165,7 @@ impl Client {
         &self,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<UsedCarInvoice> {
-        self.chinaums.recognize(&self.call(), image.into())
+        self.chinaums.recognize(&self.call(None), image.into())
     }
 
     /// `missing_credentials` when this document type's provider has no credentials configured
@@ -179,12 +183,25 @@ impl Client {
         document_type: DocumentType,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<Document> {
+        self.recognize_unless(document_type, image.into(), None)
+    }
+
+    /// Recognize, unless `cancel` is set before the request is sent (while waiting for the
+    /// rate limit, a place in flight or a retry): then nothing more is sent, and the error is
+    /// `Error::cancelled` (or, during a retry's wait, the failure being retried).
+    pub(crate) fn recognize_unless(
+        &self,
+        document_type: DocumentType,
+        image: ImageSource<'_>,
+        cancel: Option<&AtomicBool>,
+    ) -> Result<Document> {
+        let call = self.call(cancel);
         Ok(match document_type {
             DocumentType::ShoppingReceipt => {
-                Document::ShoppingReceipt(self.recognize_shopping_receipt(image)?)
+                Document::ShoppingReceipt(self.juhe.recognize(&call, image)?)
             }
             DocumentType::UsedCarInvoice => {
-                Document::UsedCarInvoice(self.recognize_used_car_invoice(image)?)
+                Document::UsedCarInvoice(self.chinaums.recognize(&call, image)?)
             }
         })
     }

@@ -5,11 +5,12 @@
 //! never passes the call's deadline.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::deadline::Deadline;
-use crate::error::{Provider, Result};
+use crate::deadline::{Deadline, CANCEL_CHECK_INTERVAL};
+use crate::error::{Error, Provider, Result};
 use crate::process::ProcessLocal;
 
 /// Added to the window, so that requests bunched up on the way still arrive at most
@@ -64,16 +65,32 @@ impl Limiter {
         }
     }
 
-    /// Wait for a place in flight, then for the request's turn.
-    pub fn acquire(&self, deadline: &Deadline, provider: Provider) -> Result<Permit<'_>> {
+    /// Wait for a place in flight, then for the request's turn; give up (`Error::cancelled`)
+    /// as soon as `cancel` is set.
+    pub fn acquire(
+        &self,
+        deadline: &Deadline,
+        provider: Provider,
+        cancel: Option<&AtomicBool>,
+    ) -> Result<Permit<'_>> {
+        let cancelled = || cancel.is_some_and(|c| c.load(Ordering::SeqCst));
+        if cancelled() {
+            return Err(Error::cancelled(provider));
+        }
         let state = self.state.get(State::default);
         let permit = match self.max_in_flight {
             None => Permit { limiter: None },
             Some(max) => {
                 let mut n = state.in_flight.lock().unwrap_or_else(|p| p.into_inner());
                 while *n >= max {
-                    let left = deadline
+                    if cancelled() {
+                        return Err(Error::cancelled(provider));
+                    }
+                    let mut left = deadline
                         .remaining(provider, "waiting for a place among max_in_flight requests")?;
+                    if cancel.is_some() {
+                        left = left.min(CANCEL_CHECK_INTERVAL);
+                    }
                     n = state
                         .released
                         .wait_timeout(n, left)
@@ -105,7 +122,9 @@ impl Limiter {
             if wait >= deadline.remaining(provider, "waiting for the max_qps rate")? {
                 return Err(deadline.expired(provider, "waiting for the max_qps rate"));
             }
-            std::thread::sleep(wait);
+            if !Deadline::sleep_unless(wait, cancel) {
+                return Err(Error::cancelled(provider));
+            }
         }
         Ok(permit)
     }
@@ -123,7 +142,7 @@ mod tests {
         let started = Instant::now();
         let times: Vec<Duration> = (0..10)
             .map(|_| {
-                let _p = l.acquire(&deadline, Provider::Juhe).unwrap();
+                let _p = l.acquire(&deadline, Provider::Juhe, None).unwrap();
                 started.elapsed()
             })
             .collect();
@@ -132,12 +151,53 @@ mod tests {
             assert!(w[4] - w[0] >= Duration::from_secs(1), "{times:?}");
         }
         // Two in flight at most: a third waits, then gives up at its deadline.
-        let a = l.acquire(&deadline, Provider::Juhe).unwrap();
-        let b = l.acquire(&deadline, Provider::Juhe).unwrap();
+        let a = l.acquire(&deadline, Provider::Juhe, None).unwrap();
+        let b = l.acquire(&deadline, Provider::Juhe, None).unwrap();
         let short = Deadline::after(Duration::from_millis(100));
-        let e = l.acquire(&short, Provider::Juhe).err().unwrap();
+        let e = l.acquire(&short, Provider::Juhe, None).err().unwrap();
         assert_eq!(e.code, crate::ErrorCode::Timeout);
         drop((a, b));
-        assert!(l.acquire(&deadline, Provider::Juhe).is_ok());
+        assert!(l.acquire(&deadline, Provider::Juhe, None).is_ok());
+    }
+
+    #[test]
+    fn a_cancelled_wait_sends_nothing() {
+        use std::sync::atomic::AtomicBool;
+        let l = Limiter::new(Some(1.0), Some(1));
+        let deadline = Deadline::after(Duration::from_secs(30));
+        let cancel = AtomicBool::new(false);
+        let held = l.acquire(&deadline, Provider::Juhe, Some(&cancel)).unwrap();
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                cancel.store(true, Ordering::SeqCst);
+            });
+            // Waiting for the place in flight that `held` keeps.
+            let e = l
+                .acquire(&deadline, Provider::Juhe, Some(&cancel))
+                .err()
+                .unwrap();
+            assert!(e.cancelled);
+        });
+        assert!(started.elapsed() < Duration::from_secs(2));
+        drop(held);
+        // Waiting for the next turn of a 1-per-second rate.
+        let quick = AtomicBool::new(false);
+        let _first = l.acquire(&deadline, Provider::Juhe, Some(&quick));
+        drop(_first);
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                quick.store(true, Ordering::SeqCst);
+            });
+            let e = l
+                .acquire(&deadline, Provider::Juhe, Some(&quick))
+                .err()
+                .unwrap();
+            assert!(e.cancelled);
+        });
+        assert!(started.elapsed() < Duration::from_millis(900));
     }
 }

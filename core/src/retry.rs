@@ -127,9 +127,11 @@ impl Retrier {
         &self,
         deadline: &Deadline,
         provider: Provider,
+        cancel: Option<&std::sync::atomic::AtomicBool>,
         mut attempt: impl FnMut() -> Result<T>,
     ) -> Result<(T, u32)> {
         let mut n = 0;
+        let mut previous: Option<Error> = None;
         loop {
             n += 1;
             let e = match attempt() {
@@ -141,6 +143,17 @@ impl Retrier {
                 }
                 Err(e) => e,
             };
+            if e.cancelled {
+                // Nothing was sent this time: the earlier attempt's failure stands, if any.
+                return Err(match previous {
+                    Some(mut last) => {
+                        last.message
+                            .push_str(" (not retried: the batch was cancelled)");
+                        last
+                    }
+                    None => e,
+                });
+            }
             let mut e = Error { attempts: n, ..e };
             if n >= self.config.max_attempts || !safe_to_retry(&e) {
                 return Err(e);
@@ -157,7 +170,13 @@ impl Retrier {
                 }
                 return Err(e);
             }
-            std::thread::sleep(delay);
+            if !Deadline::sleep_unless(delay, cancel) {
+                // The batch was cancelled: this failure stands, nothing more is sent.
+                e.message
+                    .push_str(" (not retried: the batch was cancelled)");
+                return Err(e);
+            }
+            previous = Some(e);
         }
     }
 }
@@ -248,7 +267,7 @@ mod tests {
         // Two refusals, then success: three attempts.
         let mut calls = 0;
         let (v, n) = r
-            .run(&deadline, Provider::Juhe, || {
+            .run(&deadline, Provider::Juhe, None, || {
                 calls += 1;
                 if calls < 3 {
                     Err(err(ErrorCode::RateLimited, Some(429), false))
@@ -260,14 +279,14 @@ mod tests {
         assert_eq!((v, n), (3, 3));
         // Never retried: a possibly billed failure.
         let e = r
-            .run(&deadline, Provider::Juhe, || -> Result<()> {
+            .run(&deadline, Provider::Juhe, None, || -> Result<()> {
                 Err(err(ErrorCode::ConnectionBroken, None, true))
             })
             .unwrap_err();
         assert_eq!((e.attempts, e.possibly_billed), (1, true));
         // Out of attempts.
         let e = r
-            .run(&deadline, Provider::Juhe, || -> Result<()> {
+            .run(&deadline, Provider::Juhe, None, || -> Result<()> {
                 Err(err(ErrorCode::ConnectFailed, None, false))
             })
             .unwrap_err();
@@ -283,7 +302,9 @@ mod tests {
         e.retry_after = Some(Duration::from_secs(30));
         let started = std::time::Instant::now();
         let got = slow
-            .run(&short, Provider::Juhe, || -> Result<()> { Err(e.clone()) })
+            .run(&short, Provider::Juhe, None, || -> Result<()> {
+                Err(e.clone())
+            })
             .unwrap_err();
         assert_eq!(got.attempts, 1);
         assert!(started.elapsed() < Duration::from_millis(150));
@@ -296,12 +317,79 @@ mod tests {
         let mut retries = 0;
         for _ in 0..30 {
             let e = tight
-                .run(&deadline, Provider::Juhe, || -> Result<()> {
+                .run(&deadline, Provider::Juhe, None, || -> Result<()> {
                     Err(err(ErrorCode::ConnectFailed, None, false))
                 })
                 .unwrap_err();
             retries += e.attempts - 1;
         }
         assert_eq!(retries, 20);
+    }
+
+    #[test]
+    fn cancelling_ends_a_retry_wait_and_keeps_the_failure() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let r = Retrier::new(RetryConfig {
+            max_attempts: 5,
+            base_delay_ms: 5_000,
+            max_delay_ms: 5_000,
+        });
+        let deadline = Deadline::after(Duration::from_secs(60));
+        let cancel = AtomicBool::new(false);
+        let started = std::time::Instant::now();
+        let got = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                cancel.store(true, Ordering::SeqCst);
+            });
+            // The delay is random in [0, 5 s]: refuse until cancelled, then count the calls.
+            let mut calls = 0;
+            let e = r
+                .run(
+                    &deadline,
+                    Provider::Juhe,
+                    Some(&cancel),
+                    || -> Result<()> {
+                        calls += 1;
+                        Err(err(ErrorCode::RateLimited, Some(429), false))
+                    },
+                )
+                .unwrap_err();
+            (e, calls)
+        });
+        let (e, calls) = got;
+        assert_eq!(e.code, ErrorCode::RateLimited);
+        assert_eq!(e.attempts, calls);
+        assert!(!e.cancelled);
+        assert!(
+            e.message
+                .ends_with("(not retried: the batch was cancelled)"),
+            "{e}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        // An attempt that was cancelled before sending leaves the earlier failure standing.
+        let mut calls = 0;
+        let e = Retrier::new(RetryConfig {
+            max_attempts: 3,
+            base_delay_ms: 0,
+            max_delay_ms: 0,
+        })
+        .run(&deadline, Provider::Juhe, None, || -> Result<()> {
+            calls += 1;
+            Err(if calls == 1 {
+                err(ErrorCode::ConnectFailed, None, false)
+            } else {
+                Error::cancelled(Provider::Juhe)
+            })
+        })
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.attempts, e.cancelled),
+            (ErrorCode::ConnectFailed, 1, false)
+        );
     }
 }

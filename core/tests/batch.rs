@@ -181,3 +181,35 @@ fn a_waiter_sends_itself_when_the_call_it_waited_for_failed() {
     assert_eq!(sb.stats().max_in_flight, 1);
     let _ = std::fs::remove_file(&cache);
 }
+
+#[test]
+fn cancelling_stops_calls_still_waiting_for_the_rate_limit() {
+    // 8 workers at 2 requests a second: 2 go at once, the 6 others wait for their turn. The
+    // batch is cancelled when the first 2 are done: the waiting ones send nothing.
+    let sb = Sandbox::start().unwrap();
+    let mut c: serde_json::Value = serde_json::from_str(&sb.client_config_json()).unwrap();
+    c["max_qps"] = 2.into();
+    let client = Client::new(Config::from_value(c).unwrap()).unwrap();
+    let cancel = AtomicBool::new(false);
+    let summary = batch::run(
+        &client,
+        &inputs(20),
+        BatchOptions::default().workers(8),
+        &cancel,
+        |_, o| assert!(o.is_ok()),
+        |p| {
+            if p.done >= 2 {
+                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        },
+    );
+    let sent = sb.stats().juhe_requests;
+    assert_eq!(sent, summary.requests, "every request sent is reported");
+    assert_eq!(summary.succeeded as u64, sent);
+    assert!(
+        (2..=3).contains(&sent),
+        "{sent} requests after cancelling at 2"
+    );
+    assert_eq!(summary.skipped, 20 - summary.succeeded);
+    assert!(summary.cancelled);
+}

@@ -151,8 +151,9 @@ class Client:
         Yields a :class:`BatchItem` (``input``, ``result`` or ``error``) per image, in the order
         they finish; a failed image does not stop the rest. ``on_progress`` receives
         ``{total, done, failed, cached, in_flight}`` after each one. The GIL is released while
-        waiting; Ctrl-C stops starting new calls at once (calls in flight end by their
-        deadline) and raises KeyboardInterrupt."""
+        waiting. Ctrl-C stops sending at once (no call starts; none waiting for ``qps`` or a
+        retry sends; calls whose request is out end by their deadline) and raises
+        KeyboardInterrupt."""
         inputs = list(images)
         client = self
         if qps is not None:
