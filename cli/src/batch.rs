@@ -186,7 +186,8 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
             if write_error.borrow().is_some() {
                 return;
             }
-            if let Err(e) = sink.write(&names[i], &outcome) {
+            // With results on a terminal too, the bar steps aside for each line.
+            if let Err(e) = bar.suspend(|| sink.write(&names[i], &outcome)) {
                 *write_error.borrow_mut() = Some(e);
                 // Nothing more can be recorded: stop sending.
                 interrupt.flag.store(true, Ordering::SeqCst);
