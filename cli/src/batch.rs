@@ -119,14 +119,9 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
     }
     let inputs = crate::inputs::expand(&args.inputs, document_type).map_err(usage)?;
     if inputs.images.is_empty() {
-        let extensions: Vec<&str> = document_type
-            .image_formats()
-            .iter()
-            .flat_map(|f| f.extensions().iter().copied())
-            .collect();
         return Err(usage(format!(
             "no images found in the inputs (directories are searched for .{})",
-            extensions.join(", .")
+            crate::inputs::extensions(document_type).join(", .")
         )));
     }
     let mut cache = None;

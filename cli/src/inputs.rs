@@ -22,11 +22,7 @@ pub struct Inputs {
 /// directory). Any input that does not exist, a list that cannot be read, or a directory that
 /// cannot be listed is an error naming it.
 pub fn expand(args: &[std::ffi::OsString], document_type: DocumentType) -> Result<Inputs, String> {
-    let extensions: Vec<&str> = document_type
-        .image_formats()
-        .iter()
-        .flat_map(|f| f.extensions().iter().copied())
-        .collect();
+    let extensions = extensions(document_type);
     let mut found = Found::default();
     for arg in args {
         match arg.to_str().and_then(|s| s.strip_prefix('@')) {
@@ -50,6 +46,15 @@ pub fn expand(args: &[std::ffi::OsString], document_type: DocumentType) -> Resul
         images: found.images,
         duplicates: found.duplicates,
     })
+}
+
+/// The file name extensions of the formats `document_type`'s provider accepts.
+pub fn extensions(document_type: DocumentType) -> Vec<&'static str> {
+    document_type
+        .image_formats()
+        .iter()
+        .flat_map(|f| f.extensions().iter().copied())
+        .collect()
 }
 
 #[derive(Default)]

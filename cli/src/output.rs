@@ -98,6 +98,8 @@ pub struct Sink {
     items: Option<Destination>,
     /// CSV: the scalar fields of the document's schema record.
     columns: Vec<(&'static str, ValueKind)>,
+    /// `--items-out`: the scalar fields of a receipt item.
+    item_columns: Vec<(&'static str, ValueKind)>,
 }
 
 /// The scalar fields of a schema record, in schema order (`document_type` and `provider` are
@@ -158,6 +160,7 @@ impl Sink {
             },
             items: items.map(Destination::file).transpose()?,
             columns: scalar_columns(record),
+            item_columns: scalar_columns("ReceiptItem"),
         };
         sink.write_headers()
             .map_err(|e| format!("cannot write the results: {e}"))?;
@@ -174,7 +177,7 @@ impl Sink {
         }
         if let Some(items) = &mut self.items {
             let mut header: Vec<&str> = vec!["input", "line"];
-            header.extend(scalar_columns("ReceiptItem").iter().map(|(n, _)| *n));
+            header.extend(self.item_columns.iter().map(|(n, _)| *n));
             csv_row(&mut items.writer, header.iter().map(|h| Cell::Plain(h)))?;
         }
         Ok(())
@@ -199,12 +202,15 @@ impl Sink {
             Format::Csv => self.write_csv_row(input, outcome, &value)?,
         }
         if let (Some(items), Ok(_)) = (&mut self.items, outcome) {
-            let columns = scalar_columns("ReceiptItem");
             let list = value["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
             for (n, item) in list.iter().enumerate() {
                 let line = (n + 1).to_string();
                 let mut cells = vec![Cell::Text(input), Cell::Plain(&line)];
-                cells.extend(columns.iter().map(|(name, kind)| cell(&item[*name], *kind)));
+                cells.extend(
+                    self.item_columns
+                        .iter()
+                        .map(|(name, kind)| cell(&item[*name], *kind)),
+                );
                 csv_row(&mut items.writer, cells.into_iter())?;
             }
         }
