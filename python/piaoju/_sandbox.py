@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from types import TracebackType
 from typing import Any, Dict, List, Optional, Tuple, Type
 
@@ -99,8 +98,8 @@ class Sandbox:
         if isinstance(data, str):
             with open(data, "rb") as f:
                 data = f.read()
-        counts = self.stats()["images"].get(hashlib.sha256(data).hexdigest())
-        return (counts["received"], counts["answered"]) if counts else (0, 0)
+        received, answered = self._native.image_requests(data)
+        return (received, answered)
 
     def close(self) -> None:
         self._native.close()

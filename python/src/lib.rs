@@ -494,6 +494,11 @@ impl NativeSandbox {
         Ok(d)
     }
 
+    /// For this image: OCR requests received, and answered.
+    fn image_requests(&self, image: Vec<u8>) -> PyResult<(u64, u64)> {
+        self.with(|s| s.image_requests(&image))
+    }
+
     /// When each OCR request arrived, in seconds since the sandbox started.
     fn arrivals(&self) -> PyResult<Vec<f64>> {
         self.with(|s| s.arrivals().iter().map(Duration::as_secs_f64).collect())
