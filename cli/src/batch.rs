@@ -13,6 +13,7 @@
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -56,15 +57,40 @@ pub struct BatchArgs {
     /// Use no result cache (a rerun pays again for every image).
     #[arg(long)]
     no_cache: bool,
+    /// Send again the images whose answer recorded in the cache is a failure (such as "no
+    /// document detected"); by default a rerun returns that answer without paying again.
+    #[arg(long)]
+    retry_failed: bool,
     #[command(flatten)]
     common: Common,
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
+    let range = piaoju::MAX_QPS_RANGE;
     s.parse::<f64>()
         .ok()
-        .filter(|q| q.is_finite() && *q > 0.0)
-        .ok_or_else(|| format!("{s:?} is not a positive number of requests per second"))
+        .filter(|q| range.contains(q))
+        .ok_or_else(|| {
+            format!(
+                "{s:?} is not a number of requests per second from {} to {}",
+                range.start(),
+                range.end()
+            )
+        })
+}
+
+/// Whether two paths name the same file: the same file on disk when both exist, else the same
+/// absolute path.
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return (x.dev(), x.ino()) == (y.dev(), y.ino());
+        }
+    }
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    absolute(a) == absolute(b)
 }
 
 /// Run a batch and return the exit status.
@@ -130,6 +156,18 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
             config.max_qps = Some(q);
         }
         cache = cache_path(args, config.cache.as_ref());
+        // Before the cache is opened: opening it would turn the results file into SQLite.
+        if let Some(cache) = &cache {
+            for (flag, path) in [("--out", &args.out), ("--items-out", &args.items_out)] {
+                if path.as_deref().is_some_and(|p| same_file(p, cache)) {
+                    return Err(usage(format!(
+                        "the result cache {} is the file {flag} names: give the cache another \
+                         name (--cache FILE) or leave it out",
+                        cache.display()
+                    )));
+                }
+            }
+        }
         config.cache = match &cache {
             Some(p) => {
                 Some(CacheConfig::at(p.to_str().ok_or_else(|| {
@@ -158,11 +196,7 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
         );
     }
 
-    let names: Vec<String> = inputs
-        .images
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
+    let names = crate::inputs::input_names(&inputs.images);
     let items: Vec<_> = inputs
         .images
         .into_iter()
@@ -175,17 +209,22 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
     let summary = piaoju::batch::run(
         &session.client,
         &items,
-        BatchOptions::default().workers(usize::from(args.jobs)),
+        BatchOptions::default()
+            .workers(usize::from(args.jobs))
+            .retry_failed(args.retry_failed),
         interrupt.flag,
         |i, outcome| {
             if write_error.borrow().is_some() {
-                return;
+                return ControlFlow::Break(());
             }
             // With results on a terminal too, the bar steps aside for each line.
-            if let Err(e) = bar.suspend(|| sink.write(&names[i], &outcome)) {
-                *write_error.borrow_mut() = Some(e);
-                // Nothing more can be recorded: stop sending.
-                interrupt.flag.store(true, Ordering::SeqCst);
+            match bar.suspend(|| sink.write(&names[i], &outcome)) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    *write_error.borrow_mut() = Some(e);
+                    // Nothing more can be recorded: stop sending.
+                    ControlFlow::Break(())
+                }
             }
         },
         |p: Progress| {
@@ -209,6 +248,9 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
     if let Some(e) = write_error.into_inner() {
         eprintln!("piaoju: cannot write the results to {destination}: {e}; stopped");
         eprintln!("{}", summary_line(&summary, "nowhere", cache.as_deref()));
+        if let Some(warning) = cache_warning(&summary, cache.as_deref()) {
+            eprintln!("{warning}");
+        }
         return Ok(EXIT_FAILED);
     }
     if let Err(e) = sink.finish() {
@@ -216,6 +258,9 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
         return Ok(EXIT_FAILED);
     }
     eprintln!("{}", summary_line(&summary, &destination, cache.as_deref()));
+    if let Some(warning) = cache_warning(&summary, cache.as_deref()) {
+        eprintln!("{warning}");
+    }
     Ok(
         if summary.cancelled || interrupt.flag.load(Ordering::SeqCst) {
             EXIT_INTERRUPTED
@@ -241,10 +286,33 @@ fn progress_bar(total: usize) -> ProgressBar {
     bar
 }
 
+/// `piaoju: warning: 12 answers could not be recorded in the cache c.sqlite (disk full): a rerun
+/// would pay for them again; their results are in the output.`
+fn cache_warning(s: &BatchSummary, cache: Option<&Path>) -> Option<String> {
+    if s.cache_failures == 0 {
+        return None;
+    }
+    Some(format!(
+        "piaoju: warning: {} answer{} could not be recorded in the cache {} ({}): a rerun would \
+         pay for {} again; the results are in the output",
+        s.cache_failures,
+        if s.cache_failures == 1 { "" } else { "s" },
+        cache.map_or_else(|| "?".into(), |p| p.display().to_string()),
+        s.cache_error.as_deref().unwrap_or("unknown reason"),
+        if s.cache_failures == 1 { "it" } else { "them" },
+    ))
+}
+
 /// `piaoju: 200 images: 198 recognized (12 from the cache), 2 failed (1 possibly billed), 0 not
 /// started; 215 requests in 10.4 s; results in out.jsonl; cache out.jsonl.cache.sqlite`
 fn summary_line(s: &BatchSummary, destination: &str, cache: Option<&Path>) -> String {
     let cache = match cache {
+        Some(p) if s.cache_failures > 0 => format!(
+            "cache {} ({} answers could not be recorded: {})",
+            p.display(),
+            s.cache_failures,
+            s.cache_error.as_deref().unwrap_or("unknown reason")
+        ),
         Some(p) => format!("cache {}", p.display()),
         None => "no cache".into(),
     };

@@ -25,17 +25,19 @@ pub fn expand(args: &[std::ffi::OsString], document_type: DocumentType) -> Resul
     let extensions = extensions(document_type);
     let mut found = Found::default();
     for arg in args {
-        match arg.to_str().and_then(|s| s.strip_prefix('@')) {
+        match list_name(arg) {
             Some(list) => {
-                let text = std::fs::read_to_string(list)
+                let text = std::fs::read(&list)
                     .map_err(|e| format!("cannot read the input list {list:?}: {e}"))?;
-                for line in text.lines() {
-                    let line = line.trim_end_matches('\r');
-                    if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                // File names are bytes: a list may name files in any encoding (Unix).
+                for line in text.split(|&b| b == b'\n') {
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    let trimmed = line.trim_ascii();
+                    if trimmed.is_empty() || trimmed.starts_with(b"#") {
                         continue;
                     }
                     found
-                        .add(Path::new(line), &extensions)
+                        .add(&path_of_bytes(line)?, &extensions)
                         .map_err(|e| format!("{e} (listed in {list:?})"))?;
                 }
             }
@@ -46,6 +48,109 @@ pub fn expand(args: &[std::ffi::OsString], document_type: DocumentType) -> Resul
         images: found.images,
         duplicates: found.duplicates,
     })
+}
+
+/// `@LIST`: the list's path.
+fn list_name(arg: &OsStr) -> Option<PathBuf> {
+    let rest = arg.as_encoded_bytes().strip_prefix(b"@")?;
+    // SAFETY: `rest` is `arg` without its first byte, an ASCII character: still a valid
+    // encoded OS string (the encoding splits only at ASCII boundaries).
+    Some(PathBuf::from(unsafe {
+        OsStr::from_encoded_bytes_unchecked(rest)
+    }))
+}
+
+/// A path from a list's line: its bytes as they are on Unix; UTF-8 elsewhere.
+fn path_of_bytes(line: &[u8]) -> Result<PathBuf, String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Ok(PathBuf::from(OsStr::from_bytes(line)))
+    }
+    #[cfg(not(unix))]
+    {
+        std::str::from_utf8(line)
+            .map(PathBuf::from)
+            .map_err(|_| format!("a line of the input list is not UTF-8: {}", escaped(line)))
+    }
+}
+
+/// How an input is written in the results: its name as given when it is UTF-8; otherwise an
+/// escaped form (`\xB7` for each byte that is not ASCII, `\\` for a backslash) and the exact
+/// bytes in hex, so that the results can always be matched to the files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputName {
+    pub text: String,
+    /// The name's bytes in hex, when the name is not UTF-8.
+    pub bytes_hex: Option<String>,
+}
+
+/// A name that is not UTF-8: ASCII as it is (a backslash doubled), every other byte as `\\xNN`
+/// (its text is in no known encoding, so no byte of it is shown as a character).
+fn escaped(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b if b.is_ascii() => out.push(char::from(b)),
+            b => out.push_str(&format!("\\x{b:02X}")),
+        }
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The names of `paths` in the results, all different: a name that is not UTF-8 is escaped
+/// (and its bytes given in hex); should an escaped name read like another input's name, it
+/// is written as `\xNN` for every byte, and then, if need be, numbered.
+pub fn input_names(paths: &[PathBuf]) -> Vec<InputName> {
+    let mut names: Vec<InputName> = paths
+        .iter()
+        .map(|p| match p.to_str() {
+            Some(text) => InputName {
+                text: text.to_string(),
+                bytes_hex: None,
+            },
+            None => {
+                let bytes = p.as_os_str().as_encoded_bytes();
+                InputName {
+                    text: escaped(bytes),
+                    bytes_hex: Some(hex(bytes)),
+                }
+            }
+        })
+        .collect();
+    let count = |names: &[InputName]| {
+        let mut n = std::collections::HashMap::<String, usize>::new();
+        for name in names {
+            *n.entry(name.text.clone()).or_default() += 1;
+        }
+        n
+    };
+    let seen = count(&names);
+    for (name, path) in names.iter_mut().zip(paths) {
+        if name.bytes_hex.is_some() && seen[&name.text] > 1 {
+            name.text = path
+                .as_os_str()
+                .as_encoded_bytes()
+                .iter()
+                .map(|b| format!("\\x{b:02X}"))
+                .collect();
+        }
+    }
+    let seen = count(&names);
+    let mut numbered = std::collections::HashMap::<String, usize>::new();
+    for name in names.iter_mut().filter(|n| n.bytes_hex.is_some()) {
+        if seen[&name.text] > 1 {
+            let n = numbered.entry(name.text.clone()).or_insert(1);
+            *n += 1;
+            name.text = format!("{} (#{n})", name.text);
+        }
+    }
+    names
 }
 
 /// The file name extensions of the formats `document_type`'s provider accepts.
@@ -174,6 +279,59 @@ mod tests {
         let invoices = expand(&[d.clone().into_os_string()], DocumentType::UsedCarInvoice).unwrap();
         assert_eq!(invoices.images.len(), 4, "{:?}", invoices.images); // a.JPG b.png scan.pdf d.jpeg
         assert!(invoices.images.iter().any(|p| p.ends_with("scan.pdf")));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_that_are_not_utf8_are_kept_apart_and_listed_as_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let d = scratch("gbk");
+        // 发票1.png and 单票1.png in GBK: both read as "??1.png" once decoded lossily.
+        let fapiao = d.join(OsStr::from_bytes(b"\xb7\xa2\xc6\xb11.png"));
+        let danpiao = d.join(OsStr::from_bytes(b"\xb5\xa5\xc6\xb11.png"));
+        let literal = d.join("a\\xB7.png");
+        for p in [&fapiao, &danpiao, &literal] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        let list = d.join("list.txt");
+        let mut text = fapiao.as_os_str().as_bytes().to_vec();
+        text.extend_from_slice(b"\r\n");
+        std::fs::write(&list, &text).unwrap();
+        let mut list_arg = std::ffi::OsString::from("@");
+        list_arg.push(&list);
+        let got = expand(
+            &[d.clone().into_os_string(), list_arg],
+            DocumentType::ShoppingReceipt,
+        )
+        .unwrap();
+        assert_eq!(got.images.len(), 3, "{:?}", got.images);
+        assert_eq!(got.duplicates, 1, "the listed file is the folder's");
+        let names = input_names(&got.images);
+        let texts: std::collections::HashSet<_> = names.iter().map(|n| n.text.clone()).collect();
+        assert_eq!(texts.len(), 3, "{names:?}");
+        let dir = d.display().to_string();
+        let f = names
+            .iter()
+            .find(|n| {
+                n.bytes_hex
+                    .as_deref()
+                    .is_some_and(|h| h.ends_with("b7a2c6b1312e706e67"))
+            })
+            .unwrap();
+        assert_eq!(f.text, format!("{dir}/\\xB7\\xA2\\xC6\\xB11.png"));
+        assert!(names
+            .iter()
+            .any(|n| n.text == format!("{dir}/a\\xB7.png") && n.bytes_hex.is_none()));
+        // An escaped name that reads like another input's name is written byte by byte.
+        let clash = vec![
+            PathBuf::from("a\\xB7"),
+            PathBuf::from(OsStr::from_bytes(b"a\xb7")),
+        ];
+        let names = input_names(&clash);
+        assert_eq!(names[0].text, "a\\xB7");
+        assert_eq!(names[1].text, "\\x61\\xB7");
+        assert_eq!(names[1].bytes_hex.as_deref(), Some("61b7"));
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -10,6 +10,8 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use piaoju::{Document, DocumentType, Error, ValueKind};
+
+use crate::inputs::InputName;
 use serde_json::{json, Value};
 
 /// The format of the results.
@@ -169,14 +171,14 @@ impl Sink {
 
     fn write_headers(&mut self) -> io::Result<()> {
         if self.format == Format::Csv {
-            let mut header: Vec<&str> = vec!["input", "ok"];
+            let mut header: Vec<&str> = vec!["input", "input_bytes_hex", "ok"];
             header.extend(self.columns.iter().map(|(n, _)| *n));
             header.extend(["checks_passed", "failed_checks"]);
             header.extend(ERROR_COLUMNS);
             csv_row(&mut self.main.writer, header.iter().map(|h| Cell::Plain(h)))?;
         }
         if let Some(items) = &mut self.items {
-            let mut header: Vec<&str> = vec!["input", "line"];
+            let mut header: Vec<&str> = vec!["input", "input_bytes_hex", "line"];
             header.extend(self.item_columns.iter().map(|(n, _)| *n));
             csv_row(&mut items.writer, header.iter().map(|h| Cell::Plain(h)))?;
         }
@@ -184,17 +186,24 @@ impl Sink {
     }
 
     /// Write one input's outcome.
-    pub fn write(&mut self, input: &str, outcome: &Result<Document, Error>) -> io::Result<()> {
+    pub fn write(
+        &mut self,
+        input: &InputName,
+        outcome: &Result<Document, Error>,
+    ) -> io::Result<()> {
         let value = match outcome {
             Ok(doc) => serde_json::to_value(doc).map_err(io::Error::other)?,
             Err(e) => serde_json::to_value(e).map_err(io::Error::other)?,
         };
         match self.format {
             Format::JsonLines => {
-                let line = match outcome {
-                    Ok(_) => json!({"input": input, "ok": true, "result": value}),
-                    Err(_) => json!({"input": input, "ok": false, "error": value}),
+                let mut line = match outcome {
+                    Ok(_) => json!({"input": input.text, "ok": true, "result": value}),
+                    Err(_) => json!({"input": input.text, "ok": false, "error": value}),
                 };
+                if let Some(hex) = &input.bytes_hex {
+                    line["input_bytes_hex"] = json!(hex);
+                }
                 let mut text = serde_json::to_string(&line).map_err(io::Error::other)?;
                 text.push('\n');
                 self.main.writer.write_all(text.as_bytes())?;
@@ -205,7 +214,11 @@ impl Sink {
             let list = value["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
             for (n, item) in list.iter().enumerate() {
                 let line = (n + 1).to_string();
-                let mut cells = vec![Cell::Text(input), Cell::Plain(&line)];
+                let mut cells = vec![
+                    Cell::Text(&input.text),
+                    Cell::Plain(input.bytes_hex.as_deref().unwrap_or("")),
+                    Cell::Plain(&line),
+                ];
                 cells.extend(
                     self.item_columns
                         .iter()
@@ -219,12 +232,16 @@ impl Sink {
 
     fn write_csv_row(
         &mut self,
-        input: &str,
+        input: &InputName,
         outcome: &Result<Document, Error>,
         value: &Value,
     ) -> io::Result<()> {
         let ok = if outcome.is_ok() { "true" } else { "false" };
-        let mut cells = vec![Cell::Text(input), Cell::Plain(ok)];
+        let mut cells = vec![
+            Cell::Text(&input.text),
+            Cell::Plain(input.bytes_hex.as_deref().unwrap_or("")),
+            Cell::Plain(ok),
+        ];
         match outcome {
             Ok(_) => {
                 cells.extend(

@@ -2,96 +2,14 @@
 //! environment): rate limits, retries that never send an answered image again, the cache that
 //! makes a rerun free, Ctrl-C and kill -9 in the middle, CSV, usage errors.
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use piaoju_sandbox::Sandbox;
 
-const RECEIPT_PNG: &[u8] = include_bytes!("../../tests/fixtures/receipt.png");
-
-/// A fresh directory under the system's temporary directory.
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("piaoju-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// `n` distinct receipt images in `dir/images`: (path, bytes).
-fn images(dir: &Path, n: u32) -> Vec<(PathBuf, Vec<u8>)> {
-    let d = dir.join("images");
-    std::fs::create_dir_all(&d).unwrap();
-    (0..n)
-        .map(|i| {
-            let mut bytes = RECEIPT_PNG.to_vec();
-            bytes.extend_from_slice(&i.to_be_bytes());
-            let p = d.join(format!("r{i:04}.png"));
-            std::fs::write(&p, &bytes).unwrap();
-            (p, bytes)
-        })
-        .collect()
-}
-
-/// The command, with no PIAOJU_* variable but the sandbox's key and URL.
-fn piaoju(sb: &Sandbox) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_piaoju"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("PIAOJU_") {
-            c.env_remove(k);
-        }
-    }
-    c.env("PIAOJU_JUHE_KEY", &sb.config().juhe_key)
-        .env("PIAOJU_JUHE_BASE_URL", sb.url());
-    c
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The JSON Lines of a results file: every line must parse.
-fn lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
-        .collect()
-}
-
-/// Wait (bounded) for a child to end.
-fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "the command did not end in {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Wait (bounded) until the sandbox has answered at least `n` of `images`.
-fn wait_for_answers(sb: &Sandbox, images: &[(PathBuf, Vec<u8>)], n: usize) {
-    let start = Instant::now();
-    while answered(sb, images).len() < n {
-        assert!(start.elapsed() < Duration::from_secs(30), "no progress");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Per image path: how many times the sandbox answered it (only those answered at least once).
-fn answered(sb: &Sandbox, images: &[(PathBuf, Vec<u8>)]) -> HashMap<String, u64> {
-    images
-        .iter()
-        .map(|(p, b)| (p.display().to_string(), sb.image_requests(b).1))
-        .filter(|(_, n)| *n > 0)
-        .collect()
-}
+mod common;
+use common::*;
 
 #[test]
 fn two_hundred_images_within_the_rate_limit_and_a_rerun_sends_nothing() {
@@ -371,12 +289,12 @@ fn csv_items_and_list_inputs() {
     let item_rows: Vec<&str> = items.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
         item_rows[0],
-        "input,line,product,quantity,unit_price,subtotal_amount"
+        "input,input_bytes_hex,line,product,quantity,unit_price,subtotal_amount"
     );
     assert_eq!(item_rows.len(), 1 + 2 * 4);
     // Results come in the order they finish: each image's four items, in their order.
     for (path, _) in &imgs {
-        let prefix = format!("{},", path.display());
+        let prefix = format!("{},,", path.display());
         let mine: Vec<&str> = item_rows
             .iter()
             .filter_map(|r| r.strip_prefix(prefix.as_str()))
@@ -445,7 +363,7 @@ fn usage_errors_send_nothing_and_exit_2() {
                 "--qps".into(),
                 "0".into(),
             ],
-            "positive",
+            "from 0.001 to 10000",
         ),
         (
             vec![

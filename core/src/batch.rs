@@ -2,33 +2,75 @@
 //! cache. Results come back as they finish, with their input's index; errors do not stop the
 //! batch unless asked; progress is reported; cancelling lets calls in flight end and reports
 //! what was done.
+//!
+//! Nothing is lost on the way: a panic inside a call is that image's `panic` error (901) and the
+//! batch goes on; a worker thread that cannot be started leaves the work to the others (or to
+//! the calling thread); results wait in a queue of at most one per worker, so a slow consumer
+//! slows the workers instead of filling memory. Within a batch, an image whose call failed
+//! after the provider may have processed it is never sent again for another input with the same
+//! bytes: that input gets the same failure.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use crate::boundary::catch_panic;
+use crate::call::BatchScope;
+use crate::client::Client;
 use crate::error::Result;
 use crate::image::ImageSource;
 use crate::model::{Document, DocumentType};
-use crate::Client;
+
+/// The most workers a batch runs (more are a mistake: they only open connections).
+pub const MAX_WORKERS: usize = 256;
 
 /// One image of a batch.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum BatchSource {
+    /// A file, read when its turn comes.
     Path(PathBuf),
+    /// The file's bytes.
     Bytes(Vec<u8>),
+    /// The file's bytes, owned elsewhere (a binding's buffer: not copied).
+    Shared(Arc<dyn AsRef<[u8]> + Send + Sync>),
+}
+
+impl std::fmt::Debug for BatchSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchSource::Path(p) => f.debug_tuple("Path").field(p).finish(),
+            BatchSource::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            BatchSource::Shared(b) => {
+                write!(f, "Shared({} bytes)", AsRef::<[u8]>::as_ref(&**b).len())
+            }
+        }
+    }
+}
+
+impl BatchSource {
+    fn image(&self) -> ImageSource<'_> {
+        match self {
+            BatchSource::Path(p) => ImageSource::from(p.as_path()),
+            BatchSource::Bytes(b) => ImageSource::from(b.as_slice()),
+            BatchSource::Shared(b) => ImageSource::from(AsRef::<[u8]>::as_ref(&**b)),
+        }
+    }
 }
 
 /// How a batch runs.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct BatchOptions {
-    /// Calls at once (at least 1).
+    /// Calls at once (1 to [`MAX_WORKERS`]).
     pub workers: usize,
     /// Go on after a failed image (the default); otherwise the first failure cancels the rest.
     pub continue_on_error: bool,
+    /// Send again the images whose recorded answer (in the cache) is a failure, such as "no
+    /// document detected"; by default such an answer is returned again without a request.
+    pub retry_failed: bool,
 }
 
 impl Default for BatchOptions {
@@ -36,18 +78,25 @@ impl Default for BatchOptions {
         BatchOptions {
             workers: 4,
             continue_on_error: true,
+            retry_failed: false,
         }
     }
 }
 
 impl BatchOptions {
+    /// Calls at once, kept within 1 and [`MAX_WORKERS`].
     pub fn workers(mut self, n: usize) -> Self {
-        self.workers = n.max(1);
+        self.workers = n.clamp(1, MAX_WORKERS);
         self
     }
 
     pub fn continue_on_error(mut self, yes: bool) -> Self {
         self.continue_on_error = yes;
+        self
+    }
+
+    pub fn retry_failed(mut self, yes: bool) -> Self {
+        self.retry_failed = yes;
         self
     }
 }
@@ -81,6 +130,11 @@ pub struct BatchSummary {
     pub possibly_billed_failures: usize,
     pub wall: Duration,
     pub cancelled: bool,
+    /// Answers the cache could not record during the batch (a rerun would pay for them again),
+    /// counted after waiting for the cache's writes at the end (at most the client's timeout).
+    pub cache_failures: u64,
+    /// Why, for the last of them.
+    pub cache_error: Option<String>,
 }
 
 fn counts(doc: &Document) -> (u32, bool) {
@@ -91,20 +145,23 @@ fn counts(doc: &Document) -> (u32, bool) {
 }
 
 /// Run `inputs` through `client`: `on_result(index, outcome)` and `on_progress` are called on
-/// this thread as calls finish. Setting `cancel` stops sending: no new call starts, and a call
-/// still waiting to send (for the rate limit, a place in flight or a retry) sends nothing; an
-/// image cancelled before its first request counts as not started (`skipped`), one whose
-/// retry was cancelled reports the failure it was retrying. Calls whose request is out end
-/// normally, within their deadline.
+/// this thread as calls finish; `on_result` returning `ControlFlow::Break` stops the batch as
+/// cancelling does. Setting `cancel` stops sending: no new call starts, and a call still
+/// waiting to send (for the rate limit, a place in flight or a retry) sends nothing; an image
+/// cancelled before its first request counts as not started (`skipped`), one whose retry was
+/// cancelled reports the failure it was retrying. Calls whose request is out end normally,
+/// within their deadline, and their outcomes are still delivered.
 pub fn run(
     client: &Client,
     inputs: &[(DocumentType, BatchSource)],
     options: BatchOptions,
     cancel: &AtomicBool,
-    mut on_result: impl FnMut(usize, Result<Document>),
+    mut on_result: impl FnMut(usize, Result<Document>) -> ControlFlow<()>,
     mut on_progress: impl FnMut(Progress),
 ) -> BatchSummary {
     let started = Instant::now();
+    let cache_before = client.flush_cache(Duration::ZERO).map(|(r, _)| r.failed);
+    let batch = BatchScope::new(cancel, options.retry_failed);
     let next = AtomicUsize::new(0);
     let in_flight = AtomicUsize::new(0);
     let mut summary = BatchSummary {
@@ -115,69 +172,106 @@ pub fn run(
         total: inputs.len(),
         ..Progress::default()
     };
-    let (sender, finished) = mpsc::channel::<(usize, Result<Document>)>();
-    std::thread::scope(|scope| {
-        for _ in 0..options.workers.max(1).min(inputs.len().max(1)) {
-            let sender = sender.clone();
-            let (next, in_flight) = (&next, &in_flight);
-            scope.spawn(move || loop {
-                if cancel.load(Ordering::SeqCst) {
-                    return;
-                }
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some((document_type, source)) = inputs.get(i) else {
-                    return;
-                };
-                in_flight.fetch_add(1, Ordering::SeqCst);
-                let image = match source {
-                    BatchSource::Path(p) => ImageSource::from(p.as_path()),
-                    BatchSource::Bytes(b) => ImageSource::from(b.as_slice()),
-                };
-                let outcome = client.recognize_unless(*document_type, image, Some(cancel));
-                in_flight.fetch_sub(1, Ordering::SeqCst);
-                if matches!(&outcome, Err(e) if e.cancelled) {
-                    // Cancelled before its request was sent: not started, not a result.
-                    return;
-                }
-                if outcome.is_err() && !options.continue_on_error {
-                    // Before another image is taken by this worker.
-                    cancel.store(true, Ordering::SeqCst);
-                }
-                if sender.send((i, outcome)).is_err() {
-                    return;
-                }
-            });
+    // One image after another; `deliver` takes each outcome (false: stop).
+    let work = |deliver: &mut dyn FnMut(usize, Result<Document>) -> bool| loop {
+        if cancel.load(Ordering::SeqCst) {
+            return;
         }
-        drop(sender);
-        for (i, outcome) in finished {
-            progress.done += 1;
-            match &outcome {
-                Ok(doc) => {
-                    let (attempts, cached) = counts(doc);
-                    summary.succeeded += 1;
-                    summary.requests += u64::from(attempts);
-                    if cached {
-                        summary.cached += 1;
-                        progress.cached += 1;
-                    }
-                }
-                Err(e) => {
-                    summary.failed += 1;
-                    progress.failed += 1;
-                    summary.requests += u64::from(e.attempts);
-                    summary.possibly_billed_failures += usize::from(e.possibly_billed);
-                    if !options.continue_on_error {
-                        cancel.store(true, Ordering::SeqCst);
-                    }
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        let Some((document_type, source)) = inputs.get(i) else {
+            return;
+        };
+        in_flight.fetch_add(1, Ordering::SeqCst);
+        let outcome =
+            catch_panic(|| client.recognize_in(*document_type, source.image(), Some(&batch)));
+        in_flight.fetch_sub(1, Ordering::SeqCst);
+        if matches!(&outcome, Err(e) if e.cancelled) {
+            // Cancelled before its request was sent: not started, not a result.
+            return;
+        }
+        if outcome.is_err() && !options.continue_on_error {
+            // Before another image is taken by this worker.
+            cancel.store(true, Ordering::SeqCst);
+        }
+        if !deliver(i, outcome) {
+            return;
+        }
+    };
+    let mut take = |i: usize, outcome: Result<Document>| {
+        progress.done += 1;
+        match &outcome {
+            Ok(doc) => {
+                let (attempts, cached) = counts(doc);
+                summary.succeeded += 1;
+                summary.requests += u64::from(attempts);
+                if cached {
+                    summary.cached += 1;
+                    progress.cached += 1;
                 }
             }
-            progress.in_flight = in_flight.load(Ordering::SeqCst);
-            on_result(i, outcome);
-            on_progress(progress);
+            Err(e) => {
+                summary.failed += 1;
+                progress.failed += 1;
+                summary.requests += u64::from(e.attempts);
+                summary.possibly_billed_failures += usize::from(e.possibly_billed);
+                if !options.continue_on_error {
+                    cancel.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+        progress.in_flight = in_flight.load(Ordering::SeqCst);
+        if on_result(i, outcome).is_break() {
+            cancel.store(true, Ordering::SeqCst);
+        }
+        on_progress(progress);
+    };
+    let workers = options
+        .workers
+        .clamp(1, MAX_WORKERS)
+        .min(inputs.len().max(1));
+    std::thread::scope(|scope| {
+        // At most one finished result per worker waits: a slow consumer slows the workers.
+        let (sender, finished) = mpsc::sync_channel::<(usize, Result<Document>)>(workers);
+        let mut running = 0;
+        for n in 0..workers {
+            let sender = sender.clone();
+            let work = &work;
+            let spawned = std::thread::Builder::new()
+                .name(format!("piaoju-batch-{n}"))
+                .spawn_scoped(scope, move || {
+                    work(&mut |i, outcome| sender.send((i, outcome)).is_ok())
+                });
+            // A thread limit: the workers already running do the work.
+            if spawned.is_err() {
+                break;
+            }
+            running += 1;
+        }
+        drop(sender);
+        if running == 0 {
+            // Not even one thread: the work is done here, one image after another.
+            work(&mut |i, outcome| {
+                take(i, outcome);
+                true
+            });
+            return;
+        }
+        for (i, outcome) in finished {
+            take(i, outcome);
         }
     });
     summary.skipped = summary.total - summary.succeeded - summary.failed;
     summary.cancelled = cancel.load(Ordering::SeqCst) && summary.skipped > 0;
+    if let (Some(before), Some((report, _))) =
+        (cache_before, client.flush_cache(client.config().timeout()))
+    {
+        summary.cache_failures = report.failed - before + report.pending;
+        if summary.cache_failures > 0 {
+            summary.cache_error = report.last_error.or_else(|| {
+                Some("its writes wait for another process's lock on the file".to_string())
+            });
+        }
+    }
     summary.wall = started.elapsed();
     summary
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::body::{Encoding, ImageBody};
-use crate::cache;
+use crate::call::{Call, Recognition, Sender};
 use crate::config::{AuthMode, Config, Environment};
 use crate::error::{Error, ErrorCode, Provider, Result};
 use crate::fit::{self, ImageFit, Limits};
@@ -21,7 +21,6 @@ use crate::spec::{
     CHINAUMS_TOKEN_PATH, CHINAUMS_USED_CAR_INVOICE_PATH,
 };
 use crate::wire::{self, excerpt, json_body, HttpAnswer};
-use crate::Call;
 
 use auth::TokenCache;
 
@@ -130,61 +129,31 @@ impl Chinaums {
         let bytes = image.load()?;
         let info = image::preflight_chinaums(&bytes)?;
         let (bytes, report) = fit::prepare(bytes, info, &self.limits, self.fit, "ChinaUMS")?;
-        let cache_key = cache::key(
-            Provider::Chinaums,
-            DocumentType::UsedCarInvoice,
-            &self.ocr_url,
-            &bytes,
-        );
-        // Every request counts as an attempt, a token refresh's too.
-        let requests = std::cell::Cell::new(0u32);
-        let outcome = cache::through(
-            call.cache,
-            &cache_key,
-            &call.deadline,
-            Provider::Chinaums,
-            parse_answer,
-            || {
-                call.retrier
-                    .run(&call.deadline, Provider::Chinaums, call.cancel, || {
-                        let body = request_body(&bytes);
-                        let answer = self.send(call, app_id, app_key, body, &requests)?;
-                        wire::parsed(answer, parse_answer)
-                    })
-                    .map(|(sent, _)| sent)
-            },
-        );
-        drop(bytes);
-        let (mut invoice, cached) = outcome.map_err(|e| Error {
-            attempts: requests.get(),
-            ..e
+        let done = call.recognize(Recognition {
+            provider: Provider::Chinaums,
+            operation: DocumentType::UsedCarInvoice,
+            endpoint: &self.ocr_url,
+            image: &bytes,
+            limiter: &self.limiter,
+            parse: parse_answer,
+            send: &|sender| self.send(sender, app_id, app_key, request_body(&bytes)),
         })?;
-        invoice.cached = cached;
-        invoice.image = Some(report);
-        invoice.attempts = requests.get();
-        Ok(invoice)
+        Ok(done.into_result(report))
     }
 
     /// Send an OCR request, authenticated as configured. With an access token, a 401 (a token
-    /// revoked or expired early) renews the token once and sends once more; all of it within
-    /// the call's deadline.
+    /// revoked or expired early) renews the token once and sends once more (every request
+    /// counts as an attempt, the refresh's too); all of it within the call's deadline.
     fn send(
         &self,
-        call: &Call<'_>,
+        sender: &Sender<'_>,
         app_id: &str,
         app_key: &str,
         body: ImageBody<'_>,
-        requests: &std::cell::Cell<u32>,
     ) -> Result<HttpAnswer> {
-        let (http, deadline) = (call.http, &call.deadline);
+        let (http, deadline) = (sender.http(), sender.deadline());
         let post = |authorization: &str| {
-            let _permit = self
-                .limiter
-                .acquire(&call.deadline, Provider::Chinaums, call.cancel)?;
-            requests.set(requests.get() + 1);
-            http.post_stream(
-                deadline,
-                Provider::Chinaums,
+            sender.post(
                 &self.ocr_url,
                 "application/json",
                 Some(authorization),

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorCode, Result};
@@ -22,49 +22,51 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 15_000;
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
 /// The longest timeout accepted (one day): larger values are configuration mistakes.
 pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
+/// The `max_qps` values accepted: one request in 1000 s up to 10 000 a second.
+pub const MAX_QPS_RANGE: std::ops::RangeInclusive<f64> = 0.001..=10_000.0;
 
 /// Top-level configuration. Unknown keys and values of the wrong type are errors.
-#[derive(Clone, Default, Deserialize, PartialEq)]
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Config {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub juhe: Option<JuheConfig>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chinaums: Option<ChinaumsConfig>,
     /// Deadline for one whole HTTP exchange, in milliseconds.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
     /// Deadline for establishing a connection, in milliseconds.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_timeout_ms: Option<u64>,
     /// HTTP(S) proxy URL (`http://host:port`, `http://user:password@host:port`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
     /// Which certificate authorities HTTPS trusts.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
     /// Whether over-limit images are fitted to the provider's limits (default `"auto"`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_fit: Option<ImageFit>,
     /// Automatic retries of requests the provider cannot have processed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryConfig>,
     /// At most this many requests a second to each provider, from all threads using the client.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_qps: Option<f64>,
     /// At most this many requests at once to each provider.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_in_flight: Option<u32>,
     /// Keep successful answers, so the same image is never paid for twice.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheConfig>,
 }
 
 /// The result cache (`cache` in the configuration).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CacheConfig {
@@ -79,17 +81,17 @@ impl CacheConfig {
     }
 }
 
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JuheConfig {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Environment {
@@ -98,7 +100,7 @@ pub enum Environment {
     Production,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AuthMode {
@@ -107,33 +109,33 @@ pub enum AuthMode {
     BodySignature,
 }
 
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ChinaumsConfig {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_key: Option<String>,
     #[serde(default)]
     pub environment: Environment,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,
     #[serde(default)]
     pub auth: AuthMode,
     /// A limit on the base64 text of an image (ChinaUMS publishes none); with `image_fit`
     /// `"auto"`, larger images are fitted to it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_base64_bytes: Option<u64>,
     /// A limit on an image's longest side, in pixels (ChinaUMS publishes none).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_side: Option<u32>,
 }
 
 /// The root certificates HTTPS trusts.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum TlsRoots {
@@ -144,13 +146,13 @@ pub enum TlsRoots {
     System,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct TlsConfig {
     /// A PEM file of CA certificates to trust (a company proxy's CA): with `roots` `"system"`
     /// in addition to the system's; otherwise instead of the bundled roots.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
     #[serde(default)]
     pub roots: TlsRoots,
@@ -339,8 +341,17 @@ impl Config {
         Ok(config)
     }
 
-    /// Read the `PIAOJU_*` environment variables.
+    /// Read the `PIAOJU_*` environment variables. A variable whose value is not valid UTF-8
+    /// is an error (never silently ignored).
     pub fn from_env() -> Result<Config> {
+        for (name, value) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("PIAOJU_") && value.to_str().is_none() {
+                return Err(config_error(format!(
+                    "{name} is not valid UTF-8: give its value in UTF-8"
+                )));
+            }
+        }
         Config::from_lookup(|name| std::env::var(name).ok())
     }
 
@@ -478,13 +489,12 @@ impl Config {
             }
         }
         check_ms("timeout_ms", self.timeout_ms)?;
-        if self
-            .max_qps
-            .is_some_and(|q| !(q.is_finite() && q > 0.0 && q <= 10_000.0))
-        {
-            return Err(config_error(
-                "max_qps must be a number above 0 and at most 10000",
-            ));
+        if self.max_qps.is_some_and(|q| !MAX_QPS_RANGE.contains(&q)) {
+            return Err(config_error(format!(
+                "max_qps must be a number from {} to {} (requests a second)",
+                MAX_QPS_RANGE.start(),
+                MAX_QPS_RANGE.end()
+            )));
         }
         if let Some(CacheConfig { path }) = &self.cache {
             nonempty("cache.path", &Some(path.clone()))?;
@@ -523,6 +533,13 @@ impl Config {
             nonempty("tls.ca_file", &Some(f.clone()))?;
         }
         Ok(())
+    }
+
+    /// The configuration as the JSON that [`Config::from_json`] reads back to an equal
+    /// configuration, **credentials included**: for rebuilding a client elsewhere (a pickled
+    /// Python client). Never print or log it; `Debug` is the printable form.
+    pub fn to_json_with_credentials(&self) -> String {
+        serde_json::to_string(self).expect("a configuration always serializes")
     }
 
     /// The deadline of one HTTP exchange.
@@ -655,6 +672,48 @@ mod tests {
             let e = Config::from_json(bad).unwrap_err();
             assert!(!e.message.contains("MY-SECRET-KEY"), "{}", e.message);
             assert!(e.message.contains(kept), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn the_json_with_credentials_reads_back_to_the_same_configuration() {
+        let full = Config::from_json(
+            r#"{"juhe":{"key":"k1","base_url":"http://127.0.0.1:1"},
+                "chinaums":{"app_id":"a","app_key":"s","environment":"production",
+                            "auth":"body_signature","max_side":4000},
+                "timeout_ms":1000,"retry":{"max_attempts":2},"max_qps":0.5,
+                "max_in_flight":3,"cache":{"path":"c.sqlite"},"image_fit":"off",
+                "tls":{"roots":"system"},"user_agent":"erp/1"}"#,
+        )
+        .unwrap();
+        let text = full.to_json_with_credentials();
+        assert_eq!(Config::from_json(&text).unwrap(), full, "{text}");
+        assert!(text.contains("\"k1\"") && text.contains("\"s\""));
+        let env = Config::from_lookup(|name| match name {
+            "PIAOJU_JUHE_KEY" => Some("from-env".to_string()),
+            "PIAOJU_TIMEOUT_MS" => Some("2500".to_string()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            Config::from_json(&env.to_json_with_credentials()).unwrap(),
+            env
+        );
+        assert_eq!(Config::default().to_json_with_credentials(), "{}");
+    }
+
+    #[test]
+    fn max_qps_is_refused_outside_its_range() {
+        for q in ["0", "-1", "1e-19", "1e-300", "0.0009", "10000.5", "1e300"] {
+            let e = Config::from_json(&format!(r#"{{"max_qps":{q}}}"#)).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidConfig, "{q}");
+            assert!(e.message.contains("0.001 to 10000"), "{}", e.message);
+        }
+        for q in ["0.001", "0.5", "10000"] {
+            assert!(
+                Config::from_json(&format!(r#"{{"max_qps":{q}}}"#)).is_ok(),
+                "{q}"
+            );
         }
     }
 

@@ -32,6 +32,11 @@ impl Deadline {
         }
     }
 
+    /// The time left (zero once there is none).
+    pub fn left(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
     /// Sleep `d`, in slices, unless `cancel` is (or becomes) set: `false` when cancelled.
     pub fn sleep_unless(d: Duration, cancel: Option<&AtomicBool>) -> bool {
         let Some(cancel) = cancel else {

@@ -366,8 +366,14 @@ pub struct Error {
     /// Whether the provider may have processed (and billed) a request of the call: a timeout
     /// or a broken connection after the request was sent, a 5xx, an unreadable answer.
     pub possibly_billed: bool,
+    /// The provider's verdict came from the result cache (recorded by an earlier call for
+    /// the same image): nothing was sent for it this time.
+    pub cached: bool,
     /// The `Retry-After` of the answer that gave this error, if any.
     pub(crate) retry_after: Option<std::time::Duration>,
+    /// The answer's body, when the error is the provider's verdict on the image itself (no
+    /// document detected, …): the cache keeps it so that a rerun does not pay for it again.
+    pub(crate) verdict: Option<Vec<u8>>,
     /// The call's batch was cancelled before its request was sent (the batch reports the
     /// image as not started, never as this error).
     pub(crate) cancelled: bool,
@@ -385,7 +391,9 @@ impl Error {
             http_status: None,
             attempts: 0,
             possibly_billed: false,
+            cached: false,
             retry_after: None,
+            verdict: None,
             cancelled: false,
         }
     }
@@ -450,9 +458,10 @@ impl Error {
 
 impl Serialize for Error {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Error", 10)?;
+        let mut st = s.serialize_struct("Error", 12)?;
         st.serialize_field("code", &self.code.as_u32())?;
         st.serialize_field("name", self.code.name())?;
+        st.serialize_field("band", self.code.band().as_str())?;
         st.serialize_field("message", &self.message)?;
         st.serialize_field("provider", &self.provider)?;
         st.serialize_field("provider_code", &self.provider_code)?;
@@ -461,6 +470,7 @@ impl Serialize for Error {
         st.serialize_field("retryable", &self.retryable())?;
         st.serialize_field("attempts", &self.attempts)?;
         st.serialize_field("possibly_billed", &self.possibly_billed)?;
+        st.serialize_field("cached", &self.cached)?;
         st.end()
     }
 }
@@ -598,6 +608,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
         assert_eq!(v["code"], 501);
         assert_eq!(v["name"], "quota_exceeded");
+        assert_eq!(v["band"], "quota");
         assert_eq!(v["message"], "quota used up");
         assert_eq!(v["provider"], "juhe");
         assert_eq!(v["provider_code"], "10012");
@@ -606,6 +617,7 @@ mod tests {
         assert_eq!(v["retryable"], false);
         assert_eq!(v["attempts"], 0);
         assert_eq!(v["possibly_billed"], false);
-        assert_eq!(v.as_object().unwrap().len(), 10);
+        assert_eq!(v["cached"], false);
+        assert_eq!(v.as_object().unwrap().len(), 12);
     }
 }

@@ -24,7 +24,7 @@ const QUALITIES: [u8; 4] = [92, 85, 75, 65];
 const MAX_ROUNDS: usize = 8;
 
 /// Whether over-limit images are fitted (`"auto"`, the default) or refused (`"off"`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum ImageFit {

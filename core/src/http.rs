@@ -139,7 +139,7 @@ impl Http {
             .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
             .build();
         Ok(Http {
-            agent: ProcessLocal::new(ureq::Agent::new_with_config(settings.clone())),
+            agent: ProcessLocal::new(agent(&settings)),
             connect_timeout: config.connect_timeout(),
             settings,
         })
@@ -206,9 +206,7 @@ impl Http {
         ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<HttpAnswer> {
         let remaining = deadline.remaining(provider, "before sending a request")?;
-        let agent = self
-            .agent
-            .get(|| ureq::Agent::new_with_config(self.settings.clone()));
+        let agent = self.agent.get(|| agent(&self.settings));
         let mut req = agent
             .post(url)
             .config()
@@ -241,6 +239,43 @@ impl Http {
             body,
             retry_after,
         })
+    }
+}
+
+/// An agent with these settings and [`Resolver`].
+fn agent(settings: &ureq::config::Config) -> ureq::Agent {
+    ureq::Agent::with_parts(
+        settings.clone(),
+        ureq::unversioned::transport::DefaultConnector::default(),
+        Resolver::default(),
+    )
+}
+
+/// ureq's resolver, which looks a name up on a thread of its own so that the lookup ends by
+/// the deadline, and panics when no thread can be started (a container's thread limit). Then
+/// the lookup is made on the calling thread instead (without its own time limit): a call is
+/// never failed for a thread it could not start.
+#[derive(Debug, Default)]
+struct Resolver(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for Resolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> std::result::Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        // The boundary keeps the panic's message off stderr.
+        let on_its_thread =
+            crate::boundary::catch_panic(|| Ok(self.0.resolve(uri, config, timeout)));
+        match on_its_thread {
+            Ok(resolved) => resolved,
+            Err(_) => self.0.resolve(
+                uri,
+                config,
+                ureq::unversioned::transport::NextTimeout::default(),
+            ),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::body::{Encoding, ImageBody};
-use crate::cache;
+use crate::call::{Call, Recognition};
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Provider, Result};
 use crate::fit::{self, ImageFit, Limits};
@@ -14,7 +14,6 @@ use crate::model::{DocumentType, ReceiptItem, ShoppingReceipt};
 use crate::spec::{
     JUHE_BASE_URL, JUHE_MAX_BASE64_LEN, JUHE_MAX_SIDE, JUHE_MIN_SIDE, JUHE_RECEIPT_PATH,
 };
-use crate::Call;
 
 /// Juhe's documented image limits.
 pub(crate) const LIMITS: Limits = Limits {
@@ -63,47 +62,23 @@ impl Juhe {
         let bytes = image.load()?;
         let info = image::preflight_juhe(&bytes)?;
         let (bytes, report) = fit::prepare(bytes, info, &LIMITS, self.fit, "Juhe")?;
-        let cache_key = cache::key(
-            Provider::Juhe,
-            DocumentType::ShoppingReceipt,
-            &self.url,
-            &bytes,
-        );
-        let mut attempts = 0;
-        let (mut receipt, cached) = cache::through(
-            call.cache,
-            &cache_key,
-            &call.deadline,
-            Provider::Juhe,
-            parse_answer,
-            || {
-                let (sent, n) =
-                    call.retrier
-                        .run(&call.deadline, Provider::Juhe, call.cancel, || {
-                            let _permit = self.limiter.acquire(
-                                &call.deadline,
-                                Provider::Juhe,
-                                call.cancel,
-                            )?;
-                            let answer = call.http.post_stream(
-                                &call.deadline,
-                                Provider::Juhe,
-                                &self.url,
-                                "application/x-www-form-urlencoded",
-                                None,
-                                form(key, &bytes),
-                            )?;
-                            wire::parsed(answer, parse_answer)
-                        })?;
-                attempts = n;
-                Ok(sent)
+        let done = call.recognize(Recognition {
+            provider: Provider::Juhe,
+            operation: DocumentType::ShoppingReceipt,
+            endpoint: &self.url,
+            image: &bytes,
+            limiter: &self.limiter,
+            parse: parse_answer,
+            send: &|sender| {
+                sender.post(
+                    &self.url,
+                    "application/x-www-form-urlencoded",
+                    None,
+                    form(key, &bytes),
+                )
             },
-        )?;
-        drop(bytes);
-        receipt.cached = cached;
-        receipt.image = Some(report);
-        receipt.attempts = attempts;
-        Ok(receipt)
+        })?;
+        Ok(done.into_result(report))
     }
 }
 

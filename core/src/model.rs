@@ -318,6 +318,9 @@ macro_rules! receipt_fields {
             pub attempts: u32,
             /// Whether the answer came from the result cache (no request was made).
             pub cached: bool,
+            /// Why the answer could not be recorded in the result cache (a rerun would pay for
+            /// it again), if it could not; `None` without a cache.
+            pub cache_error: Option<String>,
             pub checks: Vec<Check>,
             /// The provider's `result` object, verbatim.
             pub raw: Value,
@@ -353,6 +356,7 @@ macro_rules! receipt_fields {
                 field("image", ValueKind::Json, true),
                 field("attempts", ValueKind::Integer, false),
                 field("cached", ValueKind::Boolean, false),
+                field("cache_error", ValueKind::Text, true),
                 field("checks", ValueKind::Records("Check"), false),
                 field("raw", ValueKind::Json, false),
             ];
@@ -367,6 +371,7 @@ macro_rules! receipt_fields {
                     image: None,
                     attempts: 0,
                     cached: false,
+                    cache_error: None,
                     checks: Vec::new(),
                     raw,
                     raw_texts: Vec::new(),
@@ -467,6 +472,9 @@ macro_rules! invoice_struct {
             pub attempts: u32,
             /// Whether the answer came from the result cache (no request was made).
             pub cached: bool,
+            /// Why the answer could not be recorded in the result cache (a rerun would pay for
+            /// it again), if it could not; `None` without a cache.
+            pub cache_error: Option<String>,
             pub checks: Vec<Check>,
             /// The provider's answer (the inner object with `PageInfo`), verbatim.
             pub raw: Value,
@@ -496,6 +504,7 @@ macro_rules! invoice_struct {
                     image: None,
                     attempts: 0,
                     cached: false,
+                    cache_error: None,
                     checks: Vec::new(),
                     raw,
                 }
@@ -511,6 +520,7 @@ macro_rules! invoice_struct {
                 field("image", ValueKind::Json, true),
                 field("attempts", ValueKind::Integer, false),
                 field("cached", ValueKind::Boolean, false),
+                field("cache_error", ValueKind::Text, true),
                 field("checks", ValueKind::Records("Check"), false),
                 field("raw", ValueKind::Json, false),
             ];
@@ -578,6 +588,26 @@ impl UsedCarInvoice {
         self.checks.iter().all(|c| !c.failed())
     }
 }
+
+macro_rules! stamped {
+    ($($record:ty),*) => {$(
+        impl crate::call::Stamped for $record {
+            fn stamp(
+                &mut self,
+                image: ImageReport,
+                attempts: u32,
+                cached: bool,
+                cache_error: Option<String>,
+            ) {
+                self.image = Some(image);
+                self.attempts = attempts;
+                self.cached = cached;
+                self.cache_error = cache_error;
+            }
+        }
+    )*};
+}
+stamped!(ShoppingReceipt, UsedCarInvoice);
 
 /// A recognized document of either type.
 #[derive(Debug, Clone, PartialEq, Serialize)]

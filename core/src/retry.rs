@@ -14,7 +14,7 @@ use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
 
 /// The retry settings (`retry` in the configuration).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RetryConfig {

@@ -79,13 +79,20 @@ fn containers(body: &[u8], limit: usize) -> usize {
 }
 
 /// Parse an answer, keeping its body (for the cache) on success and its `Retry-After` (for
-/// the retry policy) on failure.
+/// the retry policy) on failure. An error of the recognition band is the provider's verdict on
+/// the image, given after processing it: possibly billed, and its body is kept for the cache.
 pub(crate) fn parsed<T>(
     answer: HttpAnswer,
     parse: impl Fn(&HttpAnswer) -> Result<T>,
 ) -> Result<(T, Vec<u8>)> {
     match parse(&answer) {
         Ok(value) => Ok((value, answer.body)),
+        Err(e) if e.code.band() == crate::error::Band::Recognition => Err(Error {
+            retry_after: answer.retry_after,
+            possibly_billed: true,
+            verdict: Some(answer.body),
+            ..e
+        }),
         Err(e) => Err(Error {
             retry_after: answer.retry_after,
             ..e

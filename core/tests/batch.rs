@@ -1,6 +1,7 @@
 //! Batches over one client: every result comes back with its input, failures do not stop the
 //! rest, the cache makes a second run send nothing, cancelling stops starting new calls.
 
+use std::ops::ControlFlow::Continue;
 use std::sync::atomic::AtomicBool;
 
 use piaoju::batch::{self, BatchOptions, BatchSource};
@@ -47,6 +48,7 @@ fn a_batch_returns_every_result_and_a_rerun_sends_nothing() {
                 outcome.unwrap().document_type(),
                 DocumentType::ShoppingReceipt
             );
+            Continue(())
         },
         |p| last_progress = Some(p),
     );
@@ -71,7 +73,10 @@ fn a_batch_returns_every_result_and_a_rerun_sends_nothing() {
         &items,
         BatchOptions::default(),
         &never,
-        |_, o| assert!(o.is_ok()),
+        |_, o| {
+            assert!(o.is_ok());
+            Continue(())
+        },
         |_| {},
     );
     assert_eq!((again.cached, again.requests), (40, 0));
@@ -94,7 +99,10 @@ fn failures_are_reported_and_stop_the_batch_only_when_asked() {
         &items,
         BatchOptions::default().workers(2),
         &never,
-        |_, o| assert_eq!(o.unwrap_err().code, ErrorCode::ConnectionBroken),
+        |_, o| {
+            assert_eq!(o.unwrap_err().code, ErrorCode::ConnectionBroken);
+            Continue(())
+        },
         |_| {},
     );
     assert_eq!((summary.failed, summary.possibly_billed_failures), (6, 6));
@@ -104,7 +112,7 @@ fn failures_are_reported_and_stop_the_batch_only_when_asked() {
         &inputs(30),
         BatchOptions::default().workers(1).continue_on_error(false),
         &stop,
-        |_, _| {},
+        |_, _| Continue(()),
         |_| {},
     );
     assert_eq!(summary.failed, 1);
@@ -135,9 +143,12 @@ fn the_same_image_twice_at_the_same_time_is_sent_once() {
         &items,
         BatchOptions::default().workers(3),
         &never,
-        |_, o| match o.unwrap() {
-            piaoju::Document::ShoppingReceipt(r) => cached.push((r.cached, r.attempts)),
-            other => panic!("{other:?}"),
+        |_, o| {
+            match o.unwrap() {
+                piaoju::Document::ShoppingReceipt(r) => cached.push((r.cached, r.attempts)),
+                other => panic!("{other:?}"),
+            }
+            Continue(())
         },
         |_| {},
     );
@@ -172,7 +183,10 @@ fn a_waiter_sends_itself_when_the_call_it_waited_for_failed() {
         &[image.clone(), image.clone()],
         BatchOptions::default().workers(2),
         &never,
-        |_, o| assert_eq!(o.unwrap_err().code, ErrorCode::InvalidKey),
+        |_, o| {
+            assert_eq!(o.unwrap_err().code, ErrorCode::InvalidKey);
+            Continue(())
+        },
         |_| {},
     );
     assert_eq!(summary.failed, 2);
@@ -196,7 +210,10 @@ fn cancelling_stops_calls_still_waiting_for_the_rate_limit() {
         &inputs(20),
         BatchOptions::default().workers(8),
         &cancel,
-        |_, o| assert!(o.is_ok()),
+        |_, o| {
+            assert!(o.is_ok());
+            Continue(())
+        },
         |p| {
             if p.done >= 2 {
                 cancel.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -212,4 +229,317 @@ fn cancelling_stops_calls_still_waiting_for_the_rate_limit() {
     );
     assert_eq!(summary.skipped, 20 - summary.succeeded);
     assert!(summary.cancelled);
+}
+
+/// Bytes whose reading panics: a bug inside one call.
+struct Boom;
+
+impl AsRef<[u8]> for Boom {
+    fn as_ref(&self) -> &[u8] {
+        panic!("a bug while reading this image")
+    }
+}
+
+#[test]
+fn a_panic_inside_a_call_is_that_images_error_and_the_batch_goes_on() {
+    let sb = Sandbox::start().unwrap();
+    let client = Client::new(Config::from_json(&sb.client_config_json()).unwrap()).unwrap();
+    let mut items = inputs(6);
+    items[2].1 = BatchSource::Shared(std::sync::Arc::new(Boom));
+    let never = AtomicBool::new(false);
+    let mut outcomes = vec![None; items.len()];
+    let summary = batch::run(
+        &client,
+        &items,
+        BatchOptions::default().workers(3),
+        &never,
+        |i, o| {
+            outcomes[i] = Some(o.map(|_| ()).map_err(|e| (e.code, e.message)));
+            Continue(())
+        },
+        |_| {},
+    );
+    assert_eq!(
+        (summary.succeeded, summary.failed, summary.skipped),
+        (5, 1, 0)
+    );
+    let (code, message) = outcomes[2].clone().unwrap().unwrap_err();
+    assert_eq!(code, ErrorCode::Panic);
+    assert!(
+        message.contains("a bug while reading this image"),
+        "{message}"
+    );
+    assert!(outcomes
+        .iter()
+        .enumerate()
+        .all(|(i, o)| i == 2 || o == &Some(Ok(()))));
+    assert_eq!(sb.stats().juhe_requests, 5);
+}
+
+#[test]
+fn a_possibly_billed_failure_is_shared_with_the_same_image_and_never_sent_again() {
+    // The provider processes the request, then the connection breaks: possibly billed. The
+    // same bytes given three times are sent once, with or without a cache, at once or one
+    // after the other.
+    for (workers, cached) in [(3, false), (1, false), (3, true), (1, true)] {
+        let sb = Sandbox::start().unwrap();
+        sb.set_faults("delay=100,after_send=reset").unwrap();
+        let (client, cache) = if cached {
+            cached_client(&sb, &format!("billed-{workers}"))
+        } else {
+            let c = Config::from_json(&sb.client_config_json()).unwrap();
+            (Client::new(c).unwrap(), std::path::PathBuf::new())
+        };
+        let image = inputs(1).remove(0);
+        let items = vec![image.clone(), image.clone(), image.clone()];
+        let never = AtomicBool::new(false);
+        let mut seen = Vec::new();
+        let summary = batch::run(
+            &client,
+            &items,
+            BatchOptions::default().workers(workers),
+            &never,
+            |_, o| {
+                let e = o.unwrap_err();
+                seen.push((
+                    e.code.as_u32(),
+                    e.possibly_billed,
+                    e.attempts,
+                    e.message.contains("not sent again"),
+                ));
+                Continue(())
+            },
+            |_| {},
+        );
+        let BatchSource::Bytes(bytes) = &image.1 else {
+            unreachable!()
+        };
+        assert_eq!(
+            sb.image_requests(bytes).0,
+            1,
+            "workers {workers}, cache {cached}"
+        );
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                (303, true, 0, true),
+                (303, true, 0, true),
+                (303, true, 1, false),
+            ],
+            "workers {workers}, cache {cached}"
+        );
+        assert_eq!((summary.failed, summary.requests), (3, 1));
+        let _ = std::fs::remove_file(&cache);
+    }
+}
+
+#[test]
+fn a_no_document_answer_is_possibly_billed_and_a_rerun_does_not_pay_for_it_again() {
+    let sb = Sandbox::start().unwrap();
+    sb.set_faults("answer=3").unwrap();
+    let (client, cache) = cached_client(&sb, "no-document");
+    let invoice: Vec<(DocumentType, BatchSource)> = vec![(
+        DocumentType::UsedCarInvoice,
+        BatchSource::Bytes(include_bytes!("../../tests/fixtures/invoice.png").to_vec()),
+    )];
+    let never = AtomicBool::new(false);
+    let run = |options: BatchOptions| {
+        let mut errors = Vec::new();
+        let summary = batch::run(
+            &client,
+            &invoice,
+            options,
+            &never,
+            |_, o| {
+                errors.push(o.unwrap_err());
+                Continue(())
+            },
+            |_| {},
+        );
+        (errors.remove(0), summary)
+    };
+    let (e, summary) = run(BatchOptions::default());
+    assert_eq!(e.code, ErrorCode::NoDocumentDetected);
+    assert!(e.possibly_billed && !e.cached && e.attempts == 1);
+    assert_eq!(summary.possibly_billed_failures, 1);
+    assert_eq!(sb.stats().ocr_requests, 1);
+    // The rerun returns the recorded verdict without paying again.
+    let (e, summary) = run(BatchOptions::default());
+    assert_eq!(e.code, ErrorCode::NoDocumentDetected);
+    assert!(e.cached && !e.possibly_billed && e.attempts == 0, "{e:?}");
+    assert!(e.message.contains("retry"), "{}", e.message);
+    assert_eq!((summary.requests, summary.possibly_billed_failures), (0, 0));
+    assert_eq!(sb.stats().ocr_requests, 1);
+    // Unless asked: then it is sent again.
+    let (e, _) = run(BatchOptions::default().retry_failed(true));
+    assert!(!e.cached && e.attempts == 1);
+    assert_eq!(sb.stats().ocr_requests, 2);
+    let _ = std::fs::remove_file(&cache);
+}
+
+#[test]
+fn a_cache_locked_by_another_process_never_holds_the_batch_past_its_deadline() {
+    // Another process holds the cache's write lock for 1.5 s from the start of a 12-image
+    // batch whose calls have a 2 s deadline. The calls are not held (each waits for its answer
+    // to be written at most 0.5 s, and only when no other answer waits), the batch ends when
+    // its answers are written, and a rerun sends nothing.
+    let sb = Sandbox::start().unwrap();
+    let (_, cache) = cached_client(&sb, "held-lock");
+    let mut c: serde_json::Value = serde_json::from_str(&sb.client_config_json()).unwrap();
+    c["cache"] = serde_json::json!({"path": cache.to_str().unwrap()});
+    c["timeout_ms"] = 2000.into();
+    let client = Client::new(Config::from_value(c).unwrap()).unwrap();
+    let holder = rusqlite_like::hold_write_lock(&cache, std::time::Duration::from_millis(1500));
+    let items = inputs(12);
+    let never = AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let summary = batch::run(
+        &client,
+        &items,
+        BatchOptions::default().workers(4),
+        &never,
+        |_, o| {
+            assert!(o.is_ok());
+            Continue(())
+        },
+        |_| {},
+    );
+    let wall = started.elapsed();
+    holder.join().unwrap();
+    eprintln!("held-lock batch: {wall:?} for 12 images, deadline 2 s, lock held 1.5 s");
+    assert_eq!(summary.succeeded, 12);
+    assert_eq!(summary.cache_failures, 0, "{:?}", summary.cache_error);
+    // Deadline 2 s, plus the end of the lock and the writes: never 12 × 10 s.
+    assert!(
+        wall < std::time::Duration::from_millis(2000 * 13 / 10 + 1500),
+        "{wall:?}"
+    );
+    let again = batch::run(
+        &client,
+        &items,
+        BatchOptions::default(),
+        &never,
+        |_, _| Continue(()),
+        |_| {},
+    );
+    assert_eq!((again.cached, again.requests), (12, 0));
+    assert_eq!(sb.stats().juhe_requests, 12);
+    let _ = std::fs::remove_file(&cache);
+}
+
+#[test]
+fn a_cache_locked_for_the_whole_batch_is_reported_not_waited_for() {
+    let sb = Sandbox::start().unwrap();
+    let (_, cache) = cached_client(&sb, "locked-all");
+    let mut c: serde_json::Value = serde_json::from_str(&sb.client_config_json()).unwrap();
+    c["cache"] = serde_json::json!({"path": cache.to_str().unwrap()});
+    c["timeout_ms"] = 1000.into();
+    let client = Client::new(Config::from_value(c).unwrap()).unwrap();
+    let holder = rusqlite_like::hold_write_lock(&cache, std::time::Duration::from_secs(6));
+    let never = AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let summary = batch::run(
+        &client,
+        &inputs(8),
+        BatchOptions::default().workers(4),
+        &never,
+        |_, o| {
+            assert!(o.is_ok());
+            Continue(())
+        },
+        |_| {},
+    );
+    let wall = started.elapsed();
+    assert_eq!(summary.succeeded, 8);
+    assert_eq!(summary.cache_failures, 8, "{summary:?}");
+    assert!(summary.cache_error.is_some());
+    // The calls, one wait for a write, and the final wait of one deadline.
+    assert!(
+        wall < std::time::Duration::from_millis(1000 * 13 / 10 + 500 + 1000),
+        "{wall:?}"
+    );
+    holder.join().unwrap();
+    let _ = std::fs::remove_file(&cache);
+}
+
+#[test]
+fn a_slow_consumer_holds_the_workers_instead_of_filling_memory() {
+    let sb = Sandbox::start().unwrap();
+    let client = Client::new(Config::from_json(&sb.client_config_json()).unwrap()).unwrap();
+    let never = AtomicBool::new(false);
+    let mut delivered = 0u64;
+    let mut most_ahead = 0u64;
+    batch::run(
+        &client,
+        &inputs(40),
+        BatchOptions::default().workers(4),
+        &never,
+        |_, _| {
+            delivered += 1;
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            // Sent but not yet taken: those in the queue (one per worker) and in flight.
+            most_ahead = most_ahead.max(sb.stats().juhe_requests - delivered);
+            Continue(())
+        },
+        |_| {},
+    );
+    assert_eq!(delivered, 40);
+    assert!(
+        most_ahead <= 4 + 4,
+        "{most_ahead} results were ahead of the consumer"
+    );
+}
+
+#[test]
+fn a_consumer_that_breaks_stops_the_batch() {
+    let sb = Sandbox::start().unwrap();
+    sb.set_faults("delay=50").unwrap();
+    let client = Client::new(Config::from_json(&sb.client_config_json()).unwrap()).unwrap();
+    let never = AtomicBool::new(false);
+    let mut taken = 0;
+    let summary = batch::run(
+        &client,
+        &inputs(30),
+        BatchOptions::default().workers(2),
+        &never,
+        |_, _| {
+            taken += 1;
+            std::ops::ControlFlow::Break(())
+        },
+        |_| {},
+    );
+    let sent = sb.stats().juhe_requests;
+    assert!(
+        sent <= 2 + 1,
+        "{sent} requests after the consumer stopped at the first"
+    );
+    assert_eq!(summary.requests, sent);
+    assert!(summary.cancelled);
+    assert_eq!(
+        summary.skipped,
+        30 - taken.max(summary.succeeded + summary.failed)
+    );
+}
+
+mod rusqlite_like {
+    //! Another connection's hold on the cache file (SQLite locks the same way between
+    //! connections of one process as between processes).
+    use std::path::Path;
+    use std::time::Duration;
+
+    /// Hold the write lock of `path` for `hold`; returns once it is held.
+    pub fn hold_write_lock(path: &Path, hold: Duration) -> std::thread::JoinHandle<()> {
+        let (held, wait) = std::sync::mpsc::channel();
+        let path = path.to_path_buf();
+        let holder = std::thread::spawn(move || {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch("BEGIN EXCLUSIVE").unwrap();
+            held.send(()).unwrap();
+            std::thread::sleep(hold);
+            c.execute_batch("ROLLBACK").unwrap();
+        });
+        wait.recv().unwrap();
+        holder
+    }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use piaoju::{Client, Config, ErrorCode, ResultStore, SqliteStore};
 use piaoju_sandbox::Sandbox;
 
+const WAIT: Duration = Duration::from_secs(1);
 const RECEIPT_PNG: &[u8] = include_bytes!("../../tests/fixtures/receipt.png");
 const INVOICE_PNG: &[u8] = include_bytes!("../../tests/fixtures/invoice.png");
 
@@ -85,7 +86,9 @@ fn cache_writer() {
     let store = SqliteStore::open(&path).unwrap();
     for i in 0..1_000_000u64 {
         let body = format!(r#"{{"i":{i},"pad":"{}","end":{i}}}"#, "x".repeat(20_000));
-        store.put(&format!("k{i}"), body.as_bytes()).unwrap();
+        store
+            .put(&format!("k{i}"), body.as_bytes(), Duration::from_secs(5))
+            .unwrap();
     }
 }
 
@@ -104,7 +107,7 @@ fn a_writer_killed_mid_batch_leaves_only_whole_entries() {
     writer.wait().unwrap();
     let store = SqliteStore::open(&path).unwrap();
     let mut whole = 0;
-    while let Some(body) = store.get(&format!("k{whole}")).unwrap() {
+    while let Some(body) = store.get(&format!("k{whole}"), WAIT).unwrap() {
         let v: serde_json::Value = serde_json::from_slice(&body).expect("a whole entry");
         assert_eq!(v["i"], whole);
         assert_eq!(v["end"], whole);
@@ -114,6 +117,79 @@ fn a_writer_killed_mid_batch_leaves_only_whole_entries() {
     assert!(whole > 10, "the writer wrote for 0.8 s: {whole} entries");
     // Nothing after the first missing entry: no entry half there.
     for i in whole..whole + 100 {
-        assert_eq!(store.get(&format!("k{i}")).unwrap(), None);
+        assert_eq!(store.get(&format!("k{i}"), WAIT).unwrap(), None);
+    }
+}
+
+/// One of the processes of `many_processes_opening_one_new_cache_at_once_all_open_it`: waits
+/// for the common start time, opens the cache, writes and reads one entry.
+#[test]
+#[ignore = "run by many_processes_opening_one_new_cache_at_once_all_open_it"]
+fn cache_opener() {
+    let Ok(path) = std::env::var("PIAOJU_TEST_CACHE_OPENER") else {
+        return;
+    };
+    let start: u128 = std::env::var("PIAOJU_TEST_START_AT")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    };
+    while now() < start {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let store = match SqliteStore::open(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("OPEN-FAILED {e}");
+            std::process::exit(3);
+        }
+    };
+    let key = format!("k{}", std::process::id());
+    store.put(&key, b"{}", Duration::from_secs(10)).unwrap();
+    assert_eq!(store.get(&key, WAIT).unwrap().as_deref(), Some(&b"{}"[..]));
+}
+
+#[test]
+fn many_processes_opening_one_new_cache_at_once_all_open_it() {
+    // As Dask or Ray workers starting together do: 32 processes open one cache file that does
+    // not exist yet, at the same moment; 4 rounds.
+    for round in 0..4 {
+        let path = temp_path(&format!("open-{round}"));
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            + 1500;
+        let children: Vec<_> = (0..32)
+            .map(|_| {
+                std::process::Command::new(std::env::current_exe().unwrap())
+                    .args(["--ignored", "--exact", "cache_opener", "--nocapture"])
+                    .env("PIAOJU_TEST_CACHE_OPENER", &path)
+                    .env("PIAOJU_TEST_START_AT", start.to_string())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let entries: i64 = c
+            .query_row("SELECT count(*) FROM answers", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(entries, 32, "round {round}: every process wrote its entry");
     }
 }

@@ -163,3 +163,27 @@ fn max_qps_holds_for_every_one_second_window_and_max_in_flight_for_every_moment(
     }
     assert!(sb.stats().max_in_flight <= 2, "{:?}", sb.stats());
 }
+
+#[test]
+fn attempts_count_the_requests_sent_not_the_tries_that_sent_nothing() {
+    // A port nobody listens on: every try fails before anything is sent.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let c = Client::new(
+        Config::from_value(serde_json::json!({
+            "juhe": {"key": "k", "base_url": format!("http://127.0.0.1:{port}")},
+            "retry": {"max_attempts": 3, "base_delay_ms": 1, "max_delay_ms": 5},
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let e = c.recognize_shopping_receipt(RECEIPT_PNG).unwrap_err();
+    assert_eq!(e.code, ErrorCode::ConnectFailed);
+    assert_eq!((e.attempts, e.possibly_billed), (0, false), "{e}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&e.to_json()).unwrap()["attempts"],
+        0
+    );
+}

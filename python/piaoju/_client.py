@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from typing import IO, Any, Callable, Dict, Iterable, Iterator, Mapping, NamedTuple, NoReturn, Optional, Union
+from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, NoReturn, Optional, Union
 
 from . import _native
 from ._models import ShoppingReceipt, UsedCarInvoice
-from .errors import PiaojuError, _from_dict
+from .errors import PiaojuError, _from_json
 
 __all__ = ["Client", "Image", "BatchItem"]
 
@@ -116,8 +116,11 @@ class Client:
 
     @classmethod
     def from_env(cls) -> "Client":
-        """A client from the PIAOJU_* environment variables."""
-        return cls._from_text(None)
+        """A client from the PIAOJU_* environment variables, read once, now: the client (and a
+        pickle of it) keeps that configuration whatever the environment says later."""
+        client = cls._from_text(None)
+        client._config_text = client._native.config_json()
+        return client
 
     @classmethod
     def _from_text(cls, text: Optional[str]) -> "Client":
@@ -144,6 +147,7 @@ class Client:
         jobs: int = 4,
         qps: Optional[float] = None,
         on_progress: Optional[Callable[[Dict[str, int]], None]] = None,
+        retry_failed: bool = False,
     ) -> Iterator["BatchItem"]:
         """Recognize many images (``kind`` "receipt" or "invoice") with ``jobs`` calls at once,
         through this client's retries, limits and cache; ``qps`` caps the requests a second.
@@ -153,35 +157,43 @@ class Client:
         ``{total, done, failed, cached, in_flight}`` after each one. The GIL is released while
         waiting. Ctrl-C stops sending at once (no call starts; none waiting for ``qps`` or a
         retry sends; calls whose request is out end by their deadline) and raises
-        KeyboardInterrupt."""
+        KeyboardInterrupt. ``jobs`` is 1 to 256. A recorded answer that is a failure (no
+        document detected, …) is returned again without a request unless ``retry_failed``."""
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= 256:
+            _usage_error(100, f"jobs must be a whole number from 1 to 256, got {jobs!r}")
         inputs = list(images)
         client = self
         if qps is not None:
             config: Dict[str, Any] = json.loads(self._config_text) if self._config_text else {}
-            if self._config_text is None:
-                _usage_error(101, "qps needs an explicit configuration (not Client.from_env())")
             config["max_qps"] = qps
             client = Client.from_config(config)
-        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-            _usage_error(100, f"jobs must be a positive whole number, got {jobs!r}")
-        batch = client._native.start_batch(kind, [_image_arg(i) for i in inputs], jobs)
+        batch = client._native.start_batch(kind, [_image_arg(i) for i in inputs], jobs, retry_failed)
         record = ShoppingReceipt if kind == "receipt" else UsedCarInvoice
-        while True:
-            item = batch.next()
-            if item is None:
-                return
-            index, ok, text, progress = item
-            if on_progress is not None:
-                on_progress(json.loads(progress))
-            if ok:
-                yield BatchItem(inputs[index], record._from_json(text), None)
-            else:
-                yield BatchItem(inputs[index], None, _from_dict(json.loads(text)))
+        return _batch_items(batch, inputs, record, on_progress)
 
     def __reduce__(self) -> Any:
         # A client pickles as its configuration (credentials included), and rebuilds itself
         # (new connections) where it is unpickled: Dask, Ray and Spark workers can receive it.
         return (Client._from_text, (self._config_text,))
+
+
+def _batch_items(
+    batch: Any,
+    inputs: List[Any],
+    record: Any,
+    on_progress: Optional[Callable[[Dict[str, int]], None]],
+) -> Iterator["BatchItem"]:
+    while True:
+        item = batch.next()
+        if item is None:
+            return
+        index, ok, text, progress = item
+        if on_progress is not None:
+            on_progress(json.loads(progress))
+        if ok:
+            yield BatchItem(inputs[index], record._from_json(text), None)
+        else:
+            yield BatchItem(inputs[index], None, _from_json(text))
 
 
 class BatchItem(NamedTuple):
@@ -190,3 +202,11 @@ class BatchItem(NamedTuple):
     input: Any
     result: Optional[Union[ShoppingReceipt, UsedCarInvoice]]
     error: Optional[PiaojuError]
+
+    @property
+    def cache_error(self) -> Optional[str]:
+        """Why the answer could not be recorded in the result cache (a rerun would pay for it
+        again), if it could not."""
+        if self.result is None:
+            return None
+        return self.result.cache_error

@@ -69,6 +69,7 @@ class ShoppingReceipt(_Document):
     image: Optional[Mapping[str, Any]]
     attempts: int
     cached: bool
+    cache_error: Optional[str]
     checks: Tuple[Check, ...]
     raw: Mapping[str, Any]
 
@@ -116,5 +117,6 @@ class UsedCarInvoice(_Document):
     image: Optional[Mapping[str, Any]]
     attempts: int
     cached: bool
+    cache_error: Optional[str]
     checks: Tuple[Check, ...]
     raw: Mapping[str, Any]

@@ -27,8 +27,25 @@ __all__ = [
 ]
 
 
+#: The keys of the core's error JSON, in its order: each is an attribute of every exception.
+_FIELDS = (
+    "code",
+    "name",
+    "band",
+    "message",
+    "provider",
+    "provider_code",
+    "provider_message",
+    "http_status",
+    "retryable",
+    "attempts",
+    "possibly_billed",
+    "cached",
+)
+
+
 class PiaojuError(Exception):
-    """Base class of every piaoju error."""
+    """Base class of every piaoju error: the core's error payload as attributes."""
 
     code: int
     name: str
@@ -41,6 +58,7 @@ class PiaojuError(Exception):
     retryable: bool
     attempts: int
     possibly_billed: bool
+    cached: bool
 
     def __init__(
         self,
@@ -56,6 +74,7 @@ class PiaojuError(Exception):
         retryable: bool = False,
         attempts: int = 0,
         possibly_billed: bool = False,
+        cached: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -69,38 +88,14 @@ class PiaojuError(Exception):
         self.retryable = retryable
         self.attempts = attempts
         self.possibly_billed = possibly_billed
-
-    def _fields(self) -> Dict[str, Any]:
-        return {
-            "code": self.code,
-            "name": self.name,
-            "band": self.band,
-            "provider": self.provider,
-            "provider_code": self.provider_code,
-            "provider_message": self.provider_message,
-            "http_status": self.http_status,
-            "retryable": self.retryable,
-            "attempts": self.attempts,
-            "possibly_billed": self.possibly_billed,
-        }
+        self.cached = cached
 
     def to_dict(self) -> Dict[str, Any]:
-        """The error as the JSON object the C ABI hands out."""
-        return {
-            "code": self.code,
-            "name": self.name,
-            "message": self.message,
-            "provider": self.provider,
-            "provider_code": self.provider_code,
-            "provider_message": self.provider_message,
-            "http_status": self.http_status,
-            "retryable": self.retryable,
-            "attempts": self.attempts,
-            "possibly_billed": self.possibly_billed,
-        }
+        """The error as the JSON object the C ABI hands out (the core's error payload)."""
+        return {key: getattr(self, key) for key in _FIELDS}
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        return (_rebuild, (type(self), self.message, self._fields()))
+        return (_from_dict, (self.to_dict(),))
 
     def __str__(self) -> str:
         text = f"[{self.code} {self.name}] {self.message}"
@@ -110,10 +105,6 @@ class PiaojuError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code}, name={self.name!r}, message={self.message!r})"
-
-
-def _rebuild(cls: Type[PiaojuError], message: str, fields: Dict[str, Any]) -> PiaojuError:
-    return cls(message, **fields)
 
 
 class UsageError(PiaojuError, ValueError):
@@ -185,41 +176,16 @@ def error_class(name: str, band: str) -> Type[PiaojuError]:
     return _BY_NAME.get(name) or _BY_BAND.get(band, PiaojuError)
 
 
-def _from_dict(d: Dict[str, Any]) -> PiaojuError:
-    """The exception for the core's error JSON (as a dict)."""
-    from . import _native  # the core's catalogue gives the band
-
-    code = int(d["code"])
-    band = next((b for c, _n, b, _r in _native.error_catalogue() if c == code), "internal")
-    return _from_native(code, d["name"], band, d["message"], d.get("provider"), d.get("provider_code"),
-                        d.get("provider_message"), d.get("http_status"), bool(d.get("retryable")),
-                        int(d.get("attempts", 0)), bool(d.get("possibly_billed")))
+def _from_dict(payload: Dict[str, Any]) -> PiaojuError:
+    """The exception for the core's error payload (its JSON, as a dict): the one constructor
+    every error of piaoju goes through."""
+    fields = {key: payload[key] for key in _FIELDS if key in payload and key != "message"}
+    cls = error_class(payload["name"], payload["band"])
+    return cls(payload["message"], **fields)
 
 
-def _from_native(
-    code: int,
-    name: str,
-    band: str,
-    message: str,
-    provider: Optional[str],
-    provider_code: Optional[str],
-    provider_message: Optional[str],
-    http_status: Optional[int],
-    retryable: bool,
-    attempts: int = 0,
-    possibly_billed: bool = False,
-) -> PiaojuError:
-    cls = error_class(name, band)
-    return cls(
-        message,
-        code=code,
-        name=name,
-        band=band,
-        provider=provider,
-        provider_code=provider_code,
-        provider_message=provider_message,
-        http_status=http_status,
-        retryable=retryable,
-        attempts=attempts,
-        possibly_billed=possibly_billed,
-    )
+def _from_json(text: str) -> PiaojuError:
+    """The exception for the core's error JSON text."""
+    import json
+
+    return _from_dict(json.loads(text))

@@ -46,26 +46,12 @@ fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
     })
 }
 
-/// The exception of `piaoju.errors` for a core error (the class is chosen by code and band).
+/// The exception of `piaoju.errors` for a core error, built from its one payload (the error
+/// JSON; the class is chosen by name and band).
 fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
     let build = || -> PyResult<PyErr> {
         let errors = py.import("piaoju.errors")?;
-        let exc = errors.call_method1(
-            "_from_native",
-            (
-                e.code.as_u32(),
-                e.code.name(),
-                e.code.band().as_str(),
-                e.message.as_str(),
-                e.provider.map(|p| p.as_str()),
-                e.provider_code.as_deref(),
-                e.provider_message.as_deref(),
-                e.http_status,
-                e.retryable(),
-                e.attempts,
-                e.possibly_billed,
-            ),
-        )?;
+        let exc = errors.call_method1("_from_json", (e.to_json(),))?;
         Ok(PyErr::from_value(exc))
     };
     build().unwrap_or_else(|import_error| {
@@ -82,37 +68,51 @@ fn call<T>(py: Python<'_>, body: impl FnOnce() -> piaoju::Result<T>) -> PyResult
     catch_panic(body).map_err(|e| to_py_err(py, &e))
 }
 
-/// The image as the core takes it: the bytes of a `bytes` object (borrowed, not copied: the
-/// object is immutable and kept alive by the reference held here), or a path.
+/// The buffer of a Python `bytes` object, borrowed (not copied): the object is immutable and
+/// kept alive by the reference held here.
+struct BorrowedBytes {
+    _owner: Py<PyBytes>,
+    ptr: usize,
+    len: usize,
+}
+
+impl BorrowedBytes {
+    fn new(b: &Bound<'_, PyBytes>) -> BorrowedBytes {
+        let data = b.as_bytes();
+        BorrowedBytes {
+            ptr: data.as_ptr() as usize,
+            len: data.len(),
+            _owner: b.clone().unbind(),
+        }
+    }
+}
+
+impl AsRef<[u8]> for BorrowedBytes {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: the bytes object owning this buffer is immutable and kept alive by `_owner`
+        // for as long as `self` lives.
+        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+    }
+}
+
+/// The image as the core takes it: the bytes of a `bytes` object (borrowed, not copied), or a
+/// path.
 enum Image {
-    Bytes {
-        _owner: Py<PyBytes>,
-        ptr: usize,
-        len: usize,
-    },
+    Bytes(BorrowedBytes),
     Path(std::path::PathBuf),
 }
 
 impl Image {
     fn from_py(image: &Bound<'_, PyAny>) -> PyResult<Image> {
         if let Ok(b) = image.cast::<PyBytes>() {
-            let data = b.as_bytes();
-            return Ok(Image::Bytes {
-                ptr: data.as_ptr() as usize,
-                len: data.len(),
-                _owner: b.clone().unbind(),
-            });
+            return Ok(Image::Bytes(BorrowedBytes::new(b)));
         }
         Ok(Image::Path(image.extract()?))
     }
 
     fn source(&self) -> piaoju::ImageSource<'_> {
         match self {
-            // SAFETY: the bytes object owning this buffer is immutable and kept alive by
-            // `_owner` for as long as `self` lives.
-            Image::Bytes { ptr, len, .. } => unsafe {
-                std::slice::from_raw_parts(*ptr as *const u8, *len).into()
-            },
+            Image::Bytes(b) => b.as_ref().into(),
             Image::Path(p) => p.into(),
         }
     }
@@ -158,68 +158,106 @@ impl NativeClient {
     }
 
     /// Recognize many images (`bytes` or paths) of one kind with `jobs` calls at once; the
-    /// results come from the returned batch as they finish.
+    /// results come from the returned batch as they finish. `bytes` are borrowed, not copied.
+    #[pyo3(signature = (kind, images, jobs, retry_failed=false))]
     fn start_batch(
         &self,
+        py: Python<'_>,
         kind: &str,
         images: Vec<Bound<'_, PyAny>>,
         jobs: usize,
+        retry_failed: bool,
     ) -> PyResult<NativeBatch> {
         let document_type = match kind {
             "receipt" => DocumentType::ShoppingReceipt,
             "invoice" => DocumentType::UsedCarInvoice,
             other => {
-                return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "kind must be \"receipt\" or \"invoice\", not {other:?}"
-                )))
+                let e = Error::new(
+                    ErrorCode::InvalidArgument,
+                    format!("kind must be \"receipt\" or \"invoice\", not {other:?}"),
+                );
+                return Err(to_py_err(py, &e));
             }
         };
+        if !(1..=piaoju::batch::MAX_WORKERS).contains(&jobs) {
+            let e = Error::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "jobs must be 1 to {}, got {jobs}",
+                    piaoju::batch::MAX_WORKERS
+                ),
+            );
+            return Err(to_py_err(py, &e));
+        }
         let mut inputs = Vec::with_capacity(images.len());
         for image in &images {
             let source = match image.cast::<PyBytes>() {
-                Ok(b) => piaoju::batch::BatchSource::Bytes(b.as_bytes().to_vec()),
+                Ok(b) => piaoju::batch::BatchSource::Shared(Arc::new(BorrowedBytes::new(b))),
                 Err(_) => piaoju::batch::BatchSource::Path(image.extract()?),
             };
             inputs.push((document_type, source));
         }
-        let (sender, results) = std::sync::mpsc::channel();
+        // At most `jobs` finished items wait for the consumer: a slow consumer slows the batch.
+        let (sender, results) = std::sync::mpsc::sync_channel(jobs);
         let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (client, stop) = (Arc::clone(&self.inner), Arc::clone(&cancel));
+        let options = piaoju::batch::BatchOptions::default()
+            .workers(jobs)
+            .retry_failed(retry_failed);
         std::thread::Builder::new()
             .name("piaoju-batch".into())
             .spawn(move || {
-                let progress = std::cell::RefCell::new(String::new());
                 let pending = std::cell::RefCell::new(None);
-                let flush = |p: &str| {
-                    if let Some((i, ok, json)) = pending.borrow_mut().take() {
-                        let _ = sender.send((i, ok, json, p.to_string()));
-                    }
-                };
-                piaoju::batch::run(
-                    &client,
-                    &inputs,
-                    piaoju::batch::BatchOptions::default().workers(jobs),
-                    &stop,
-                    |i, outcome| {
-                        *pending.borrow_mut() = Some(match outcome {
-                            Ok(doc) => (i, true, doc.to_json()),
-                            Err(e) => (i, false, e.to_json()),
-                        });
-                    },
-                    |p| {
-                        *progress.borrow_mut() = format!(
-                            "{{\"total\":{},\"done\":{},\"failed\":{},\"cached\":{},\"in_flight\":{}}}",
-                            p.total, p.done, p.failed, p.cached, p.in_flight
-                        );
-                        flush(&progress.borrow());
-                    },
-                );
+                let outcome = catch_panic(|| {
+                    Ok(piaoju::batch::run(
+                        &client,
+                        &inputs,
+                        options,
+                        &stop,
+                        |i, outcome| {
+                            *pending.borrow_mut() = Some(match outcome {
+                                Ok(doc) => (i, true, doc.to_json()),
+                                Err(e) => (i, false, e.to_json()),
+                            });
+                            std::ops::ControlFlow::Continue(())
+                        },
+                        |p| {
+                            let progress = format!(
+                                "{{\"total\":{},\"done\":{},\"failed\":{},\"cached\":{},\"in_flight\":{}}}",
+                                p.total, p.done, p.failed, p.cached, p.in_flight
+                            );
+                            if let Some((i, ok, json)) = pending.borrow_mut().take() {
+                                let item = BatchEvent::Item(i, ok, json, progress);
+                                if sender.send(item).is_err() {
+                                    // Nobody takes the results any more: stop sending.
+                                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                                }
+                            }
+                        },
+                    ))
+                });
+                let _ = sender.send(match outcome {
+                    Ok(summary) => BatchEvent::Done(summary_json(&summary)),
+                    Err(e) => BatchEvent::Failed(e),
+                });
             })
-            .map_err(|e| PyRuntimeError::new_err(format!("cannot start a thread: {e}")))?;
+            .map_err(|e| {
+                let e = Error::new(
+                    ErrorCode::Internal,
+                    format!("cannot start the batch's thread: {e}"),
+                );
+                to_py_err(py, &e)
+            })?;
         Ok(NativeBatch {
             results: Mutex::new(results),
             cancel,
+            summary: Mutex::new(None),
         })
+    }
+
+    /// The configuration as JSON, credentials included: what a pickled client carries.
+    fn config_json(&self) -> String {
+        self.inner.config().to_json_with_credentials()
     }
 
     /// The configuration, as Debug prints it (secrets redacted).
@@ -300,11 +338,39 @@ fn on_helper_thread<T: Send + 'static>(
     }
 }
 
+/// What a batch's thread hands to the consumer.
+enum BatchEvent {
+    /// `(index, ok, json, progress_json)` of a finished image.
+    Item(usize, bool, String, String),
+    /// The batch ended: its summary's JSON.
+    Done(String),
+    /// The batch failed as a whole (a panic outside any image's call).
+    Failed(Error),
+}
+
+fn summary_json(s: &piaoju::batch::BatchSummary) -> String {
+    serde_json::json!({
+        "total": s.total,
+        "succeeded": s.succeeded,
+        "failed": s.failed,
+        "cached": s.cached,
+        "not_started": s.skipped,
+        "requests": s.requests,
+        "possibly_billed_failures": s.possibly_billed_failures,
+        "cancelled": s.cancelled,
+        "cache_failures": s.cache_failures,
+        "cache_error": s.cache_error,
+        "wall_seconds": s.wall.as_secs_f64(),
+    })
+    .to_string()
+}
+
 /// A batch running on a background thread; results are taken with `next`.
 #[pyclass(module = "piaoju._native", name = "Batch", frozen)]
 struct NativeBatch {
-    results: Mutex<std::sync::mpsc::Receiver<(usize, bool, String, String)>>,
+    results: Mutex<std::sync::mpsc::Receiver<BatchEvent>>,
     cancel: Arc<std::sync::atomic::AtomicBool>,
+    summary: Mutex<Option<String>>,
 }
 
 #[pymethods]
@@ -321,7 +387,13 @@ impl NativeBatch {
                     .recv_timeout(SIGNAL_CHECK_INTERVAL)
             });
             match received {
-                Ok(item) => return Ok(Some(item)),
+                Ok(BatchEvent::Item(i, ok, json, progress)) => {
+                    return Ok(Some((i, ok, json, progress)))
+                }
+                Ok(BatchEvent::Done(summary)) => {
+                    *self.summary.lock().unwrap_or_else(|p| p.into_inner()) = Some(summary);
+                }
+                Ok(BatchEvent::Failed(e)) => return Err(to_py_err(py, &e)),
                 Err(RecvTimeoutError::Disconnected) => return Ok(None),
                 Err(RecvTimeoutError::Timeout) => {
                     if let Err(e) = py.check_signals() {
@@ -336,6 +408,14 @@ impl NativeBatch {
     /// Start no new call; calls in flight end and their results still come.
     fn cancel(&self) {
         self.cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The batch's summary (JSON), once it has ended.
+    fn summary(&self) -> Option<String> {
+        self.summary
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

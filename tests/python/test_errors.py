@@ -108,6 +108,7 @@ def test_str_and_to_dict(sandbox, fixtures):
     assert e.value.to_dict() == {
         "code": 501,
         "name": "quota_exceeded",
+        "band": "quota",
         "message": "Juhe error 10012: 请求超过次数限制",
         "provider": "juhe",
         "provider_code": "10012",
@@ -116,4 +117,5 @@ def test_str_and_to_dict(sandbox, fixtures):
         "retryable": False,
         "attempts": 1,
         "possibly_billed": False,
+        "cached": False,
     }

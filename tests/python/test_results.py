@@ -133,7 +133,9 @@ def test_reprs_are_readable(sandbox, fixtures):
 def test_invoice_attributes_are_the_core_field_table():
     schema = dict(_native.schema())
     names = [name for name, _kind, _nullable in schema["UsedCarInvoice"]]
-    assert len(names) == 35 + 10  # 35 value fields; type, provider, serial, seal, fields, image, attempts, cached, checks, raw
+    # 35 value fields; type, provider, serial, seal, fields, image, attempts, cached, cache_error,
+    # checks, raw
+    assert len(names) == 35 + 11
     inv = piaoju.UsedCarInvoice({})
     for name in names:
         assert hasattr(inv, name), name

@@ -1,0 +1,265 @@
+//! One call to a provider, the same pipeline for every provider: the batch's shared failures,
+//! the result cache (and one flight per image), the retries, the rate limits, and the counting
+//! of the requests actually sent. A provider brings its credentials, preflight, request and
+//! answer parsing; everything that decides whether a request is sent (and paid for) is here.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
+
+use crate::cache::{self, Cache, Flights};
+use crate::deadline::Deadline;
+use crate::error::{Error, Provider, Result};
+use crate::fit::ImageReport;
+use crate::http::Http;
+use crate::limit::Limiter;
+use crate::model::DocumentType;
+use crate::retry::Retrier;
+use crate::wire::{self, HttpAnswer};
+
+/// What one call works with, handed over by the client.
+pub(crate) struct Call<'a> {
+    pub http: &'a Http,
+    pub retrier: &'a Retrier,
+    pub cache: Option<&'a Cache>,
+    pub deadline: Deadline,
+    /// The batch the call belongs to, if any.
+    pub batch: Option<&'a BatchScope<'a>>,
+}
+
+/// What the calls of one batch share: its cancel flag, the failures that may have been billed
+/// (never sent again for a duplicate of the same image), and, without a cache, the flights
+/// that keep duplicates of an image from being sent at the same time.
+pub(crate) struct BatchScope<'a> {
+    pub cancel: &'a AtomicBool,
+    /// Send again the images whose recorded answer was a failure (a rerun's `--retry-failed`).
+    pub retry_failed: bool,
+    failures: Mutex<HashMap<String, Error>>,
+    flights: Flights,
+}
+
+impl<'a> BatchScope<'a> {
+    pub fn new(cancel: &'a AtomicBool, retry_failed: bool) -> BatchScope<'a> {
+        BatchScope {
+            cancel,
+            retry_failed,
+            failures: Mutex::new(HashMap::new()),
+            flights: Flights::default(),
+        }
+    }
+
+    /// The possibly-billed failure of an earlier call of this batch for the same image.
+    fn failure(&self, key: &str) -> Option<Error> {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.get(key).map(|e| {
+            let mut shared = e.clone();
+            shared.attempts = 0;
+            shared.message.push_str(
+                " (the same image as another input of this batch, whose request may have been \
+                 billed: not sent again)",
+            );
+            shared
+        })
+    }
+
+    fn record_failure(&self, key: &str, e: &Error) {
+        if e.possibly_billed {
+            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            failures.entry(key.to_string()).or_insert_with(|| e.clone());
+        }
+    }
+}
+
+/// One recognition for the pipeline: which provider and operation, the exact image bytes
+/// sent, how to send one request and how to read an answer.
+pub(crate) struct Recognition<'r, T> {
+    pub provider: Provider,
+    pub operation: DocumentType,
+    /// The endpoint (part of the cache key).
+    pub endpoint: &'r str,
+    /// The bytes sent (after fitting): the cache key.
+    pub image: &'r [u8],
+    pub limiter: &'r Limiter,
+    pub parse: fn(&HttpAnswer) -> Result<T>,
+    /// One attempt: send the request (each HTTP request through [`Sender::post`]) and return
+    /// the answer to parse.
+    pub send: &'r dyn Fn(&Sender<'_>) -> Result<HttpAnswer>,
+}
+
+/// What a call gave: the value, whether it came from the cache, the requests sent, and why
+/// the answer could not be recorded in the cache, if it could not.
+pub(crate) struct Recognized<T> {
+    pub value: T,
+    pub cached: bool,
+    pub attempts: u32,
+    pub cache_error: Option<String>,
+}
+
+impl<T: Stamped> Recognized<T> {
+    /// The result, saying how it was obtained: what was done to the image, the requests sent,
+    /// whether it came from the cache and whether it could be recorded there.
+    pub fn into_result(self, image: ImageReport) -> T {
+        let mut value = self.value;
+        value.stamp(image, self.attempts, self.cached, self.cache_error);
+        value
+    }
+}
+
+/// A result that says how it was obtained.
+pub(crate) trait Stamped {
+    fn stamp(
+        &mut self,
+        image: ImageReport,
+        attempts: u32,
+        cached: bool,
+        cache_error: Option<String>,
+    );
+}
+
+/// Sends a provider's HTTP requests within the call: the rate limits, the cancel flag and
+/// the count of requests sent.
+pub(crate) struct Sender<'c> {
+    call: &'c Call<'c>,
+    provider: Provider,
+    limiter: &'c Limiter,
+    sent: Cell<u32>,
+}
+
+impl Sender<'_> {
+    /// The call's deadline.
+    pub fn deadline(&self) -> &Deadline {
+        &self.call.deadline
+    }
+
+    /// The shared agent (for requests that are not OCR requests, such as a token fetch).
+    pub fn http(&self) -> &Http {
+        self.call.http
+    }
+
+    /// Send one OCR request: wait for the rate limits (giving up if the batch is cancelled),
+    /// then post. Counts as an attempt unless nothing was sent (the connection was never made).
+    pub fn post(
+        &self,
+        url: &str,
+        content_type: &str,
+        authorization: Option<&str>,
+        body: crate::body::ImageBody<'_>,
+    ) -> Result<HttpAnswer> {
+        let call = self.call;
+        let _permit = self
+            .limiter
+            .acquire(&call.deadline, self.provider, call.cancel())?;
+        let answer = call.http.post_stream(
+            &call.deadline,
+            self.provider,
+            url,
+            content_type,
+            authorization,
+            body,
+        );
+        // An error that is not possibly billed was raised before anything was sent.
+        if answer.as_ref().map_or_else(|e| e.possibly_billed, |_| true) {
+            self.sent.set(self.sent.get() + 1);
+        }
+        answer
+    }
+}
+
+impl Call<'_> {
+    /// The batch's cancel flag, if the call belongs to a batch.
+    pub fn cancel(&self) -> Option<&AtomicBool> {
+        self.batch.map(|b| b.cancel)
+    }
+
+    /// Run a recognition through the pipeline: a possibly-billed failure of the same image in
+    /// this batch is returned as it is; a recorded answer is parsed again (a recorded failure
+    /// too, unless the batch retries failures); otherwise one flight per image sends it, with
+    /// the retries and rate limits, and its answer is recorded.
+    pub fn recognize<T>(&self, r: Recognition<'_, T>) -> Result<Recognized<T>> {
+        let key = cache::key(r.provider, r.operation, r.endpoint, r.image);
+        let sender = Sender {
+            call: self,
+            provider: r.provider,
+            limiter: r.limiter,
+            sent: Cell::new(0),
+        };
+        let outcome = self.through(&key, r.provider, r.parse, || {
+            self.retrier
+                .run(&self.deadline, r.provider, self.cancel(), || {
+                    wire::parsed((r.send)(&sender)?, r.parse)
+                })
+                .map(|(sent, _)| sent)
+        });
+        let attempts = sender.sent.get();
+        match outcome {
+            Ok((value, cached, cache_error)) => Ok(Recognized {
+                value,
+                cached,
+                attempts,
+                cache_error,
+            }),
+            Err(e) => Err(Error { attempts, ..e }),
+        }
+    }
+
+    /// The cache and flight part of [`Call::recognize`]: `(value, cached, cache_error)`.
+    fn through<T>(
+        &self,
+        key: &str,
+        provider: Provider,
+        parse: fn(&HttpAnswer) -> Result<T>,
+        fetch: impl FnOnce() -> Result<(T, Vec<u8>)>,
+    ) -> Result<(T, bool, Option<String>)> {
+        let retry_failed = self.batch.is_some_and(|b| b.retry_failed);
+        let recorded = || -> Result<Option<T>> {
+            if let Some(e) = self.batch.and_then(|b| b.failure(key)) {
+                return Err(e);
+            }
+            match self.cache {
+                Some(c) => c.recorded(key, &self.deadline, parse, retry_failed),
+                None => Ok(None),
+            }
+        };
+        if let Some(value) = recorded()? {
+            return Ok((value, true, None));
+        }
+        // One flight per image: the cache's (across the process) or, without one, the batch's.
+        let flights = match (self.cache, self.batch) {
+            (Some(c), _) => Some(c.flights()),
+            (None, Some(b)) => Some(&b.flights),
+            (None, None) => None,
+        };
+        let _claim = match flights {
+            Some(f) => {
+                let (claim, waited) = f.claim(key, &self.deadline, provider)?;
+                if waited {
+                    if let Some(value) = recorded()? {
+                        return Ok((value, true, None));
+                    }
+                }
+                Some(claim)
+            }
+            None => None,
+        };
+        match fetch() {
+            Ok((value, answer)) => {
+                let cache_error = self
+                    .cache
+                    .and_then(|c| c.record(key, answer, &self.deadline));
+                Ok((value, false, cache_error))
+            }
+            Err(mut e) => {
+                if let Some(b) = self.batch {
+                    b.record_failure(key, &e);
+                }
+                // A verdict on the image itself (no document in it, …): the answer is kept so
+                // that a rerun does not pay for it again.
+                if let (Some(c), Some(answer)) = (self.cache, e.verdict.take()) {
+                    let _ = c.record(key, answer, &self.deadline);
+                }
+                Err(e)
+            }
+        }
+    }
+}
