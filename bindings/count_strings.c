@@ -1,9 +1,11 @@
 /* A stand-in libpiaoju.so for bindings/test.sh: forwards every function to the real library
  * (the path in PIAOJU_REAL_LIBRARY) and counts the strings the library hands to its caller
  * (out_json, out_error_json, pj_call's result) and the strings the caller gives back to
- * pj_string_free. After every change it writes "returned N freed M" to the file
- * PIAOJU_COUNT_FILE, so the count survives however the host exits. A wrapper that leaks a
- * result, or frees it with its own allocator, ends with freed < returned.
+ * pj_string_free, and the clients freed while a call was running. After every change it writes
+ * "returned N freed M early_client_frees K" to the file PIAOJU_COUNT_FILE, so the count survives
+ * however the host exits. A wrapper that leaks a result, or frees it with its own allocator, ends
+ * with freed < returned; one that defers pj_client_free until its calls are done (a .NET
+ * SafeHandle) has no early client frees.
  *
  * gcc -shared -fPIC -I include bindings/count_strings.c -o DIR/libpiaoju.so -ldl -lpthread */
 #include <dlfcn.h>
@@ -15,7 +17,8 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static void *real;
-static unsigned long returned, freed;
+static unsigned long returned, freed, early_client_frees;
+static long in_flight;
 
 static void *sym(const char *name) {
     void *f;
@@ -42,9 +45,15 @@ static void count(unsigned long *counter, const void *s) {
     pthread_mutex_lock(&lock);
     ++*counter;
     if (file != NULL && (f = fopen(file, "w")) != NULL) {
-        fprintf(f, "returned %lu freed %lu\n", returned, freed);
+        fprintf(f, "returned %lu freed %lu early_client_frees %lu\n", returned, freed, early_client_frees);
         fclose(f);
     }
+    pthread_mutex_unlock(&lock);
+}
+
+static void calls(long delta) {
+    pthread_mutex_lock(&lock);
+    in_flight += delta;
     pthread_mutex_unlock(&lock);
 }
 
@@ -59,7 +68,12 @@ pj_status pj_client_new(const char *config_json, pj_client **out_client, char **
 }
 
 void pj_client_free(pj_client *client) {
+    int early;
     FORWARD(pj_client_free);
+    pthread_mutex_lock(&lock);
+    early = client != NULL && in_flight > 0;
+    pthread_mutex_unlock(&lock);
+    if (early) count(&early_client_frees, client);
     real_pj_client_free(client);
 }
 
@@ -67,7 +81,9 @@ void pj_client_free(pj_client *client) {
     pj_status name(const pj_client *client, const uint8_t *image, size_t image_len, char **out_json) { \
         pj_status st;                                                                              \
         FORWARD(name);                                                                             \
+        calls(1);                                                                                  \
         st = real_##name(client, image, image_len, out_json);                                      \
+        calls(-1);                                                                                 \
         if (out_json) count(&returned, *out_json);                                                 \
         return st;                                                                                 \
     }
@@ -75,7 +91,9 @@ void pj_client_free(pj_client *client) {
     pj_status name(const pj_client *client, const char *path, char **out_json) {                   \
         pj_status st;                                                                              \
         FORWARD(name);                                                                             \
+        calls(1);                                                                                  \
         st = real_##name(client, path, out_json);                                                  \
+        calls(-1);                                                                                 \
         if (out_json) count(&returned, *out_json);                                                 \
         return st;                                                                                 \
     }

@@ -7,8 +7,10 @@
 # given back to pj_string_free (a counting stand-in for libpiaoju, count_strings.c), and the
 # Delphi example runs under valgrind too.
 # Installs what it needs from Debian (apt-get) when missing, and generates zh_CN.GBK.
-# PIAOJU_TEST_ASCII_JSON=1 also runs every example with "ascii_json": true (needs a library
-# that knows the key) and checks that every JSON it received was pure ASCII.
+# The .NET example also frees its client while 4 calls are running (the SafeHandle defers it).
+# PIAOJU_TEST_ABI=1 (a library with the reference-counted client and "ascii_json"): every example
+# also runs with "ascii_json": true, checking that every JSON it received was pure ASCII, and
+# frees a client while 4 calls are running (the Delphi one under valgrind too).
 # Prints a closing "N passed, N failed" line.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for v in $(env | sed -n 's/^\(PIAOJU_[A-Z_]*\)=.*/\1/p'); do
-  [ "$v" = PIAOJU_TEST_ASCII_JSON ] || unset "$v"
+  [ "$v" = PIAOJU_TEST_ABI ] || unset "$v"
 done
 export LC_ALL=C.UTF-8 LANG=C.UTF-8 LANGUAGE=
 
@@ -113,17 +115,27 @@ example() { # HOST: the command that runs HOST's example
   esac
 }
 
-# run HOST LOCALE [--ascii-json]: the example's output in $work/out.HOST.LOCALE[.ascii], as the
-# host wrote it, and converted to UTF-8 in the same file name + .utf8
+# run HOST LOCALE [FLAG...]: the example's output in $work/out.HOST.LOCALE[.abi], as the host
+# wrote it, and converted to UTF-8 in the same file name + .utf8
 run() {
-  local host=$1 locale=$2 flag=${3:-} out="$work/out.$1.$2${3:+.ascii}"
+  local host=$1 locale=$2 out="$work/out.$1.$2${3:+.abi}"
+  shift 2
   env LC_ALL="$locale" LANG="$locale" LD_LIBRARY_PATH="$work/count" PIAOJU_REAL_LIBRARY="$target/libpiaoju.so" \
-    PIAOJU_COUNT_FILE="$out.count" $(example "$host") "$url" "$root/tests/fixtures" "$work/files" $flag >"$out" || return 1
+    PIAOJU_COUNT_FILE="$out.count" $(example "$host") "$url" "$root/tests/fixtures" "$work/files" "$@" >"$out" || return 1
   iconv -f "${locale#*.}" -t UTF-8 "$out" >"$out.utf8"
 }
-# strings_freed FILE: every string returned was freed, and as many as the example gets (6)
-strings_freed() { grep -qx "returned 6 freed 6" "$1" || { cat "$1"; return 1; }; }
-shows_expected() { diff -u "$work/expected" "$1"; }
+# strings_freed FILE [N]: every string returned was freed, and as many as the example gets (6)
+strings_freed() { grep -q "^returned ${2:-6} freed ${2:-6} " "$1" || { cat "$1"; return 1; }; }
+shows_expected() { diff -u "${2:-$work/expected}" "$1"; }
+{ cat "$work/expected"; echo "closed during 4 calls: 4 answered"; } >"$work/expected.abi"
+# The .NET client is a SafeHandle: Dispose during calls frees the client after the last one
+# (no early client free), and every call gets its answer.
+dispose_during_calls() {
+  env LD_LIBRARY_PATH="$work/count" PIAOJU_REAL_LIBRARY="$target/libpiaoju.so" PIAOJU_COUNT_FILE="$work/dispose.count" \
+    mono "$work/dotnet/Example.exe" "$url" "$root/tests/fixtures" "$work/files" --close-during-calls >"$work/dispose.out" \
+    && shows_expected "$work/dispose.out" "$work/expected.abi" && strings_freed "$work/dispose.count" 10 \
+    && grep -q " early_client_frees 0$" "$work/dispose.count"
+}
 is_gbk() { grep -qF "$(cat "$work/shop.gbk")" "$1" && ! grep -qF "多又好超市" "$1"; }
 
 for host in java dotnet delphi; do
@@ -135,19 +147,28 @@ for host in java dotnet delphi; do
   done
   step "$host zh_CN.GBK: prints GBK bytes" is_gbk "$work/out.$host.zh_CN.GBK"
   step "$host: the same text in both locales" cmp "$work/out.$host.C.UTF-8.utf8" "$work/out.$host.zh_CN.GBK.utf8"
-  if [ "${PIAOJU_TEST_ASCII_JSON:-}" = 1 ]; then
+  if [ "${PIAOJU_TEST_ABI:-}" = 1 ]; then
     for locale in C.UTF-8 zh_CN.GBK; do
-      out="$work/out.$host.$locale.ascii"
-      step "$host $locale ascii_json: runs, every JSON pure ASCII" run "$host" "$locale" --ascii-json
-      step "$host $locale ascii_json: prints the expected text" shows_expected "$out.utf8"
+      out="$work/out.$host.$locale.abi"
+      step "$host $locale ascii_json, close during calls: runs, every JSON pure ASCII" \
+        run "$host" "$locale" --ascii-json --close-during-calls
+      step "$host $locale ascii_json, close during calls: prints the expected text" \
+        shows_expected "$out.utf8" "$work/expected.abi"
     done
   fi
   timed "$host-runs"
 done
+step "dotnet: Dispose during 4 calls, each call answered" dispose_during_calls
 
 step "delphi zh_CN.GBK under valgrind: no leak, no invalid access" env LC_ALL=zh_CN.GBK LANG=zh_CN.GBK \
   LD_LIBRARY_PATH="$target" valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
   --show-leak-kinds=definite "$work/delphi/Example" "$url" "$root/tests/fixtures" "$work/files"
+if [ "${PIAOJU_TEST_ABI:-}" = 1 ]; then
+  step "delphi zh_CN.GBK under valgrind, free during calls: no leak, no invalid access" env LC_ALL=zh_CN.GBK \
+    LANG=zh_CN.GBK LD_LIBRARY_PATH="$target" valgrind --quiet --error-exitcode=99 --leak-check=full \
+    --errors-for-leak-kinds=definite --show-leak-kinds=definite "$work/delphi/Example" "$url" "$root/tests/fixtures" \
+    "$work/files" --close-during-calls
+fi
 timed valgrind
 
 for host in java dotnet delphi; do

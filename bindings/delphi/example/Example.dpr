@@ -1,6 +1,6 @@
 { The Delphi wrapper's example: a receipt from bytes and from a path with Chinese characters, an
   invoice PDF, the one-shot call, an empty image and a wrong key, against the sandbox.
-  Example SANDBOX_URL FIXTURES_DIR DIR_WITH_小票.png [--ascii-json] }
+  Example SANDBOX_URL FIXTURES_DIR DIR_WITH_小票.png [--ascii-json] [--close-during-calls] }
 program Example;
 
 {$IFDEF FPC}
@@ -10,11 +10,37 @@ program Example;
 {$IFDEF MSWINDOWS}{$APPTYPE CONSOLE}{$ENDIF}
 
 uses
-  {$IFDEF FPC}{$IFDEF UNIX}cwstring,{$ENDIF}{$ENDIF}
+  {$IFDEF FPC}{$IFDEF UNIX}cthreads, cwstring,{$ENDIF}{$ENDIF}
   Classes, SysUtils, Piaoju;
 
 var
   Ascii: Boolean;
+
+type
+  { A call on its own thread. }
+  TCall = class(TThread)
+  public
+    Client: TPiaojuClient;
+    Path, Json: UnicodeString;
+    Started: Boolean;
+    procedure Execute; override;
+  end;
+
+procedure TCall.Execute;
+begin
+  Started := True;
+  Json := Client.RecognizeShoppingReceiptFile(Path);
+end;
+
+function HasFlag(const Flag: string): Boolean;
+var
+  I: Integer;
+begin
+  Result := False;
+  for I := 4 to ParamCount do
+    if ParamStr(I) = Flag then
+      Result := True;
+end;
 
 { With --ascii-json, every JSON the library returns must be pure ASCII. }
 function Seen(const Json: UnicodeString): UnicodeString;
@@ -171,12 +197,14 @@ end;
 
 var
   Url, Fixtures, ReceiptPath, Config, Receipt, Invoice, Request, Envelope, Inner: UnicodeString;
-  Client, Wrong: TPiaojuClient;
+  Client, Wrong, Slow: TPiaojuClient;
+  Calls: array[0..3] of TCall;
+  I, Answered: Integer;
 begin
   Url := UnicodeString(ParamStr(1));
   Fixtures := UnicodeString(ParamStr(2));
   ReceiptPath := UnicodeString(ParamStr(3)) + PathDelim + '小票.png';
-  Ascii := ParamStr(4) = '--ascii-json';
+  Ascii := HasFlag('--ascii-json');
   Config := SandboxConfig(Url, 'sandbox-juhe-key');
 
   Writeln('piaoju ', TPiaojuClient.Version);
@@ -226,5 +254,32 @@ begin
       Seen(E.ErrorJson);
       Writeln('wrong key: ', E.Code, ' ', E.Name, ' ', Field(E.ErrorJson, 'provider_message'));
     end;
+  end;
+
+  if HasFlag('--close-during-calls') then
+  begin
+    // A plugin unloaded while calls are running: they finish, the client goes after the last.
+    Slow := TPiaojuClient.Create(SandboxConfig(Url + '/fault/delay=1000', 'sandbox-juhe-key'), Ascii);
+    for I := 0 to 3 do
+    begin
+      Calls[I] := TCall.Create(True);
+      Calls[I].Client := Slow;
+      Calls[I].Path := ReceiptPath;
+      Calls[I].Start;
+    end;
+    for I := 0 to 3 do
+      while not Calls[I].Started do
+        Sleep(10);
+    Sleep(300);
+    Slow.Free;
+    Answered := 0;
+    for I := 0 to 3 do
+    begin
+      Calls[I].WaitFor;
+      if (Calls[I].FatalException = nil) and (Field(Seen(Calls[I].Json), 'total_amount') = '12.50') then
+        Inc(Answered);
+      Calls[I].Free;
+    end;
+    Writeln('closed during 4 calls: ', Answered, ' answered');
   end;
 end.

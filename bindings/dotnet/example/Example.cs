@@ -1,9 +1,10 @@
 // The .NET wrapper's example: a receipt from bytes and from a path with Chinese characters, an
 // invoice PDF, the one-shot call, an empty image and a wrong key, against the sandbox.
-// mono Example.exe SANDBOX_URL FIXTURES_DIR DIR_WITH_小票.png [--ascii-json]
+// mono Example.exe SANDBOX_URL FIXTURES_DIR DIR_WITH_小票.png [--ascii-json] [--close-during-calls]
 using System;
 using System.IO;
 using System.Text;
+using System.Threading;
 using Piaoju;
 
 static class Example
@@ -15,7 +16,7 @@ static class Example
         string url = args[0];
         string fixtures = args[1];
         string receiptPath = Path.Combine(args[2], "小票.png");
-        ascii = args.Length > 3 && args[3] == "--ascii-json";
+        ascii = Array.IndexOf(args, "--ascii-json", 3) >= 0;
         string config = "{\"juhe\": {\"key\": \"sandbox-juhe-key\", \"base_url\": \"" + url + "\"},"
             + " \"chinaums\": {\"app_id\": \"sandbox-app-id\", \"app_key\": \"sandbox-app-key\","
             + " \"base_url\": \"" + url + "\"}}";
@@ -63,6 +64,34 @@ static class Example
         {
             Seen(e.ErrorJson);
             Console.WriteLine("wrong key: " + e.Code + " " + e.Name + " " + Field(e.ErrorJson, "provider_message"));
+        }
+
+        if (Array.IndexOf(args, "--close-during-calls", 3) >= 0)
+        {
+            // A plugin unloaded while calls are running: they finish, the client goes after the last.
+            PiaojuClient slow = new PiaojuClient(config.Replace(url + "\"", url + "/fault/delay=1000\""), ascii);
+            string[] results = new string[4];
+            Thread[] threads = new Thread[4];
+            CountdownEvent started = new CountdownEvent(4);
+            for (int i = 0; i < 4; i++)
+            {
+                int n = i;
+                threads[i] = new Thread(() => { started.Signal(); results[n] = slow.RecognizeShoppingReceiptFile(receiptPath); });
+                threads[i].Start();
+            }
+            started.Wait();
+            Thread.Sleep(300);
+            slow.Dispose();
+            int answered = 0;
+            foreach (Thread thread in threads)
+            {
+                thread.Join();
+            }
+            foreach (string receipt in results)
+            {
+                answered += receipt != null && Field(Seen(receipt), "total_amount") == "12.50" ? 1 : 0;
+            }
+            Console.WriteLine("closed during 4 calls: " + answered + " answered");
         }
         return 0;
     }

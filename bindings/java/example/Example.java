@@ -1,8 +1,15 @@
 // The Java wrapper's example: a receipt from bytes and from a path with Chinese characters, an
 // invoice PDF, the one-shot call, an empty image and a wrong key, against the sandbox.
-// java -cp jna.jar:piaoju.jar:. Example SANDBOX_URL FIXTURES_DIR DIR_WITH_小票.png [--ascii-json]
+// java -cp jna.jar:piaoju.jar:. Example SANDBOX_URL FIXTURES_DIR DIR_WITH_小票.png [--ascii-json] [--close-during-calls]
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import piaoju.PiaojuClient;
 import piaoju.PiaojuException;
 
@@ -13,7 +20,8 @@ public final class Example {
         String url = args[0];
         Path fixtures = Path.of(args[1]);
         Path receiptPath = Path.of(args[2]).resolve("小票.png");
-        ascii = args.length > 3 && args[3].equals("--ascii-json");
+        List<String> flags = Arrays.asList(args).subList(3, args.length);
+        ascii = flags.contains("--ascii-json");
         String config = "{\"juhe\": {\"key\": \"sandbox-juhe-key\", \"base_url\": \"" + url + "\"},"
                 + " \"chinaums\": {\"app_id\": \"sandbox-app-id\", \"app_key\": \"sandbox-app-key\","
                 + " \"base_url\": \"" + url + "\"}}";
@@ -52,6 +60,29 @@ public final class Example {
             seen(e.getErrorJson());
             System.out.println("wrong key: " + e.getCode() + " " + e.getName() + " "
                     + field(e.getErrorJson(), "provider_message"));
+        }
+
+        if (flags.contains("--close-during-calls")) {
+            // A plugin unloaded while calls are running: they finish, the client goes after the last.
+            PiaojuClient slow = new PiaojuClient(config.replace(url, url + "/fault/delay=1000"), ascii);
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            CountDownLatch started = new CountDownLatch(4);
+            List<Future<String>> calls = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                calls.add(pool.submit(() -> {
+                    started.countDown();
+                    return slow.recognizeShoppingReceipt(receiptPath);
+                }));
+            }
+            started.await();
+            Thread.sleep(300);
+            slow.close();
+            int answered = 0;
+            for (Future<String> call : calls) {
+                answered += "12.50".equals(field(seen(call.get()), "total_amount")) ? 1 : 0;
+            }
+            pool.shutdown();
+            System.out.println("closed during 4 calls: " + answered + " answered");
         }
     }
 
