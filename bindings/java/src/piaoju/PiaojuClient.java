@@ -68,8 +68,9 @@ public final class PiaojuClient implements AutoCloseable {
 
     /** Recognizes a shopping receipt (Juhe) from the file's bytes (jpg, png or bmp). */
     public String recognizeShoppingReceipt(byte[] image) {
+        Objects.requireNonNull(image, "image");
         PointerByReference out = new PointerByReference();
-        int status = LIB.pj_recognize_shopping_receipt(handle(), Objects.requireNonNull(image, "image"), size(image), out);
+        int status = LIB.pj_recognize_shopping_receipt(handle(), image, new Lib.SizeT(image.length), out);
         return result(status, out);
     }
 
@@ -82,8 +83,9 @@ public final class PiaojuClient implements AutoCloseable {
 
     /** Recognizes a used-car sales invoice (ChinaUMS) from the file's bytes (png, jpg or pdf). */
     public String recognizeUsedCarInvoice(byte[] image) {
+        Objects.requireNonNull(image, "image");
         PointerByReference out = new PointerByReference();
-        int status = LIB.pj_recognize_used_car_invoice(handle(), Objects.requireNonNull(image, "image"), size(image), out);
+        int status = LIB.pj_recognize_used_car_invoice(handle(), image, new Lib.SizeT(image.length), out);
         return result(status, out);
     }
 
@@ -189,10 +191,6 @@ public final class PiaojuClient implements AutoCloseable {
             i++;
         }
         return i;
-    }
-
-    private static Lib.SizeT size(byte[] image) {
-        return new Lib.SizeT(image.length);
     }
 
     private static Lib load() {
