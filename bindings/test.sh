@@ -13,6 +13,8 @@
 # frees a client while 4 calls are running (the Delphi one under valgrind too).
 # Prints a closing "N passed, N failed" line.
 set -uo pipefail
+# 1 once libpiaoju has the reference-counted client and ascii_json (the `abi` branch).
+abi=${PIAOJU_TEST_ABI:-0}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}/debug
@@ -147,7 +149,7 @@ for host in java dotnet delphi; do
   done
   step "$host zh_CN.GBK: prints GBK bytes" is_gbk "$work/out.$host.zh_CN.GBK"
   step "$host: the same text in both locales" cmp "$work/out.$host.C.UTF-8.utf8" "$work/out.$host.zh_CN.GBK.utf8"
-  if [ "${PIAOJU_TEST_ABI:-}" = 1 ]; then
+  if [ "$abi" = 1 ]; then
     for locale in C.UTF-8 zh_CN.GBK; do
       out="$work/out.$host.$locale.abi"
       step "$host $locale ascii_json, close during calls: runs, every JSON pure ASCII" \
@@ -163,7 +165,7 @@ step "dotnet: Dispose during 4 calls, each call answered" dispose_during_calls
 step "delphi zh_CN.GBK under valgrind: no leak, no invalid access" env LC_ALL=zh_CN.GBK LANG=zh_CN.GBK \
   LD_LIBRARY_PATH="$target" valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
   --show-leak-kinds=definite "$work/delphi/Example" "$url" "$root/tests/fixtures" "$work/files"
-if [ "${PIAOJU_TEST_ABI:-}" = 1 ]; then
+if [ "$abi" = 1 ]; then
   step "delphi zh_CN.GBK under valgrind, free during calls: no leak, no invalid access" env LC_ALL=zh_CN.GBK \
     LANG=zh_CN.GBK LD_LIBRARY_PATH="$target" valgrind --quiet --error-exitcode=99 --leak-check=full \
     --errors-for-leak-kinds=definite --show-leak-kinds=definite "$work/delphi/Example" "$url" "$root/tests/fixtures" \
