@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test suite of the repository, from a fresh clone: Rust, C/C++, Python.
+# Every test suite of the repository, from a fresh clone: Rust, C/C++, the host wrappers
+# (Java, .NET, Delphi), Python.
 # Installs what it needs; Python tools go into .venv/ (created here).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +21,9 @@ cargo test --workspace --exclude piaoju-python --locked
 
 echo "== c and c++"
 bash tests/c/run.sh
+
+echo "== host wrappers: java, .net, delphi"
+bash bindings/test.sh
 
 echo "== python"
 # The suite runs against the wheel that maturin builds, installed in .venv (created if missing);
