@@ -71,6 +71,9 @@ pub struct BatchOptions {
     /// Send again the images whose recorded answer (in the cache) is a failure, such as "no
     /// document detected"; by default such an answer is returned again without a request.
     pub retry_failed: bool,
+    /// At most this many requests are sent by the batch, retries included (a budget); the
+    /// images that would need more are not started.
+    pub max_requests: Option<u64>,
 }
 
 impl Default for BatchOptions {
@@ -79,6 +82,7 @@ impl Default for BatchOptions {
             workers: 4,
             continue_on_error: true,
             retry_failed: false,
+            max_requests: None,
         }
     }
 }
@@ -99,7 +103,16 @@ impl BatchOptions {
         self.retry_failed = yes;
         self
     }
+
+    pub fn max_requests(mut self, n: Option<u64>) -> Self {
+        self.max_requests = n;
+        self
+    }
 }
+
+/// How often an image refused for the provider's rate goes back into the batch's queue
+/// before its refusal is reported as its result.
+pub const MAX_REQUEUES: u32 = 8;
 
 /// Where a batch stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -126,6 +139,12 @@ pub struct BatchSummary {
     pub skipped: usize,
     /// Requests sent, retries included.
     pub requests: u64,
+    /// Requests the provider refused for its rate (not processed, so not billed).
+    pub refused_requests: u64,
+    /// Requests the provider may have billed: those sent and not refused before processing.
+    pub possibly_billed_requests: u64,
+    /// The batch stopped sending because its budget (`max_requests`) was spent.
+    pub budget_spent: bool,
     /// Failed calls whose request the provider may have processed (and billed).
     pub possibly_billed_failures: usize,
     pub wall: Duration,
@@ -137,10 +156,10 @@ pub struct BatchSummary {
     pub cache_error: Option<String>,
 }
 
-fn counts(doc: &Document) -> (u32, bool) {
+fn counts(doc: &Document) -> bool {
     match doc {
-        Document::ShoppingReceipt(r) => (r.attempts, r.cached),
-        Document::UsedCarInvoice(i) => (i.attempts, i.cached),
+        Document::ShoppingReceipt(r) => r.cached,
+        Document::UsedCarInvoice(i) => i.cached,
     }
 }
 
@@ -161,7 +180,7 @@ pub fn run(
 ) -> BatchSummary {
     let started = Instant::now();
     let cache_before = client.flush_cache(Duration::ZERO).map(|(r, _)| r.failed);
-    let batch = BatchScope::new(cancel, options.retry_failed);
+    let batch = BatchScope::new(cancel, options.retry_failed, options.max_requests);
     let next = AtomicUsize::new(0);
     let in_flight = AtomicUsize::new(0);
     let mut summary = BatchSummary {
@@ -182,12 +201,39 @@ pub fn run(
             return;
         };
         in_flight.fetch_add(1, Ordering::SeqCst);
-        let outcome =
-            catch_panic(|| client.recognize_in(*document_type, source.image(), Some(&batch)));
+        let (mut requeues, mut refused_attempts) = (0, 0);
+        let mut outcome = loop {
+            let outcome =
+                catch_panic(|| client.recognize_in(*document_type, source.image(), Some(&batch)));
+            match &outcome {
+                // Refused for the provider's rate: back into the queue (here: this worker
+                // takes it again when the provider is ready), neither a failure nor an attempt.
+                Err(e)
+                    if e.refused && requeues < MAX_REQUEUES && !cancel.load(Ordering::SeqCst) =>
+                {
+                    requeues += 1;
+                    refused_attempts += e.attempts;
+                    let pause = client.ready_in(*document_type) + Duration::from_millis(10);
+                    if !crate::deadline::Deadline::sleep_unless(pause, Some(cancel)) {
+                        break outcome;
+                    }
+                }
+                _ => break outcome,
+            }
+        };
         in_flight.fetch_sub(1, Ordering::SeqCst);
+        // The image's requests: the refused ones of its earlier turns too.
+        match &mut outcome {
+            Ok(doc) => doc.add_attempts(refused_attempts),
+            Err(e) => e.attempts += refused_attempts,
+        }
         if matches!(&outcome, Err(e) if e.cancelled) {
-            // Cancelled before its request was sent: not started, not a result.
-            return;
+            // Not sent (the batch was cancelled, or its budget is spent): not started, not a
+            // result. With a budget spent, the images still to come may be in the cache.
+            if cancel.load(Ordering::SeqCst) {
+                return;
+            }
+            continue;
         }
         if outcome.is_err() && !options.continue_on_error {
             // Before another image is taken by this worker.
@@ -201,9 +247,8 @@ pub fn run(
         progress.done += 1;
         match &outcome {
             Ok(doc) => {
-                let (attempts, cached) = counts(doc);
+                let cached = counts(doc);
                 summary.succeeded += 1;
-                summary.requests += u64::from(attempts);
                 if cached {
                     summary.cached += 1;
                     progress.cached += 1;
@@ -212,7 +257,6 @@ pub fn run(
             Err(e) => {
                 summary.failed += 1;
                 progress.failed += 1;
-                summary.requests += u64::from(e.attempts);
                 summary.possibly_billed_failures += usize::from(e.possibly_billed);
                 if !options.continue_on_error {
                     cancel.store(true, Ordering::SeqCst);
@@ -261,6 +305,10 @@ pub fn run(
         }
     });
     summary.skipped = summary.total - summary.succeeded - summary.failed;
+    summary.requests = batch.requests.load(Ordering::SeqCst);
+    summary.refused_requests = batch.refused.load(Ordering::SeqCst);
+    summary.possibly_billed_requests = summary.requests - summary.refused_requests;
+    summary.budget_spent = batch.budget_spent.load(Ordering::SeqCst);
     summary.cancelled = cancel.load(Ordering::SeqCst) && summary.skipped > 0;
     if let (Some(before), Some((report, _))) =
         (cache_before, client.flush_cache(client.config().timeout()))

@@ -5,7 +5,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::cache::{self, Cache, Flights};
@@ -37,15 +37,57 @@ pub(crate) struct BatchScope<'a> {
     pub retry_failed: bool,
     failures: Mutex<HashMap<String, Error>>,
     flights: Flights,
+    /// Requests the batch may still send (its budget), if it has one.
+    budget: Option<AtomicU64>,
+    /// Requests sent, and those the provider refused for its rate (not processed).
+    pub requests: AtomicU64,
+    pub refused: AtomicU64,
+    /// A request was refused because the budget was spent.
+    pub budget_spent: AtomicBool,
 }
 
 impl<'a> BatchScope<'a> {
-    pub fn new(cancel: &'a AtomicBool, retry_failed: bool) -> BatchScope<'a> {
+    pub fn new(
+        cancel: &'a AtomicBool,
+        retry_failed: bool,
+        max_requests: Option<u64>,
+    ) -> BatchScope<'a> {
         BatchScope {
             cancel,
             retry_failed,
             failures: Mutex::new(HashMap::new()),
             flights: Flights::default(),
+            budget: max_requests.map(AtomicU64::new),
+            requests: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            budget_spent: AtomicBool::new(false),
+        }
+    }
+
+    /// Take one request from the budget: a "not sent" error when it is spent.
+    fn take_request(&self, provider: Provider) -> Result<()> {
+        let Some(budget) = &self.budget else {
+            return Ok(());
+        };
+        if budget
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_err()
+        {
+            self.budget_spent.store(true, Ordering::SeqCst);
+            return Err(Error::not_sent(
+                provider,
+                "the batch's budget of requests (max_requests) is spent",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A request was made: counted if it was sent, its budget given back if it was not.
+    fn sent(&self, sent: bool) {
+        if sent {
+            self.requests.fetch_add(1, Ordering::SeqCst);
+        } else if let Some(budget) = &self.budget {
+            budget.fetch_add(1, Ordering::SeqCst);
         }
     }
 
@@ -150,6 +192,9 @@ impl Sender<'_> {
         let _permit = self
             .limiter
             .acquire(&call.deadline, self.provider, call.cancel())?;
+        if let Some(b) = call.batch {
+            b.take_request(self.provider)?;
+        }
         let answer = call.http.post_stream(
             &call.deadline,
             self.provider,
@@ -159,8 +204,12 @@ impl Sender<'_> {
             body,
         );
         // An error that is not possibly billed was raised before anything was sent.
-        if answer.as_ref().map_or_else(|e| e.possibly_billed, |_| true) {
+        let sent = answer.as_ref().map_or_else(|e| e.possibly_billed, |_| true);
+        if sent {
             self.sent.set(self.sent.get() + 1);
+        }
+        if let Some(b) = call.batch {
+            b.sent(sent);
         }
         answer
     }
@@ -186,9 +235,26 @@ impl Call<'_> {
         };
         let outcome = self.through(&key, r.provider, r.parse, || {
             self.retrier
-                .run(&self.deadline, r.provider, self.cancel(), || {
-                    wire::parsed((r.send)(&sender)?, r.parse)
-                })
+                .run(
+                    &self.deadline,
+                    r.provider,
+                    self.cancel(),
+                    self.batch.is_some(),
+                    || {
+                        let parsed = wire::parsed((r.send)(&sender)?, r.parse);
+                        match &parsed {
+                            Ok(_) => r.limiter.succeeded(),
+                            Err(e) if e.refused => {
+                                r.limiter.refused(e.retry_after);
+                                if let Some(b) = self.batch {
+                                    b.refused.fetch_add(1, Ordering::SeqCst);
+                                }
+                            }
+                            Err(_) => {}
+                        }
+                        parsed
+                    },
+                )
                 .map(|(sent, _)| sent)
         });
         let attempts = sender.sent.get();

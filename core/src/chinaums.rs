@@ -106,6 +106,11 @@ impl Chinaums {
         }
     }
 
+    /// The provider's rate limits.
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
     /// The configured appId and appKey, or `missing_credentials`.
     pub fn credentials(&self) -> Result<(&str, &str)> {
         let app_id = self.app_id.as_deref().ok_or_else(|| {

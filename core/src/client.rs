@@ -136,6 +136,15 @@ impl Client {
         })
     }
 
+    /// How long until a request of this document type's provider could go, as far as the
+    /// provider's learned rate limit says.
+    pub(crate) fn ready_in(&self, document_type: DocumentType) -> Duration {
+        match document_type {
+            DocumentType::ShoppingReceipt => self.juhe.limiter().ready_in(),
+            DocumentType::UsedCarInvoice => self.chinaums.limiter().ready_in(),
+        }
+    }
+
     /// Wait (at most `timeout`) until the cache has written every answer; what it could not
     /// write, and its name. `None` without a cache.
     pub(crate) fn flush_cache(&self, timeout: Duration) -> Option<(WriteReport, &str)> {

@@ -377,6 +377,9 @@ pub struct Error {
     /// The call's batch was cancelled before its request was sent (the batch reports the
     /// image as not started, never as this error).
     pub(crate) cancelled: bool,
+    /// Nothing was processed: the provider refused the request for its rate, or the call
+    /// gave up waiting for it. A batch sends the image again when the provider is ready.
+    pub(crate) refused: bool,
 }
 
 impl Error {
@@ -395,18 +398,21 @@ impl Error {
             retry_after: None,
             verdict: None,
             cancelled: false,
+            refused: false,
         }
     }
 
     /// Nothing was sent: the call's batch was cancelled while it waited to send.
     pub(crate) fn cancelled(provider: Provider) -> Error {
+        Error::not_sent(provider, "the batch was cancelled")
+    }
+
+    /// Nothing was sent, for the batch's reason (cancelled, its budget spent): the batch
+    /// reports the image as not started.
+    pub(crate) fn not_sent(provider: Provider, why: &str) -> Error {
         Error {
             cancelled: true,
-            ..Error::new(
-                ErrorCode::Internal,
-                "the batch was cancelled before this image's request was sent",
-            )
-            .with_provider(provider)
+            ..Error::new(ErrorCode::Internal, why).with_provider(provider)
         }
     }
 

@@ -46,6 +46,11 @@ impl Juhe {
         }
     }
 
+    /// The provider's rate limits.
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
     /// The configured key, or `missing_credentials`.
     pub fn credentials(&self) -> Result<&str> {
         self.key.as_deref().ok_or_else(|| {

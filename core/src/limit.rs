@@ -3,6 +3,12 @@
 //! `max_qps` were sent in the last second, plus a margin for the network's jitter; above 1,
 //! `max_qps` counts whole requests), and at most `max_in_flight` requests at once. Waiting
 //! never passes the call's deadline.
+//!
+//! And the provider's own limit, learned (on by default, whatever `max_qps` says): when the
+//! provider refuses a request for its rate (Juhe 10011, HTTP 429), every thread pauses for its
+//! `Retry-After` and the requests are then paced at a rate that falls by a factor at each
+//! refusal (multiplicatively, at most once a second) and climbs back slowly with each success
+//! (additively), never above `max_qps`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,10 +23,21 @@ use crate::process::ProcessLocal;
 /// `max_qps` a second.
 const JITTER_MARGIN: Duration = Duration::from_millis(50);
 
+/// The factor a refusal lowers the learned rate by.
+const DECREASE: f64 = 0.7;
+/// What each success adds to the learned rate, divided by the rate (about this many requests a
+/// second more, each second).
+const INCREASE: f64 = 0.25;
+/// The learned rate never falls below this (requests a second).
+const MIN_LEARNED_RATE: f64 = 0.05;
+/// The pause after a refusal that says no `Retry-After`.
+const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
+
 #[derive(Debug)]
 pub(crate) struct Limiter {
     /// Requests allowed per window, and the window.
     rate: Option<(usize, Duration)>,
+    max_qps: Option<f64>,
     max_in_flight: Option<usize>,
     /// Per process: a child after `fork()` never waits on its parent's locks.
     state: ProcessLocal<State>,
@@ -32,6 +49,51 @@ struct State {
     sent: Mutex<VecDeque<Instant>>,
     in_flight: Mutex<usize>,
     released: Condvar,
+    learned: Mutex<Learned>,
+}
+
+/// What the provider's refusals taught.
+#[derive(Debug, Default)]
+struct Learned {
+    /// Requests a second to keep to; `None` until the provider first refuses one.
+    rate: Option<f64>,
+    /// No request before this (the provider's `Retry-After`).
+    resume_at: Option<Instant>,
+    /// When the next request may go at `rate`.
+    next_turn: Option<Instant>,
+    /// When the rate was last lowered.
+    lowered_at: Option<Instant>,
+    /// When the latest requests were sent (the rate seen when the first refusal comes).
+    recent: VecDeque<Instant>,
+}
+
+impl Learned {
+    /// When a request asked for now may go, reserving that turn.
+    fn turn(&mut self, now: Instant) -> Instant {
+        let mut at = now.max(self.resume_at.unwrap_or(now));
+        if let Some(rate) = self.rate {
+            at = at.max(self.next_turn.unwrap_or(at));
+            self.next_turn = Some(at + Duration::from_secs_f64(1.0 / rate));
+        }
+        self.recent.push_back(at);
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| at.saturating_duration_since(*t) > Duration::from_secs(1))
+        {
+            self.recent.pop_front();
+        }
+        at
+    }
+
+    /// When a request could go, without reserving anything.
+    fn ready_at(&self, now: Instant) -> Instant {
+        let at = now.max(self.resume_at.unwrap_or(now));
+        match self.rate {
+            Some(_) => at.max(self.next_turn.unwrap_or(at)),
+            None => at,
+        }
+    }
 }
 
 /// A request's place in flight; released when dropped.
@@ -60,6 +122,7 @@ impl Limiter {
         });
         Limiter {
             rate,
+            max_qps,
             max_in_flight: max_in_flight.map(|n| n as usize),
             state: ProcessLocal::new(State::default()),
         }
@@ -126,7 +189,71 @@ impl Limiter {
                 return Err(Error::cancelled(provider));
             }
         }
+        // The provider's own limit, as learned.
+        let now = Instant::now();
+        let ready = state.learned().ready_at(now);
+        let left = deadline.remaining(provider, "waiting for the provider's rate limit")?;
+        if ready.saturating_duration_since(now) >= left {
+            // Nothing was sent: a batch sends the image again when the provider is ready.
+            let mut e = deadline.expired(provider, "waiting for the provider's rate limit");
+            e.refused = true;
+            return Err(e);
+        }
+        let turn = state.learned().turn(now);
+        if !Deadline::sleep_unless(turn.saturating_duration_since(Instant::now()), cancel) {
+            return Err(Error::cancelled(provider));
+        }
         Ok(permit)
+    }
+
+    /// The provider refused a request for its rate: pause every thread for `retry_after` and
+    /// lower the rate to keep to (at most once a second).
+    pub fn refused(&self, retry_after: Option<Duration>) {
+        let state = self.state.get(State::default);
+        let mut learned = state.learned();
+        let now = Instant::now();
+        let resume = now + retry_after.unwrap_or(DEFAULT_PAUSE);
+        learned.resume_at = Some(learned.resume_at.map_or(resume, |r| r.max(resume)));
+        if learned
+            .lowered_at
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            return;
+        }
+        let seen = learned
+            .recent
+            .iter()
+            .filter(|t| now.saturating_duration_since(**t) <= Duration::from_secs(1))
+            .count()
+            .max(1) as f64;
+        let lowered = (learned.rate.unwrap_or(seen) * DECREASE).max(MIN_LEARNED_RATE);
+        learned.rate = Some(self.max_qps.map_or(lowered, |q| lowered.min(q)));
+        learned.lowered_at = Some(now);
+        learned.next_turn = learned.resume_at;
+    }
+
+    /// A request went through: the learned rate climbs back a little.
+    pub fn succeeded(&self) {
+        let state = self.state.get(State::default);
+        let mut learned = state.learned();
+        if let Some(rate) = learned.rate {
+            let raised = rate + INCREASE / rate;
+            learned.rate = Some(self.max_qps.map_or(raised, |q| raised.min(q)));
+        }
+    }
+
+    /// How long until a request could go, as far as the provider's learned limit says.
+    pub fn ready_in(&self) -> Duration {
+        let now = Instant::now();
+        let state = self.state.get(State::default);
+        let ready = state.learned().ready_at(now);
+        ready.saturating_duration_since(now)
+    }
+}
+
+impl State {
+    fn learned(&self) -> std::sync::MutexGuard<'_, Learned> {
+        self.learned.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

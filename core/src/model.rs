@@ -628,6 +628,14 @@ impl Document {
         }
     }
 
+    /// Count `n` more requests sent for it (a batch's refused turns).
+    pub(crate) fn add_attempts(&mut self, n: u32) {
+        match self {
+            Document::ShoppingReceipt(r) => r.attempts += n,
+            Document::UsedCarInvoice(i) => i.attempts += n,
+        }
+    }
+
     /// Serialize to the documented JSON schema.
     pub fn to_json(&self) -> String {
         match self {

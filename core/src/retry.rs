@@ -128,6 +128,7 @@ impl Retrier {
         deadline: &Deadline,
         provider: Provider,
         cancel: Option<&std::sync::atomic::AtomicBool>,
+        requeue_refusals: bool,
         mut attempt: impl FnMut() -> Result<T>,
     ) -> Result<(T, u32)> {
         let mut n = 0;
@@ -148,13 +149,28 @@ impl Retrier {
                 return Err(match previous {
                     Some(mut last) => {
                         last.message
-                            .push_str(" (not retried: the batch was cancelled)");
+                            .push_str(&format!(" (not retried: {})", e.message));
                         last
                     }
                     None => e,
                 });
             }
+            if e.refused && e.code == ErrorCode::Timeout {
+                // The provider's learned rate would not let it go before the deadline: the
+                // refusal that taught it stands, if this call had one.
+                if let Some(mut last) = previous {
+                    last.message.push_str(
+                        " (not sent again: the provider's rate limit would not let it go before \
+                         the deadline)",
+                    );
+                    return Err(last);
+                }
+            }
             let mut e = Error { attempts: n, ..e };
+            if e.refused && requeue_refusals {
+                // A batch sends it again when the provider is ready (not an attempt).
+                return Err(e);
+            }
             if n >= self.config.max_attempts || !safe_to_retry(&e) {
                 return Err(e);
             }
@@ -267,7 +283,7 @@ mod tests {
         // Two refusals, then success: three attempts.
         let mut calls = 0;
         let (v, n) = r
-            .run(&deadline, Provider::Juhe, None, || {
+            .run(&deadline, Provider::Juhe, None, false, || {
                 calls += 1;
                 if calls < 3 {
                     Err(err(ErrorCode::RateLimited, Some(429), false))
@@ -279,14 +295,14 @@ mod tests {
         assert_eq!((v, n), (3, 3));
         // Never retried: a possibly billed failure.
         let e = r
-            .run(&deadline, Provider::Juhe, None, || -> Result<()> {
+            .run(&deadline, Provider::Juhe, None, false, || -> Result<()> {
                 Err(err(ErrorCode::ConnectionBroken, None, true))
             })
             .unwrap_err();
         assert_eq!((e.attempts, e.possibly_billed), (1, true));
         // Out of attempts.
         let e = r
-            .run(&deadline, Provider::Juhe, None, || -> Result<()> {
+            .run(&deadline, Provider::Juhe, None, false, || -> Result<()> {
                 Err(err(ErrorCode::ConnectFailed, None, false))
             })
             .unwrap_err();
@@ -302,7 +318,7 @@ mod tests {
         e.retry_after = Some(Duration::from_secs(30));
         let started = std::time::Instant::now();
         let got = slow
-            .run(&short, Provider::Juhe, None, || -> Result<()> {
+            .run(&short, Provider::Juhe, None, false, || -> Result<()> {
                 Err(e.clone())
             })
             .unwrap_err();
@@ -317,7 +333,7 @@ mod tests {
         let mut retries = 0;
         for _ in 0..30 {
             let e = tight
-                .run(&deadline, Provider::Juhe, None, || -> Result<()> {
+                .run(&deadline, Provider::Juhe, None, false, || -> Result<()> {
                     Err(err(ErrorCode::ConnectFailed, None, false))
                 })
                 .unwrap_err();
@@ -349,6 +365,7 @@ mod tests {
                     &deadline,
                     Provider::Juhe,
                     Some(&cancel),
+                    false,
                     || -> Result<()> {
                         calls += 1;
                         Err(err(ErrorCode::RateLimited, Some(429), false))
@@ -378,7 +395,7 @@ mod tests {
             base_delay_ms: 0,
             max_delay_ms: 0,
         })
-        .run(&deadline, Provider::Juhe, None, || -> Result<()> {
+        .run(&deadline, Provider::Juhe, None, false, || -> Result<()> {
             calls += 1;
             Err(if calls == 1 {
                 err(ErrorCode::ConnectFailed, None, false)

@@ -93,8 +93,11 @@ pub(crate) fn parsed<T>(
             verdict: Some(answer.body),
             ..e
         }),
+        // Refused for the provider's rate: not processed.
         Err(e) => Err(Error {
             retry_after: answer.retry_after,
+            refused: !e.possibly_billed
+                && matches!(e.code, ErrorCode::RateLimited | ErrorCode::IpRateLimited),
             ..e
         }),
     }

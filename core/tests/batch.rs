@@ -543,3 +543,90 @@ mod rusqlite_like {
         holder
     }
 }
+
+#[test]
+fn a_provider_that_allows_five_requests_a_second_is_learned_not_failed() {
+    // 8 workers, no max_qps, against a provider refusing beyond 5 requests a second (Juhe
+    // 10011 with Retry-After: 1): every image is recognized; the refusals are few.
+    let sb = Sandbox::start().unwrap();
+    sb.set_faults("rate_limit=5").unwrap();
+    let client = Client::new(Config::from_json(&sb.client_config_json()).unwrap()).unwrap();
+    let items = inputs(30);
+    let never = AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let mut attempts = 0;
+    let summary = batch::run(
+        &client,
+        &items,
+        BatchOptions::default().workers(8),
+        &never,
+        |_, o| {
+            if let piaoju::Document::ShoppingReceipt(r) = o.unwrap() {
+                attempts += u64::from(r.attempts);
+            }
+            Continue(())
+        },
+        |_| {},
+    );
+    let wall = started.elapsed();
+    let stats = sb.stats();
+    let refusals = summary.refused_requests;
+    eprintln!(
+        "rate_limit=5: 30 images, 8 workers: {wall:?} (ideal 6 s), {} requests, {refusals} refused",
+        summary.requests
+    );
+    assert_eq!((summary.succeeded, summary.failed), (30, 0));
+    assert_eq!(stats.juhe_requests, summary.requests);
+    assert_eq!(summary.requests, 30 + refusals);
+    assert_eq!(
+        attempts, summary.requests,
+        "every request sent is in some result's attempts"
+    );
+    assert_eq!(summary.possibly_billed_requests, 30);
+    assert!(refusals <= 30, "{refusals} refusals for 30 images");
+    for (_, source) in &items {
+        let BatchSource::Bytes(b) = source else {
+            unreachable!()
+        };
+        assert_eq!(sb.image_requests(b).1, 1, "each image answered once");
+    }
+    // Not a speed claim: a bound against waiting without end (the figure is printed above).
+    assert!(wall < std::time::Duration::from_secs(30), "{wall:?}");
+}
+
+#[test]
+fn a_budget_caps_the_requests_and_the_rest_is_not_started() {
+    let sb = Sandbox::start().unwrap();
+    let (client, cache) = cached_client(&sb, "budget");
+    let items = inputs(30);
+    let never = AtomicBool::new(false);
+    // Three images already in the cache cost nothing.
+    batch::run(
+        &client,
+        &items[27..],
+        BatchOptions::default(),
+        &never,
+        |_, _| Continue(()),
+        |_| {},
+    );
+    assert_eq!(sb.stats().juhe_requests, 3);
+    let summary = batch::run(
+        &client,
+        &items,
+        BatchOptions::default().workers(4).max_requests(Some(10)),
+        &never,
+        |_, o| {
+            assert!(o.is_ok());
+            Continue(())
+        },
+        |_| {},
+    );
+    assert_eq!(sb.stats().juhe_requests, 3 + 10);
+    assert_eq!(summary.requests, 10);
+    assert_eq!(
+        (summary.succeeded, summary.cached, summary.skipped),
+        (13, 3, 17)
+    );
+    assert!(summary.budget_spent && !summary.cancelled);
+    let _ = std::fs::remove_file(&cache);
+}
