@@ -366,6 +366,10 @@ pub struct Error {
     /// Whether the provider may have processed (and billed) a request of the call: a timeout
     /// or a broken connection after the request was sent, a 5xx, an unreadable answer.
     pub possibly_billed: bool,
+    /// The operating system's error number when an OS error caused this one (`errno` on Unix,
+    /// the error code on Windows): a file that cannot be read, a refused connection. The
+    /// message says it in English, never in the host's locale.
+    pub os_error: Option<i32>,
     /// The `Retry-After` of the answer that gave this error, if any.
     pub(crate) retry_after: Option<std::time::Duration>,
     /// The call's batch was cancelled before its request was sent (the batch reports the
@@ -385,6 +389,7 @@ impl Error {
             http_status: None,
             attempts: 0,
             possibly_billed: false,
+            os_error: None,
             retry_after: None,
             cancelled: false,
         }
@@ -423,6 +428,12 @@ impl Error {
         self
     }
 
+    /// The OS error number behind this error.
+    pub fn with_os_error(mut self, code: Option<i32>) -> Error {
+        self.os_error = code;
+        self
+    }
+
     pub fn with_http_status(mut self, status: u16) -> Error {
         self.http_status = Some(status);
         self
@@ -450,7 +461,7 @@ impl Error {
 
 impl Serialize for Error {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Error", 10)?;
+        let mut st = s.serialize_struct("Error", 11)?;
         st.serialize_field("code", &self.code.as_u32())?;
         st.serialize_field("name", self.code.name())?;
         st.serialize_field("message", &self.message)?;
@@ -461,6 +472,7 @@ impl Serialize for Error {
         st.serialize_field("retryable", &self.retryable())?;
         st.serialize_field("attempts", &self.attempts)?;
         st.serialize_field("possibly_billed", &self.possibly_billed)?;
+        st.serialize_field("os_error", &self.os_error)?;
         st.end()
     }
 }
@@ -606,6 +618,10 @@ mod tests {
         assert_eq!(v["retryable"], false);
         assert_eq!(v["attempts"], 0);
         assert_eq!(v["possibly_billed"], false);
-        assert_eq!(v.as_object().unwrap().len(), 10);
+        assert_eq!(v["os_error"], serde_json::Value::Null);
+        assert_eq!(v.as_object().unwrap().len(), 11);
+        let e = Error::new(ErrorCode::ImageUnreadable, "gone").with_os_error(Some(2));
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["os_error"], 2);
     }
 }
