@@ -2,9 +2,10 @@
 
 Every error is a :class:`PiaojuError` carrying the core's stable ``code`` (the same number as
 the C ABI's ``pj_status``), ``name``, ``provider``, ``provider_code``, ``provider_message``,
-``http_status`` and ``retryable``. There is one subclass per band of the catalogue; where a
-built-in exception fits, the subclass derives from it too, so that ``except TimeoutError`` or
-``except ValueError`` work as expected.
+``http_status``, ``retryable``, ``attempts``, ``possibly_billed`` and ``os_error`` (the
+operating system's error number behind it, or ``None``; the message says it in English). There
+is one subclass per band of the catalogue; where a built-in exception fits, the subclass derives
+from it too, so that ``except TimeoutError`` or ``except ValueError`` work as expected.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class PiaojuError(Exception):
     retryable: bool
     attempts: int
     possibly_billed: bool
+    os_error: Optional[int]
 
     def __init__(
         self,
@@ -56,6 +58,7 @@ class PiaojuError(Exception):
         retryable: bool = False,
         attempts: int = 0,
         possibly_billed: bool = False,
+        os_error: Optional[int] = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -69,6 +72,7 @@ class PiaojuError(Exception):
         self.retryable = retryable
         self.attempts = attempts
         self.possibly_billed = possibly_billed
+        self.os_error = os_error
 
     def _fields(self) -> Dict[str, Any]:
         return {
@@ -82,6 +86,7 @@ class PiaojuError(Exception):
             "retryable": self.retryable,
             "attempts": self.attempts,
             "possibly_billed": self.possibly_billed,
+            "os_error": self.os_error,
         }
 
     def to_dict(self) -> Dict[str, Any]:
@@ -97,6 +102,7 @@ class PiaojuError(Exception):
             "retryable": self.retryable,
             "attempts": self.attempts,
             "possibly_billed": self.possibly_billed,
+            "os_error": self.os_error,
         }
 
     def __reduce__(self) -> Tuple[Any, ...]:
@@ -193,7 +199,7 @@ def _from_dict(d: Dict[str, Any]) -> PiaojuError:
     band = next((b for c, _n, b, _r in _native.error_catalogue() if c == code), "internal")
     return _from_native(code, d["name"], band, d["message"], d.get("provider"), d.get("provider_code"),
                         d.get("provider_message"), d.get("http_status"), bool(d.get("retryable")),
-                        int(d.get("attempts", 0)), bool(d.get("possibly_billed")))
+                        int(d.get("attempts", 0)), bool(d.get("possibly_billed")), d.get("os_error"))
 
 
 def _from_native(
@@ -208,6 +214,7 @@ def _from_native(
     retryable: bool,
     attempts: int = 0,
     possibly_billed: bool = False,
+    os_error: Optional[int] = None,
 ) -> PiaojuError:
     cls = error_class(name, band)
     return cls(
@@ -222,4 +229,5 @@ def _from_native(
         retryable=retryable,
         attempts=attempts,
         possibly_billed=possibly_billed,
+        os_error=os_error,
     )

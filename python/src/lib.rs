@@ -64,6 +64,7 @@ fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
                 e.retryable(),
                 e.attempts,
                 e.possibly_billed,
+                e.os_error,
             ),
         )?;
         Ok(PyErr::from_value(exc))
