@@ -4,7 +4,7 @@
 //! outside a boundary still go to the previous panic hook.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::btree_map::{BTreeMap, Entry};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
@@ -103,15 +103,16 @@ impl<T> Handles<T> {
             if token == 0 {
                 continue;
             }
-            let taken = self.table.with(true, BTreeMap::new, |t| {
-                if t.contains_key(&token) {
-                    true
-                } else {
-                    t.insert(token, Arc::clone(&value));
-                    false
-                }
-            });
-            if !taken {
+            let inserted = self
+                .table
+                .with(true, BTreeMap::new, |t| match t.entry(token) {
+                    Entry::Occupied(_) => false,
+                    Entry::Vacant(v) => {
+                        v.insert(Arc::clone(&value));
+                        true
+                    }
+                });
+            if inserted {
                 return token;
             }
         }

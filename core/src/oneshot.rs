@@ -8,50 +8,72 @@
 //! while calls use it lives until they end.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 
 use crate::config::{ascii_json_from_env, ascii_json_of, Config};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{Document, DocumentType};
-use crate::process::ForkSafeLock;
+use crate::process::{ForkSafeLock, ProcessLocal};
 use crate::text::{ascii_json, strip_bom};
 use crate::Client;
 
 /// How many clients one-shot calls keep (one per configuration).
 pub(crate) const CLIENTS: usize = 16;
 
-/// The kept clients, the most recently used last. A child process after `fork()` may start
-/// with none (see [`ForkSafeLock`]); the clients themselves are safe to use there.
-static KEPT: ForkSafeLock<Vec<(Config, Arc<Client>)>> = ForkSafeLock::new(Vec::new());
+/// A kept configuration's client, made once: the first call for a configuration makes it
+/// while the others for the same configuration wait (so 16 threads starting together make one
+/// client, open its cache once and fetch one token). Per process: a child after `fork()`
+/// makes its own, never waiting on a lock its parent's thread held.
+type Slot = Arc<ProcessLocal<Mutex<Option<Arc<Client>>>>>;
+
+/// The kept configurations, the most recently used last. A child process after `fork()` may
+/// start with none (see [`ForkSafeLock`]).
+static KEPT: ForkSafeLock<Vec<(Config, Slot)>> = ForkSafeLock::new(Vec::new());
 
 /// The kept client of this configuration, made (and kept) if there is none.
 fn client_for(config: Config) -> Result<Arc<Client>> {
-    let find = |kept: &mut Vec<(Config, Arc<Client>)>, config: &Config| {
-        let i = kept.iter().position(|(c, _)| c == config)?;
-        let entry = kept.remove(i);
-        let client = Arc::clone(&entry.1);
+    let (slot, evicted) = KEPT.with(true, Vec::new, |kept| {
+        let entry = match kept.iter().position(|(c, _)| *c == config) {
+            Some(i) => kept.remove(i),
+            None => (
+                config.clone(),
+                Arc::new(ProcessLocal::new(Mutex::new(None))),
+            ),
+        };
+        let slot = Arc::clone(&entry.1);
         kept.push(entry);
-        Some(client)
-    };
-    if let Some(client) = KEPT.with(true, Vec::new, |kept| find(kept, &config)) {
-        return Ok(client);
-    }
-    // Made outside the lock (it may read CA files and open the cache); if another thread made
-    // one for this configuration meanwhile, that one is used and this one dropped unused.
-    let made = Arc::new(Client::new(config.clone())?);
-    let (client, evicted) = KEPT.with(true, Vec::new, |kept| match find(kept, &config) {
-        Some(client) => (client, None),
-        None => {
-            kept.push((config, Arc::clone(&made)));
-            let evicted = (kept.len() > CLIENTS).then(|| kept.remove(0));
-            (made, evicted)
-        }
+        let evicted = (kept.len() > CLIENTS).then(|| kept.remove(0));
+        (slot, evicted)
     });
-    // Dropped outside the lock; calls still using it keep it alive.
+    // Dropped outside the lock; calls still using its client keep it alive.
     drop(evicted);
-    Ok(client)
+    let mut made = slot
+        .get(|| Mutex::new(None))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(client) = &*made {
+        return Ok(Arc::clone(client));
+    }
+    // Made outside KEPT's lock (it may read CA files and open the cache). On failure nothing
+    // is kept: the next call tries again (and reports its own error).
+    match Client::new(config) {
+        Ok(client) => {
+            let client = Arc::new(client);
+            *made = Some(Arc::clone(&client));
+            Ok(client)
+        }
+        Err(e) => {
+            drop(made);
+            let forgotten = KEPT.with(true, Vec::new, |kept| {
+                let i = kept.iter().position(|(_, s)| Arc::ptr_eq(s, &slot))?;
+                Some(kept.remove(i))
+            });
+            drop(forgotten);
+            Err(e)
+        }
+    }
 }
 
 /// How many clients one-shot calls keep right now (tests).
@@ -356,6 +378,15 @@ mod tests {
             }
         }
         assert_eq!(kept_clients(), CLIENTS);
+        // A configuration whose client cannot be made is not kept.
+        let unusable = Config::from_json(r#"{"tls":{"ca_file":"/nonexistent/ca.pem"}}"#).unwrap();
+        assert_eq!(
+            client_for(unusable.clone()).unwrap_err().code,
+            ErrorCode::InvalidConfig
+        );
+        assert!(KEPT.with(false, Vec::new, |kept| kept
+            .iter()
+            .all(|(c, _)| *c != unusable)));
         // The same configuration twice: one client.
         let config = Config::from_json(r#"{"juhe":{"key":"kept"},"timeout_ms":900001}"#).unwrap();
         let a = client_for(config.clone()).unwrap();

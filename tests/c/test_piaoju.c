@@ -658,6 +658,7 @@ static void test_image_fit(void) {
     bmp[28] = 24; /* bits per pixel */
     for (i = 54; i < size; i++) bmp[i] = (unsigned char)(i * 7);
     CHECK(pj_recognize_shopping_receipt(client, bmp, size, &json) == PJ_STATUS_OK, "an over-limit BMP is fitted");
+    if (!contains(json, "\"fitted\":true")) fprintf(stderr, "  got %.400s\n", json ? json : "(null)");
     CHECK(contains(json, "\"fitted\":true") && contains(json, "\"format\":\"jpeg\",\"width\":4096"),
           "the result says what was sent");
     pj_string_free(json);
@@ -1127,6 +1128,7 @@ static void *shared_call_worker(void *arg) {
     struct shared_call *c = arg;
     char *out = pj_call(c->request);
     c->ok = contains(out, "\"ok\":true") && contains(out, "\"total_amount\":\"12.50\"");
+    if (!c->ok) fprintf(stderr, "  pj_call from a thread: %.400s\n", out ? out : "(null)");
     pj_string_free(out);
     return NULL;
 }
