@@ -370,7 +370,7 @@ mod tests {
         #[cfg(target_os = "linux")]
         {
             assert_eq!(e.os_error, Some(111), "{e}");
-            assert!(e.message.contains("(ECONNREFUSED, os error 111)"), "{e}");
+            assert!(e.message.contains("(ECONNREFUSED: os error 111)"), "{e}");
         }
     }
 }

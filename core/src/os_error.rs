@@ -65,12 +65,13 @@ const ERRNO: &[(i32, &str, &str)] = &[
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 const ERRNO: &[(i32, &str, &str)] = &[];
 
-/// What the OS said, in English: `no such file or directory (ENOENT, os error 2)`.
+/// What the OS said, in English: `no such file or directory (ENOENT: os error 2)`.
 pub(crate) fn describe(e: &io::Error) -> OsError {
     match e.raw_os_error() {
         Some(n) => {
             let text = match ERRNO.iter().find(|(code, ..)| *code == n) {
-                Some((_, name, meaning)) => format!("{meaning} ({name}, os error {n})"),
+                // No comma: messages land in CSV files read by simple tools.
+                Some((_, name, meaning)) => format!("{meaning} ({name}: os error {n})"),
                 // ErrorKind's text is Rust's own English, never the C library's.
                 None => format!("{} (os error {n})", e.kind()),
             };
@@ -102,7 +103,7 @@ mod tests {
         let d = describe(&missing);
         assert_eq!(d.code, missing.raw_os_error());
         #[cfg(target_os = "linux")]
-        assert_eq!(d.text, "no such file or directory (ENOENT, os error 2)");
+        assert_eq!(d.text, "no such file or directory (ENOENT: os error 2)");
         // A number outside the table: the kind's English text.
         let odd = describe(&io::Error::from_raw_os_error(4000));
         assert_eq!(odd.code, Some(4000));

@@ -1095,7 +1095,7 @@ static void test_os_errors_in_english_under_another_locale(void) {
     client = new_client(config("", "access_token", 5000));
     CHECK(pj_recognize_shopping_receipt_file(client, fixture("no_such_file.png"), &json) == PJ_STATUS_IMAGE_UNREADABLE,
           "a missing file");
-    CHECK(contains(json, "no such file or directory (ENOENT, os error 2)") && contains(json, "\"os_error\":2"),
+    CHECK(contains(json, "no such file or directory (ENOENT: os error 2)") && contains(json, "\"os_error\":2"),
           "a missing file: English, os_error 2");
     CHECK(!contains(json, localized_enoent), "no localized text");
     if (contains(json, localized_enoent)) fprintf(stderr, "  got %s\n", json);
@@ -1107,7 +1107,7 @@ static void test_os_errors_in_english_under_another_locale(void) {
     json = NULL;
     CHECK(pj_recognize_shopping_receipt_file(client, fixture("receipt.png"), &json) == PJ_STATUS_CONNECT_FAILED,
           "a refused connection");
-    CHECK(contains(json, "(ECONNREFUSED, os error 111)") && contains(json, "\"os_error\":111"),
+    CHECK(contains(json, "(ECONNREFUSED: os error 111)") && contains(json, "\"os_error\":111"),
           "a refused connection: English, os_error 111");
     CHECK(!contains(json, localized_refused), "no localized text");
     pj_string_free(json);

@@ -125,7 +125,7 @@ def test_an_os_error_is_english_with_its_number(fixtures, tmp_path):
     with pytest.raises(piaoju.ImageError) as e:
         piaoju.Client(juhe_key="k").recognize_shopping_receipt(missing)
     assert e.value.os_error == 2
-    assert "no such file or directory (ENOENT, os error 2)" in e.value.message
+    assert "no such file or directory (ENOENT: os error 2)" in e.value.message
     assert str(missing) in e.value.message
     assert e.value.to_dict()["os_error"] == 2
     assert pickle.loads(pickle.dumps(e.value)).os_error == 2
