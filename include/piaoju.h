@@ -4,10 +4,18 @@
  * Conventions
  * - Every fallible function returns a pj_status; PJ_STATUS_OK (0) is success, any other value
  *   is a code of the error catalogue (see the pj_status enum and README).
- * - Strings passed in are UTF-8, NUL-terminated, and borrowed only for the duration of the call.
+ * - Strings passed in are NUL-terminated and borrowed only for the duration of the call. JSON
+ *   text is UTF-8 (a leading byte-order mark is ignored). File paths are bytes on Unix, passed
+ *   to the system as given (any code page); UTF-8 on Windows.
  * - Strings returned (char *) are owned by the caller and freed only with pj_string_free().
  *   Strings returned as const char * are static and never freed.
- * - Results and errors are JSON documents (schemas in README).
+ * - Results and errors are JSON documents (schemas in README), UTF-8; pure ASCII (\uXXXX
+ *   escapes, the same values once parsed) with the configuration key "ascii_json": true or
+ *   PIAOJU_ASCII_JSON=1. Messages are English; an OS error's number is in "os_error".
+ * - A pj_client is a handle, never dereferenced by the library: pj_client_free() during
+ *   calls is safe (they end normally), a freed or made-up handle is PJ_STATUS_INVALID_ARGUMENT.
+ * - Every call blocks up to its deadline (timeout_ms): call from a worker thread, never a UI
+ *   thread. All functions are thread-safe.
  * - No function panics or aborts across this boundary; every pointer is checked for NULL.
  */
 
@@ -144,8 +152,14 @@ typedef uint32_t pj_status;
 
 // An OCR client: configuration, connection pool and access-token cache.
 //
-// Opaque. Thread-safe: one client may be used from many threads at once.
-// Create with pj_client_new(), destroy with pj_client_free().
+// Opaque: a handle, never dereferenced by the library. Thread-safe: one client may be used
+// from many threads at once. Create with pj_client_new(), release with pj_client_free().
+//
+// Handle rules: a handle names its client until pj_client_free(). Calls in flight when it is
+// freed end normally (or by their deadline); the client's memory, connections and files go
+// with the last of them. A freed handle, or a pointer that never came from pj_client_new(),
+// is refused with PJ_STATUS_INVALID_ARGUMENT ("client was freed or is not a client"), never
+// undefined behaviour; freeing it again does nothing. Handles are not reused.
 typedef struct pj_client pj_client;
 
 
@@ -156,35 +170,48 @@ extern "C" {
 
 // Create a client.
 //
-// `config_json`: the configuration JSON (README, "Configuration"), borrowed for the call. A
-// JSON object is the whole configuration ("{}" is empty; the environment is not read); NULL
-// reads the PIAOJU_* environment variables instead; anything else is PJ_STATUS_INVALID_CONFIG.
-// `out_client`: receives the new client on success (owned by the caller, free it with
-// pj_client_free()); left untouched on failure. Must not be NULL.
+// `config_json`: the configuration JSON (README, "Configuration"), borrowed for the call; a
+// leading UTF-8 byte-order mark is ignored. A JSON object is the whole configuration ("{}" is
+// empty; the environment is not read); NULL reads the PIAOJU_* environment variables instead;
+// anything else is PJ_STATUS_INVALID_CONFIG.
+// `out_client`: receives the new client's handle on success (owned by the caller: release it
+// with pj_client_free(), once); left untouched on failure. Must not be NULL.
 // `out_error_json`: may be NULL. On failure receives the error JSON (free it with
-// pj_string_free()); on success is set to NULL.
+// pj_string_free()); on success is set to NULL. The error JSON is pure ASCII when the
+// configuration says "ascii_json": true, or (if it says nothing about it, is not JSON, or is
+// NULL) when PIAOJU_ASCII_JSON=1.
 //
 // Returns PJ_STATUS_OK, or a usage status (invalid JSON, unknown key, wrong type, NULL
 // `out_client`, invalid UTF-8). Thread-safe.
 pj_status pj_client_new(const char *config_json, pj_client **out_client, char **out_error_json);
 
-// Destroy a client. NULL is ignored. The client must not be in use by another thread, and
-// must not be used afterwards.
+// Release a client's handle. NULL, a handle already released and a pointer that is not a
+// client are ignored. Safe while other threads are calling with this client: their calls end
+// normally (or by their deadline), and the client goes with the last of them. The handle
+// must not be used afterwards (a call with it gets PJ_STATUS_INVALID_ARGUMENT). Thread-safe.
 void pj_client_free(pj_client *client);
 
 // Recognize a shopping receipt (Juhe) from image bytes in memory.
 //
-// `client`: borrowed; may be shared by several threads at once. `image`/`image_len`: the file's
-// bytes (jpg, png or bmp), borrowed for the call.
+// `client`: a handle from pj_client_new(); may be shared by several threads at once, and
+// released by pj_client_free() during the call (the call ends normally). A freed handle or a
+// pointer that is not a client gives PJ_STATUS_INVALID_ARGUMENT.
+// `image`/`image_len`: the file's bytes (jpg, png or bmp), borrowed for the call.
 // `out_json`: must not be NULL (PJ_STATUS_INVALID_ARGUMENT before anything is sent); always
-// set, to the receipt JSON on success or to the error JSON on failure; free it with
-// pj_string_free().
-// Returns PJ_STATUS_OK or the error's status. Blocks for at most the configured timeout.
+// set, to the receipt JSON on success or to the error JSON on failure (pure ASCII when the
+// client's configuration has "ascii_json": true); free it with pj_string_free().
+// Returns PJ_STATUS_OK or the error's status. Blocks for at most the configured timeout:
+// never call it on a UI thread. Thread-safe.
 pj_status pj_recognize_shopping_receipt(const pj_client *client, const uint8_t *image, size_t image_len, char **out_json);
 
 // Recognize a shopping receipt (Juhe) from an image file.
 //
-// `path`: UTF-8 path, borrowed for the call. Otherwise as pj_recognize_shopping_receipt().
+// `path`: NUL-terminated, borrowed for the call. On Unix (Linux, macOS) the bytes of the file
+// name as given, whatever their encoding: a name in GBK or any code page is read as the file
+// system holds it (a message shows bytes that are not UTF-8 as \xNN). On Windows, UTF-8,
+// converted to UTF-16 for the system (other code pages: not supported; pass the bytes with
+// pj_recognize_shopping_receipt() instead).
+// Otherwise as pj_recognize_shopping_receipt().
 pj_status pj_recognize_shopping_receipt_file(const pj_client *client, const char *path, char **out_json);
 
 // Recognize a used-car sales invoice (ChinaUMS) from image bytes in memory (png, jpg or pdf).
@@ -199,15 +226,24 @@ pj_status pj_recognize_used_car_invoice_file(const pj_client *client, const char
 
 // One call, JSON in and JSON out, for hosts that can only pass strings.
 //
-// `request_json` (borrowed): {"config": {...}, "operation": "shopping_receipt" |
-// "used_car_invoice", "image_path": "..." | "image_base64": "..."}. A "config" object is the
-// whole configuration; without a "config" key the PIAOJU_* environment variables are read.
+// `request_json` (borrowed, UTF-8; a leading byte-order mark is ignored): {"config": {...},
+// "operation": "shopping_receipt" | "used_car_invoice", and one of "image_path": "..." (UTF-8,
+// as JSON text is), "image_path_hex": "..." (the path's bytes in hexadecimal, for a file name
+// that is not UTF-8; Unix) or "image_base64": "..."}. A "config" object is the whole
+// configuration; without a "config" key the PIAOJU_* environment variables are read.
+// Clients are kept for the next calls, one per (resolved) configuration, up to 16, the least
+// recently used going first: repeated calls with one configuration share its connections,
+// access token, rate limits (max_qps, max_in_flight), retry budget and cache.
 // Returns {"ok": true, "result": {...}} or {"ok": false, "error": {...}}; never NULL, even for
-// NULL or malformed input. The caller owns the result: free it with pj_string_free().
+// NULL or malformed input; pure ASCII when the configuration has "ascii_json": true (or, for
+// a request without "config" or one that cannot be read, PIAOJU_ASCII_JSON=1). The caller
+// owns the result: free it with pj_string_free(). Blocks for at most the configured timeout.
 // Thread-safe.
 char *pj_call(const char *request_json);
 
-// Free a string returned by this library. NULL is ignored. Each string is freed once.
+// Free a string returned by this library (a char * result, error or pj_call() answer). NULL is
+// ignored. Each string is freed once, with this function only (never free(), a runtime's own
+// allocator or a string class's destructor). Thread-safe.
 void pj_string_free(char *s);
 
 // The library version ("MAJOR.MINOR.PATCH"), equal to PIAOJU_VERSION of the header this

@@ -69,9 +69,12 @@ fn path_of_bytes(line: &[u8]) -> Result<PathBuf, String> {
     }
     #[cfg(not(unix))]
     {
-        std::str::from_utf8(line)
-            .map(PathBuf::from)
-            .map_err(|_| format!("a line of the input list is not UTF-8: {}", escaped(line)))
+        std::str::from_utf8(line).map(PathBuf::from).map_err(|_| {
+            format!(
+                "a line of the input list is not UTF-8: {}",
+                String::from_utf8_lossy(line)
+            )
+        })
     }
 }
 
@@ -83,20 +86,6 @@ pub struct InputName {
     pub text: String,
     /// The name's bytes in hex, when the name is not UTF-8.
     pub bytes_hex: Option<String>,
-}
-
-/// A name that is not UTF-8: ASCII as it is (a backslash doubled), every other byte as `\\xNN`
-/// (its text is in no known encoding, so no byte of it is shown as a character).
-fn escaped(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for &b in bytes {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b if b.is_ascii() => out.push(char::from(b)),
-            b => out.push_str(&format!("\\x{b:02X}")),
-        }
-    }
-    out
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -117,7 +106,7 @@ pub fn input_names(paths: &[PathBuf]) -> Vec<InputName> {
             None => {
                 let bytes = p.as_os_str().as_encoded_bytes();
                 InputName {
-                    text: escaped(bytes),
+                    text: piaoju::display_path(p),
                     bytes_hex: Some(hex(bytes)),
                 }
             }

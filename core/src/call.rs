@@ -245,7 +245,7 @@ impl Call<'_> {
                         match &parsed {
                             Ok(_) => r.limiter.succeeded(),
                             Err(e) if e.refused => {
-                                r.limiter.refused(e.retry_after);
+                                r.limiter.refused(e.retry_after());
                                 if let Some(b) = self.batch {
                                     b.refused.fetch_add(1, Ordering::SeqCst);
                                 }
@@ -321,7 +321,7 @@ impl Call<'_> {
                 }
                 // A verdict on the image itself (no document in it, …): the answer is kept so
                 // that a rerun does not pay for it again.
-                if let (Some(c), Some(answer)) = (self.cache, e.verdict.take()) {
+                if let (Some(c), Some(answer)) = (self.cache, e.take_verdict()) {
                     let _ = c.record(key, answer, &self.deadline);
                 }
                 Err(e)

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::error::{Error, ErrorCode, Result};
 use crate::fit::ImageFit;
 use crate::retry::{RetryConfig, MAX_ATTEMPTS};
+use crate::text::strip_bom;
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 15_000;
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
@@ -63,6 +64,11 @@ pub struct Config {
     /// Keep successful answers, so the same image is never paid for twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheConfig>,
+    /// Every JSON text the C library returns for this configuration (results, errors,
+    /// `pj_call`'s answers) is pure ASCII, other characters as `\uXXXX` escapes: it survives a
+    /// host's code-page conversion. The same values once parsed. Default `false`.
+    #[serde(default)]
+    pub ascii_json: bool,
 }
 
 /// The result cache (`cache` in the configuration).
@@ -185,6 +191,7 @@ impl fmt::Debug for Config {
             .field("max_qps", &self.max_qps)
             .field("max_in_flight", &self.max_in_flight)
             .field("cache", &self.cache)
+            .field("ascii_json", &self.ascii_json)
             .finish()
     }
 }
@@ -322,9 +329,24 @@ impl Config {
         }
     }
 
-    /// Parse an explicit configuration: a JSON object. The environment is not read.
+    /// Parse an explicit configuration: a JSON object (a leading UTF-8 byte-order mark is
+    /// ignored). The environment is not read.
     pub fn from_json(text: &str) -> Result<Config> {
-        Config::from_value(parse_json(text)?)
+        Config::from_value(parse_json(strip_bom(text))?)
+    }
+
+    /// Whether the JSON handed back about this configuration text should be ASCII
+    /// ([`Config::ascii_json`]), known even when the configuration is unusable (for the error
+    /// saying so): the text's top-level `"ascii_json"` when it is a JSON object holding a
+    /// boolean there; otherwise `PIAOJU_ASCII_JSON` (`1`/`true`). `None` (no configuration
+    /// given) reads `PIAOJU_ASCII_JSON`, as [`Config::resolve`] does.
+    pub fn ascii_json_hint(json: Option<&str>) -> bool {
+        let given = json.and_then(|text| {
+            serde_json::from_str::<Value>(strip_bom(text))
+                .ok()
+                .and_then(|v| ascii_json_of(&v))
+        });
+        given.unwrap_or_else(ascii_json_from_env)
     }
 
     /// An explicit configuration from a parsed JSON object. The environment is not read.
@@ -444,6 +466,10 @@ impl Config {
             });
         }
         config.cache = get("PIAOJU_CACHE").map(|path| CacheConfig { path });
+        config.ascii_json = match choice("PIAOJU_ASCII_JSON", &["1", "0", "true", "false"])? {
+            Some(Value::String(v)) => v == "1" || v == "true",
+            _ => false,
+        };
         config.image_fit = choice("PIAOJU_IMAGE_FIT", &["auto", "off"])?
             .map(serde_json::from_value)
             .transpose()
@@ -555,6 +581,19 @@ impl Config {
     }
 }
 
+/// A configuration value's `ascii_json`, if it is an object holding a boolean there.
+pub(crate) fn ascii_json_of(config: &Value) -> Option<bool> {
+    config.get("ascii_json").and_then(Value::as_bool)
+}
+
+/// `PIAOJU_ASCII_JSON` is `1` or `true`.
+pub(crate) fn ascii_json_from_env() -> bool {
+    matches!(
+        std::env::var("PIAOJU_ASCII_JSON").as_deref(),
+        Ok("1") | Ok("true")
+    )
+}
+
 fn parse_json(text: &str) -> Result<Value> {
     if text.trim().is_empty() {
         return Err(config_error(
@@ -657,6 +696,62 @@ mod tests {
             Config::resolve_value(Some(serde_json::json!([])))
                 .unwrap_err()
                 .code,
+            ErrorCode::InvalidConfig
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_configuration_is_ignored() {
+        let c =
+            Config::from_json("\u{feff}{\"juhe\":{\"key\":\"k\"},\"ascii_json\":true}").unwrap();
+        assert_eq!(c.juhe.unwrap().key.as_deref(), Some("k"));
+        assert!(c.ascii_json);
+        assert_eq!(
+            Config::resolve(Some("\u{feff}{}")).unwrap(),
+            Config::default()
+        );
+        // Only one, and only first: anything else is still not JSON.
+        for bad in [
+            "\u{feff}",
+            "\u{feff}\u{feff}{}",
+            " \u{feff}{}",
+            "{}\u{feff}",
+        ] {
+            assert_eq!(
+                Config::from_json(bad).unwrap_err().code,
+                ErrorCode::InvalidConfig,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ascii_json_is_a_boolean_and_known_even_when_the_rest_fails() {
+        assert!(!Config::from_json("{}").unwrap().ascii_json);
+        for bad in [
+            r#"{"ascii_json":1}"#,
+            r#"{"ascii_json":"true"}"#,
+            r#"{"ascii_json":null}"#,
+        ] {
+            assert_eq!(
+                Config::from_json(bad).unwrap_err().code,
+                ErrorCode::InvalidConfig,
+                "{bad}"
+            );
+        }
+        // The hint reads the text's own key even when the configuration is invalid.
+        assert!(Config::ascii_json_hint(Some(
+            r#"{"ascii_json":true,"jueh":{}}"#
+        )));
+        assert!(Config::ascii_json_hint(Some(
+            "\u{feff}{\"ascii_json\":true,\"timeout_ms\":0}"
+        )));
+        assert!(!Config::ascii_json_hint(Some(r#"{"ascii_json":false}"#)));
+        let on = |n: &str| (n == "PIAOJU_ASCII_JSON").then(|| "1".to_string());
+        assert!(Config::from_lookup(on).unwrap().ascii_json);
+        let yes = |n: &str| (n == "PIAOJU_ASCII_JSON").then(|| "yes".to_string());
+        assert_eq!(
+            Config::from_lookup(yes).unwrap_err().code,
             ErrorCode::InvalidConfig
         );
     }

@@ -349,6 +349,16 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// What an answer that gave an error said beyond the error.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct AnswerFacts {
+    /// Its `Retry-After`.
+    pub retry_after: Option<std::time::Duration>,
+    /// Its body, when the error is the provider's verdict on the image itself (no document
+    /// detected, …): the cache keeps it so that a rerun does not pay for it again.
+    pub verdict: Option<Vec<u8>>,
+}
+
 /// Every failure of piaoju: a stable code, a message, and what the provider said.
 ///
 /// Messages never contain a key, an app key or a token.
@@ -369,11 +379,13 @@ pub struct Error {
     /// The provider's verdict came from the result cache (recorded by an earlier call for
     /// the same image): nothing was sent for it this time.
     pub cached: bool,
-    /// The `Retry-After` of the answer that gave this error, if any.
-    pub(crate) retry_after: Option<std::time::Duration>,
-    /// The answer's body, when the error is the provider's verdict on the image itself (no
-    /// document detected, …): the cache keeps it so that a rerun does not pay for it again.
-    pub(crate) verdict: Option<Vec<u8>>,
+    /// The operating system's error number when an OS error caused this one (`errno` on Unix,
+    /// the error code on Windows): a file that cannot be read, a refused connection. The
+    /// message says it in English, never in the host's locale.
+    pub os_error: Option<i32>,
+    /// What the answer that gave this error said beyond the error, if anything (boxed: an
+    /// error stays small).
+    pub(crate) answer: Option<Box<AnswerFacts>>,
     /// The call's batch was cancelled before its request was sent (the batch reports the
     /// image as not started, never as this error).
     pub(crate) cancelled: bool,
@@ -395,8 +407,8 @@ impl Error {
             attempts: 0,
             possibly_billed: false,
             cached: false,
-            retry_after: None,
-            verdict: None,
+            os_error: None,
+            answer: None,
             cancelled: false,
             refused: false,
         }
@@ -437,6 +449,12 @@ impl Error {
         self
     }
 
+    /// The OS error number behind this error.
+    pub fn with_os_error(mut self, code: Option<i32>) -> Error {
+        self.os_error = code;
+        self
+    }
+
     pub fn with_http_status(mut self, status: u16) -> Error {
         self.http_status = Some(status);
         self
@@ -444,6 +462,16 @@ impl Error {
 
     pub fn name(&self) -> &'static str {
         self.code.name()
+    }
+
+    /// The `Retry-After` of the answer that gave this error, if any.
+    pub(crate) fn retry_after(&self) -> Option<std::time::Duration> {
+        self.answer.as_ref().and_then(|a| a.retry_after)
+    }
+
+    /// Take the answer's body, when the error is a verdict on the image.
+    pub(crate) fn take_verdict(&mut self) -> Option<Vec<u8>> {
+        self.answer.as_mut().and_then(|a| a.verdict.take())
     }
 
     pub fn retryable(&self) -> bool {
@@ -464,7 +492,7 @@ impl Error {
 
 impl Serialize for Error {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Error", 12)?;
+        let mut st = s.serialize_struct("Error", 13)?;
         st.serialize_field("code", &self.code.as_u32())?;
         st.serialize_field("name", self.code.name())?;
         st.serialize_field("band", self.code.band().as_str())?;
@@ -477,6 +505,7 @@ impl Serialize for Error {
         st.serialize_field("attempts", &self.attempts)?;
         st.serialize_field("possibly_billed", &self.possibly_billed)?;
         st.serialize_field("cached", &self.cached)?;
+        st.serialize_field("os_error", &self.os_error)?;
         st.end()
     }
 }
@@ -624,6 +653,10 @@ mod tests {
         assert_eq!(v["attempts"], 0);
         assert_eq!(v["possibly_billed"], false);
         assert_eq!(v["cached"], false);
-        assert_eq!(v.as_object().unwrap().len(), 12);
+        assert_eq!(v["os_error"], serde_json::Value::Null);
+        assert_eq!(v.as_object().unwrap().len(), 13);
+        let e = Error::new(ErrorCode::ImageUnreadable, "gone").with_os_error(Some(2));
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["os_error"], 2);
     }
 }

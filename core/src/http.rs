@@ -44,8 +44,15 @@ fn config_error(msg: String) -> Error {
 
 /// The certificates of a PEM file (an `invalid_config` error if there are none).
 fn pem_certificates(path: &Path, what: &str) -> Result<Vec<Certificate<'static>>> {
-    let pem = std::fs::read(path)
-        .map_err(|e| config_error(format!("cannot read {what} {}: {e}", path.display())))?;
+    let pem = std::fs::read(path).map_err(|e| {
+        let os = crate::os_error::describe(&e);
+        config_error(format!(
+            "cannot read {what} {}: {}",
+            crate::text::display_path(path),
+            os.text
+        ))
+        .with_os_error(os.code)
+    })?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {
@@ -281,6 +288,15 @@ impl ureq::unversioned::resolver::Resolver for Resolver {
 
 fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
     let url = redact_url(url);
+    // An I/O error's own text may be the C library's, in the host's locale: said in English,
+    // with its number in `os_error`.
+    let (io, os_error) = match &e {
+        ureq::Error::Io(io) => {
+            let os = crate::os_error::describe(io);
+            (os.text, os.code)
+        }
+        _ => (String::new(), None),
+    };
     let (code, what) = match &e {
         ureq::Error::Timeout(t) => (ErrorCode::Timeout, format!("timed out ({t})")),
         ureq::Error::HostNotFound => (ErrorCode::ConnectFailed, "host not found".to_string()),
@@ -303,7 +319,7 @@ fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
             ErrorCode::InvalidConfig,
             format!("invalid request URL: {e}"),
         ),
-        ureq::Error::Io(io) => match io.kind() {
+        ureq::Error::Io(e) => match e.kind() {
             ErrorKind::TimedOut | ErrorKind::WouldBlock => {
                 (ErrorCode::Timeout, format!("timed out: {io}"))
             }
@@ -312,11 +328,11 @@ fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
                 format!("connection refused: {io}"),
             ),
             // The resolver's failure (std's getaddrinfo error has no kind of its own).
-            _ if io.to_string().contains("failed to lookup address") => {
+            _ if e.to_string().contains("failed to lookup address") => {
                 (ErrorCode::ConnectFailed, format!("host not found: {io}"))
             }
             // rustls reports a refused certificate as an I/O error of kind InvalidData.
-            ErrorKind::InvalidData if io.to_string().contains("certificate") => {
+            ErrorKind::InvalidData if e.to_string().contains("certificate") => {
                 (ErrorCode::TlsFailed, format!("TLS failed: {io}"))
             }
             _ => (
@@ -349,7 +365,8 @@ fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
         code,
         format!("{} request to {url}: {what}", provider.label()),
     )
-    .with_provider(provider);
+    .with_provider(provider)
+    .with_os_error(os_error);
     if before_sending {
         error
     } else {
@@ -384,5 +401,11 @@ mod tests {
         };
         let e = post_to(&format!("http://127.0.0.1:{port}/x"));
         assert_eq!(e.code, ErrorCode::ConnectFailed, "{e}");
+        // The OS error in English, its number apart.
+        #[cfg(target_os = "linux")]
+        {
+            assert_eq!(e.os_error, Some(111), "{e}");
+            assert!(e.message.contains("(ECONNREFUSED: os error 111)"), "{e}");
+        }
     }
 }

@@ -128,25 +128,26 @@ fn too_large(what: &str) -> Error {
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
+    // The path as bytes, escaped where it is not UTF-8; the OS error in English (never the
+    // host's locale), its number in `os_error`.
+    let shown = crate::text::display_path(path);
     let unreadable = |e: std::io::Error| {
+        let os = crate::os_error::describe(&e);
         Error::new(
             ErrorCode::ImageUnreadable,
-            format!("cannot read image file {}: {e}", path.display()),
+            format!("cannot read image file {shown}: {}", os.text),
         )
+        .with_os_error(os.code)
     };
     let meta = std::fs::metadata(path).map_err(unreadable)?;
     if !meta.is_file() {
         return Err(Error::new(
             ErrorCode::ImageUnreadable,
-            format!("image path {} is not a regular file", path.display()),
+            format!("image path {shown} is not a regular file"),
         ));
     }
     if meta.len() > MAX_IMAGE_LEN {
-        return Err(too_large(&format!(
-            "file {} of {} bytes",
-            path.display(),
-            meta.len()
-        )));
+        return Err(too_large(&format!("file {shown} of {} bytes", meta.len())));
     }
     // At most one byte more than the limit, even if the file grew since its size was read.
     let mut data = Vec::with_capacity(meta.len() as usize);

@@ -43,8 +43,10 @@ mod limit;
 mod model;
 mod normalize;
 mod oneshot;
+mod os_error;
 mod process;
 mod retry;
+mod text;
 mod wire;
 
 #[cfg(test)]
@@ -69,6 +71,7 @@ pub use model::{
 };
 pub use oneshot::call_json;
 pub use retry::RetryConfig;
+pub use text::{ascii_json, display_path};
 
 /// Internals measured by `examples/form_body_bench.rs` (feature `bench`; not API).
 #[cfg(feature = "bench")]

@@ -3,8 +3,9 @@
 //! never touches its parent's (never reads an answer meant for the parent, never waits on a lock
 //! a parent's thread held at the moment of the fork).
 
+use std::cell::UnsafeCell;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 struct Entry<T> {
     pid: u32,
@@ -103,6 +104,91 @@ impl<T> Drop for ProcessLocal<T> {
     }
 }
 
+/// A lock that a process never waits on forever: one held by a thread of another process (a
+/// parent's thread at the moment of a `fork()`, which will never release it here) is taken
+/// over. If that thread was changing the value (`writes`), the value may be half-changed, so
+/// the taker starts from a fresh one (the old one is leaked, never read). A spin lock that
+/// yields: hold it only for a few map operations.
+pub(crate) struct ForkSafeLock<T> {
+    /// 0 when free; otherwise the holder's process id shifted left by one, and whether it
+    /// writes in the lowest bit.
+    word: AtomicU64,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the value is only reached by the one thread holding the lock.
+unsafe impl<T: Send> Send for ForkSafeLock<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for ForkSafeLock<T> {}
+
+/// Releases the lock when dropped (a panic inside included).
+struct Unlock<'a>(&'a AtomicU64);
+
+impl Drop for Unlock<'_> {
+    fn drop(&mut self) {
+        self.0.store(0, Ordering::Release);
+    }
+}
+
+impl<T> ForkSafeLock<T> {
+    pub const fn new(value: T) -> ForkSafeLock<T> {
+        ForkSafeLock {
+            word: AtomicU64::new(0),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// Run `f` on the value, holding the lock. `writes`: whether `f` changes the value (a
+    /// fork in the middle could leave it half-changed); `fresh` makes the value a child
+    /// starts from when its parent's thread was changing it at the fork.
+    pub fn with<R>(
+        &self,
+        writes: bool,
+        fresh: impl FnOnce() -> T,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> R {
+        let pid = u64::from(std::process::id());
+        let mine = (pid << 1) | u64::from(writes);
+        let mut spins = 0u32;
+        loop {
+            match self
+                .word
+                .compare_exchange_weak(0, mine, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(0) => {}
+                Err(held) if held >> 1 == pid => {
+                    // A thread of this process holds it for a moment.
+                    spins += 1;
+                    if spins < 100 {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+                Err(held) => {
+                    // Held by a thread that does not exist in this process.
+                    if self
+                        .word
+                        .compare_exchange(held, mine, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok()
+                    {
+                        if held & 1 == 1 {
+                            // SAFETY: the lock is ours now.
+                            let old = std::mem::replace(unsafe { &mut *self.value.get() }, fresh());
+                            std::mem::forget(old);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        let _unlock = Unlock(&self.word);
+        // SAFETY: the lock is held until `_unlock` is dropped, after `f` returns.
+        f(unsafe { &mut *self.value.get() })
+    }
+}
+
 impl<T> std::fmt::Debug for ProcessLocal<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ProcessLocal")
@@ -113,6 +199,35 @@ impl<T> std::fmt::Debug for ProcessLocal<T> {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn a_lock_held_by_another_process_is_taken_over() {
+        let lock = ForkSafeLock::new(vec![1, 2]);
+        assert_eq!(lock.with(false, Vec::new, |v| v.len()), 2);
+        // As a child sees it: a thread of its parent held it, reading, at the fork.
+        lock.word.store(u64::from(u32::MAX) << 1, Ordering::SeqCst);
+        assert_eq!(lock.with(false, Vec::new, |v| v.clone()), vec![1, 2]);
+        // ... or writing: the value may be half-changed, so it starts afresh.
+        lock.word
+            .store((u64::from(u32::MAX) << 1) | 1, Ordering::SeqCst);
+        assert_eq!(lock.with(true, || vec![9], |v| v.clone()), vec![9]);
+        assert_eq!(lock.word.load(Ordering::SeqCst), 0, "released");
+    }
+
+    #[test]
+    fn threads_of_one_process_take_turns() {
+        let lock = ForkSafeLock::new(0u64);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..10_000 {
+                        lock.with(true, || 0, |n| *n += 1);
+                    }
+                });
+            }
+        });
+        assert_eq!(lock.with(false, || 0, |n| *n), 40_000);
+    }
 
     #[test]
     fn the_value_is_made_once_per_process() {

@@ -210,6 +210,48 @@ proptest! {
     }
 
     #[test]
+    fn ascii_json_is_ascii_and_parses_to_the_same_value(s in any::<String>(), v in json()) {
+        let text = serde_json::to_string(&s).unwrap();
+        let ascii = crate::ascii_json(&text);
+        prop_assert!(ascii.bytes().all(|b| b < 0x80), "{}", ascii);
+        prop_assert_eq!(serde_json::from_str::<String>(&ascii).unwrap(), s);
+        // (Compared with the UTF-8 text parsed the same way: serde_json's float parsing is
+        // not always exact, whatever the escapes.)
+        let text = v.to_string();
+        let ascii = crate::ascii_json(&text);
+        prop_assert!(ascii.is_ascii());
+        prop_assert_eq!(
+            serde_json::from_str::<Value>(&ascii).unwrap(),
+            serde_json::from_str::<Value>(&text).unwrap()
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_path_shown_in_a_message_gives_back_its_bytes(bytes in prop::collection::vec(any::<u8>(), 0..40)) {
+        use std::os::unix::ffi::OsStrExt;
+        let shown = crate::display_path(std::path::Path::new(std::ffi::OsStr::from_bytes(&bytes)));
+        // Undo the escapes: the bytes come back, so two paths never show the same.
+        let mut back = Vec::new();
+        let mut rest = shown.as_str();
+        while let Some(c) = rest.chars().next() {
+            if let Some(after) = rest.strip_prefix("\\\\") {
+                back.push(b'\\');
+                rest = after;
+            } else if let Some(after) = rest.strip_prefix("\\x") {
+                back.push(u8::from_str_radix(&after[..2], 16).unwrap());
+                rest = &after[2..];
+            } else {
+                let mut buf = [0; 4];
+                back.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        prop_assert_eq!(back, bytes);
+        prop_assert!(!shown.contains(|c: char| c.is_control()));
+    }
+
+    #[test]
     fn form_bodies_decode_to_the_key_and_the_base64_of_the_image(
         image in prop::collection::vec(any::<u8>(), 0..20_000),
         key in ".{0,12}",

@@ -174,7 +174,7 @@ impl Retrier {
             if n >= self.config.max_attempts || !safe_to_retry(&e) {
                 return Err(e);
             }
-            let delay = self.delay(n, e.retry_after);
+            let delay = self.delay(n, e.retry_after());
             let left = match deadline.remaining(provider, "retrying") {
                 Ok(left) => left,
                 Err(_) => return Err(e),
@@ -315,7 +315,10 @@ mod tests {
         });
         let short = Deadline::after(Duration::from_millis(200));
         let mut e = err(ErrorCode::RateLimited, Some(429), false);
-        e.retry_after = Some(Duration::from_secs(30));
+        e.answer = Some(Box::new(crate::error::AnswerFacts {
+            retry_after: Some(Duration::from_secs(30)),
+            verdict: None,
+        }));
         let started = std::time::Instant::now();
         let got = slow
             .run(&short, Provider::Juhe, None, false, || -> Result<()> {

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::error::{Error, ErrorCode, Provider, Result};
+use crate::error::{AnswerFacts, Error, ErrorCode, Provider, Result};
 
 /// A completed HTTP exchange: any status, and the body bytes (what the parsers read).
 #[derive(Debug)]
@@ -88,16 +88,23 @@ pub(crate) fn parsed<T>(
     match parse(&answer) {
         Ok(value) => Ok((value, answer.body)),
         Err(e) if e.code.band() == crate::error::Band::Recognition => Err(Error {
-            retry_after: answer.retry_after,
             possibly_billed: true,
-            verdict: Some(answer.body),
+            answer: Some(Box::new(AnswerFacts {
+                retry_after: answer.retry_after,
+                verdict: Some(answer.body),
+            })),
             ..e
         }),
         // Refused for the provider's rate: not processed.
         Err(e) => Err(Error {
-            retry_after: answer.retry_after,
             refused: !e.possibly_billed
                 && matches!(e.code, ErrorCode::RateLimited | ErrorCode::IpRateLimited),
+            answer: answer.retry_after.map(|r| {
+                Box::new(AnswerFacts {
+                    retry_after: Some(r),
+                    verdict: None,
+                })
+            }),
             ..e
         }),
     }

@@ -35,14 +35,21 @@ fn the_same_configuration_means_the_same_client_everywhere() {
         let [env, config, expected] = cols[..] else {
             panic!("bad case line {line:?}");
         };
-        match env {
-            "set" => std::env::set_var("PIAOJU_JUHE_KEY", "key-from-the-environment"),
-            _ => std::env::remove_var("PIAOJU_JUHE_KEY"),
+        std::env::remove_var("PIAOJU_JUHE_KEY");
+        std::env::remove_var("PIAOJU_ASCII_JSON");
+        for setting in env.split('+').filter(|s| *s != "-") {
+            match setting.split_once('=') {
+                None if setting == "set" => {
+                    std::env::set_var("PIAOJU_JUHE_KEY", "key-from-the-environment")
+                }
+                Some(("ascii", v)) => std::env::set_var("PIAOJU_ASCII_JSON", v),
+                _ => panic!("unknown environment setting {setting:?} in {line:?}"),
+            }
         }
         let config = (config != "NULL").then_some(config);
         assert_eq!(receipt_status(config), expected, "{line}");
         assert_eq!(one_shot_status(config), expected, "pj_call: {line}");
         n += 1;
     }
-    assert_eq!(n, 11);
+    assert_eq!(n, 18);
 }

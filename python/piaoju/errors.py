@@ -41,6 +41,7 @@ _FIELDS = (
     "attempts",
     "possibly_billed",
     "cached",
+    "os_error",
 )
 
 
@@ -59,6 +60,7 @@ class PiaojuError(Exception):
     attempts: int
     possibly_billed: bool
     cached: bool
+    os_error: Optional[int]
 
     def __init__(
         self,
@@ -75,6 +77,7 @@ class PiaojuError(Exception):
         attempts: int = 0,
         possibly_billed: bool = False,
         cached: bool = False,
+        os_error: Optional[int] = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -89,6 +92,7 @@ class PiaojuError(Exception):
         self.attempts = attempts
         self.possibly_billed = possibly_billed
         self.cached = cached
+        self.os_error = os_error
 
     def to_dict(self) -> Dict[str, Any]:
         """The error as the JSON object the C ABI hands out (the core's error payload)."""

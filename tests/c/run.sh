@@ -9,8 +9,10 @@ cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}/debug
 build=$(mktemp -d)
 sandbox_pid=
+sandbox2_pid=
 cleanup() {
   [ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null
+  [ -n "$sandbox2_pid" ] && kill "$sandbox2_pid" 2>/dev/null
   rm -rf "$build"
 }
 trap cleanup EXIT
@@ -21,6 +23,21 @@ if ! need valgrind || ! need pkg-config; then
   (apt-get update -qq && apt-get install -y -qq valgrind pkg-config) >/dev/null || { echo "cannot install valgrind/pkg-config"; exit 1; }
 fi
 
+# A locale whose strerror is not English, for test_os_errors_in_english_under_another_locale:
+# zh_CN.UTF-8, made with localedef into the target directory (kept for the next run; LOCPATH
+# points the tests at it, so nothing system-wide changes). Needs the locale sources (package
+# locales) and glibc's Chinese messages (libc-l10n).
+locale_dir=${CARGO_TARGET_DIR:-$root/target}/c-test-locale
+if [ ! -d "$locale_dir/zh_CN.UTF-8" ]; then
+  if [ ! -f /usr/share/i18n/locales/zh_CN ] || [ ! -f /usr/share/locale/zh_CN/LC_MESSAGES/libc.mo ] || ! need localedef; then
+    echo "installing locales and libc-l10n"
+    (apt-get update -qq && apt-get install -y -qq locales libc-l10n) >/dev/null || echo "cannot install locales/libc-l10n"
+  fi
+  mkdir -p "$locale_dir"
+  localedef -i zh_CN -f UTF-8 "$locale_dir/zh_CN.UTF-8" || echo "localedef zh_CN.UTF-8 failed"
+fi
+locale_env=(LOCPATH="$locale_dir" PIAOJU_TEST_LOCALE=zh_CN.UTF-8)
+
 cargo build -p piaoju-ffi -p piaoju-sandbox || exit 1
 
 for v in $(env | sed -n 's/^\(PIAOJU_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
@@ -30,6 +47,12 @@ sandbox_pid=$!
 for _ in $(seq 1 100); do [ -s "$build/url" ] && break; sleep 0.1; done
 [ -s "$build/url" ] || { echo "sandbox did not start"; exit 1; }
 export PIAOJU_SANDBOX_URL=$(cat "$build/url")
+# A second sandbox, for the test that counts its requests, tokens and connections.
+"$target/piaoju-sandbox" --url-file "$build/url2" --exit-after 1800 >/dev/null &
+sandbox2_pid=$!
+for _ in $(seq 1 100); do [ -s "$build/url2" ] && break; sleep 0.1; done
+[ -s "$build/url2" ] || { echo "second sandbox did not start"; exit 1; }
+export PIAOJU_SANDBOX2_URL=$(cat "$build/url2")
 export PIAOJU_FIXTURES="$root/tests/fixtures"
 
 passed=0
@@ -47,23 +70,23 @@ CFLAGS="-std=c99 -Wall -Wextra -Wpedantic -Werror -g -I$root/include"
 STATIC_LIBS="-lpthread -ldl -lm -lrt -lgcc_s -lc"
 
 step compile-shared gcc $CFLAGS tests/c/test_piaoju.c -o "$build/test_shared" -L"$target" -lpiaoju -lpthread
-step run-shared env LD_LIBRARY_PATH="$target" "$build/test_shared"
+step run-shared env LD_LIBRARY_PATH="$target" "${locale_env[@]}" "$build/test_shared"
 step compile-static gcc $CFLAGS tests/c/test_piaoju.c -o "$build/test_static" "$target/libpiaoju.a" $STATIC_LIBS
 step static-has-no-dynamic-piaoju sh -c "! ldd '$build/test_static' | grep -q libpiaoju"
-step run-static "$build/test_static"
+step run-static env "${locale_env[@]}" "$build/test_static"
 step compile-dlopen gcc $CFLAGS tests/c/test_dlopen.c -o "$build/test_dlopen" -ldl
 step run-dlopen "$build/test_dlopen" "$target/libpiaoju.so" "$PIAOJU_SANDBOX_URL" "$root/tests/fixtures/receipt.png"
-step valgrind env LD_LIBRARY_PATH="$target" PIAOJU_TEST_NO_TIMING_BOUNDS=1 valgrind --quiet --error-exitcode=99 --leak-check=full \
+step valgrind env LD_LIBRARY_PATH="$target" PIAOJU_TEST_NO_TIMING_BOUNDS=1 "${locale_env[@]}" valgrind --quiet --error-exitcode=99 --leak-check=full \
   --errors-for-leak-kinds=definite --show-leak-kinds=definite "$build/test_shared"
 step compile-asan gcc $CFLAGS -fsanitize=address -fno-omit-frame-pointer tests/c/test_piaoju.c \
   -o "$build/test_asan" -L"$target" -lpiaoju -lpthread
 step asan-is-linked sh -c "ldd '$build/test_asan' | grep -q libasan && nm -D '$build/test_asan' | grep -q __asan_init"
-step run-asan env LD_LIBRARY_PATH="$target" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$build/test_asan"
+step run-asan env LD_LIBRARY_PATH="$target" "${locale_env[@]}" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$build/test_asan"
 # ThreadSanitizer: the C side of the thread tests (the library itself is not instrumented).
 step compile-tsan gcc $CFLAGS -fsanitize=thread -fno-omit-frame-pointer tests/c/test_piaoju.c \
   -o "$build/test_tsan" -L"$target" -lpiaoju -lpthread
 step tsan-is-linked sh -c "ldd '$build/test_tsan' | grep -q libtsan"
-step run-tsan env LD_LIBRARY_PATH="$target" TSAN_OPTIONS=halt_on_error=1:exitcode=66:suppressions=$root/tests/c/tsan.supp "$build/test_tsan"
+step run-tsan env LD_LIBRARY_PATH="$target" "${locale_env[@]}" TSAN_OPTIONS=halt_on_error=1:exitcode=66:suppressions=$root/tests/c/tsan.supp "$build/test_tsan"
 step compile-cpp g++ -std=c++17 -Wall -Wextra -Werror -I"$root/include" tests/c/header_cpp.cpp \
   -o "$build/test_cpp" -L"$target" -lpiaoju
 step run-cpp env LD_LIBRARY_PATH="$target" "$build/test_cpp"

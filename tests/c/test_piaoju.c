@@ -1,11 +1,20 @@
 /* C tests of libpiaoju against the sandbox.
- * Environment: PIAOJU_SANDBOX_URL (e.g. http://127.0.0.1:40000), PIAOJU_FIXTURES (directory).
+ * Environment: PIAOJU_SANDBOX_URL (e.g. http://127.0.0.1:40000), PIAOJU_FIXTURES (directory),
+ * PIAOJU_SANDBOX2_URL (a sandbox only test_call_shares_clients uses: its counters are its own),
+ * PIAOJU_TEST_LOCALE (a locale whose strerror is not English, default zh_CN.UTF-8; run.sh
+ * makes it with localedef under LOCPATH).
  * Prints one line per failed check and a closing "N passed, N failed" line. */
 #define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <errno.h>
+#include <locale.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -332,10 +341,16 @@ static void test_config_rule(void) {
             CHECK(0, "a config case has three columns");
             continue;
         }
-        if (strcmp(env, "set") == 0) {
-            setenv("PIAOJU_JUHE_KEY", "key-from-the-environment", 1);
-        } else {
-            unsetenv("PIAOJU_JUHE_KEY");
+        unsetenv("PIAOJU_JUHE_KEY");
+        unsetenv("PIAOJU_ASCII_JSON");
+        if (strcmp(env, "-") != 0) {
+            char settings[256], *setting, *rest = NULL;
+            snprintf(settings, sizeof settings, "%s", env);
+            for (setting = strtok_r(settings, "+", &rest); setting; setting = strtok_r(NULL, "+", &rest)) {
+                if (strcmp(setting, "set") == 0) setenv("PIAOJU_JUHE_KEY", "key-from-the-environment", 1);
+                else if (strncmp(setting, "ascii=", 6) == 0) setenv("PIAOJU_ASCII_JSON", setting + 6, 1);
+                else CHECK(0, "a known environment setting");
+            }
         }
         if (strcmp(config, "NULL") == 0) config = NULL;
         st = pj_client_new(config, &client, NULL);
@@ -359,7 +374,8 @@ static void test_config_rule(void) {
     }
     fclose(f);
     unsetenv("PIAOJU_JUHE_KEY");
-    CHECK(cases == 11, "every config case ran");
+    unsetenv("PIAOJU_ASCII_JSON");
+    CHECK(cases == 18, "every config case ran");
 }
 
 static void test_threads(void) {
@@ -642,6 +658,7 @@ static void test_image_fit(void) {
     bmp[28] = 24; /* bits per pixel */
     for (i = 54; i < size; i++) bmp[i] = (unsigned char)(i * 7);
     CHECK(pj_recognize_shopping_receipt(client, bmp, size, &json) == PJ_STATUS_OK, "an over-limit BMP is fitted");
+    if (!contains(json, "\"fitted\":true")) fprintf(stderr, "  got %.400s\n", json ? json : "(null)");
     CHECK(contains(json, "\"fitted\":true") && contains(json, "\"format\":\"jpeg\",\"width\":4096"),
           "the result says what was sent");
     pj_string_free(json);
@@ -673,6 +690,522 @@ static void test_cache(void) {
     unlink(path);
 }
 
+static void sleep_ms(long ms) {
+    struct timespec t;
+    t.tv_sec = ms / 1000;
+    t.tv_nsec = (ms % 1000) * 1000000L;
+    nanosleep(&t, NULL);
+}
+
+static int is_ascii(const char *s) {
+    if (!s) return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80) return 0;
+    return 1;
+}
+
+/* Whether `s` is well-formed UTF-8. */
+static int is_utf8(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    if (!s) return 0;
+    while (*p) {
+        int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0) return 0;
+        p++;
+        while (n-- > 0) {
+            if ((*p & 0xC0) != 0x80) return 0;
+            p++;
+        }
+    }
+    return 1;
+}
+
+static unsigned hex4(const char *p) {
+    unsigned v = 0;
+    int i;
+    for (i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+        else return 0;
+    }
+    return v;
+}
+
+/* JSON text with its \uXXXX escapes of characters outside ASCII (surrogate pairs included)
+ * turned back into UTF-8; every other escape left as it is. The caller frees it. */
+static char *undo_ascii_escapes(const char *s) {
+    size_t i = 0, o = 0;
+    char *out = malloc(strlen(s) + 1);
+    if (!out) return NULL;
+    while (s[i]) {
+        if (s[i] == '\\' && s[i + 1] == 'u') {
+            unsigned cp = hex4(s + i + 2);
+            if (cp >= 0x80) {
+                size_t used = 6;
+                if (cp >= 0xD800 && cp < 0xDC00 && s[i + 6] == '\\' && s[i + 7] == 'u') {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(s + i + 8) - 0xDC00);
+                    used = 12;
+                }
+                if (cp < 0x800) {
+                    out[o++] = (char)(0xC0 | (cp >> 6));
+                } else if (cp < 0x10000) {
+                    out[o++] = (char)(0xE0 | (cp >> 12));
+                    out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                } else {
+                    out[o++] = (char)(0xF0 | (cp >> 18));
+                    out[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+                    out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                }
+                out[o++] = (char)(0x80 | (cp & 0x3F));
+                i += used;
+                continue;
+            }
+        }
+        if (s[i] == '\\' && s[i + 1]) out[o++] = s[i++]; /* an escape: both characters */
+        out[o++] = s[i++];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* The body of GET `path` from a sandbox at `base` ("http://127.0.0.1:PORT"); free it. */
+static char *http_get(const char *base, const char *path) {
+    const char *colon = strrchr(base, ':');
+    struct sockaddr_in addr;
+    char request[256], *body = NULL;
+    size_t used = 0, size = 0;
+    int fd;
+    if (!colon) return NULL;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((unsigned short)atoi(colon + 1));
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return NULL;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return NULL;
+    }
+    snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+    if (write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
+        close(fd);
+        return NULL;
+    }
+    for (;;) {
+        ssize_t n;
+        if (used + 4096 + 1 > size) {
+            char *bigger = realloc(body, size + 65536);
+            if (!bigger) break;
+            body = bigger;
+            size += 65536;
+        }
+        n = read(fd, body + used, 4096);
+        if (n <= 0) break;
+        used += (size_t)n;
+    }
+    close(fd);
+    if (body) body[used] = '\0';
+    return body;
+}
+
+/* A counter of the sandbox's /stats ("tokens_issued", ...), or -1. */
+static long sandbox_stat(const char *base, const char *name) {
+    char *body = http_get(base, "/stats"), key[64];
+    const char *at;
+    long v = -1;
+    snprintf(key, sizeof key, "\"%s\":", name);
+    if (body && (at = strstr(body, key)) != NULL) v = strtol(at + strlen(key), NULL, 10);
+    free(body);
+    return v;
+}
+
+/* A port on 127.0.0.1 that nothing listens on (bound, then closed). */
+static int closed_port(void) {
+    struct sockaddr_in addr;
+    socklen_t len = sizeof addr;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+        getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
+        port = ntohs(addr.sin_port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+struct flight {
+    const pj_client *client;
+    pj_status status;
+    int ok;
+    double ended;
+};
+
+static pthread_mutex_t flights_lock = PTHREAD_MUTEX_INITIALIZER;
+static int flights_started = 0;
+
+static void *flight_worker(void *arg) {
+    struct flight *f = arg;
+    char receipt[1024];
+    char *json = NULL;
+    fixture_into(receipt, sizeof receipt, "receipt.png");
+    pthread_mutex_lock(&flights_lock);
+    flights_started++;
+    pthread_mutex_unlock(&flights_lock);
+    f->status = pj_recognize_shopping_receipt_file(f->client, receipt, &json);
+    f->ok = f->status == PJ_STATUS_OK && contains(json, "\"total_amount\":\"12.50\"");
+    f->ended = now_ms();
+    pj_string_free(json);
+    return NULL;
+}
+
+/* pj_client_free() while 8 calls are in flight (the sandbox answers after 1.5 s): every call
+ * ends normally; the client goes with the last one (valgrind and ASan see no invalid access).
+ * Then the freed handle, a second free and made-up handles are refused or ignored. */
+static void test_free_during_calls(void) {
+    pj_client *client = new_client(config("/fault/delay=1500", "access_token", 30000));
+    pthread_t threads[8];
+    struct flight flights[8];
+    double freed_at;
+    int i, ok = 0, after = 0, waited;
+    char *json = NULL;
+    int not_a_client = 42;
+    const unsigned char byte = 0;
+
+    flights_started = 0;
+    for (i = 0; i < 8; i++) {
+        flights[i].client = client;
+        pthread_create(&threads[i], NULL, flight_worker, &flights[i]);
+    }
+    for (waited = 0; waited < 3000; waited++) {
+        int started;
+        pthread_mutex_lock(&flights_lock);
+        started = flights_started;
+        pthread_mutex_unlock(&flights_lock);
+        if (started == 8) break;
+        sleep_ms(10);
+    }
+    sleep_ms(300); /* each call has looked its client up and sent its request */
+    pj_client_free(client);
+    freed_at = now_ms();
+    for (i = 0; i < 8; i++) {
+        pthread_join(threads[i], NULL);
+        ok += flights[i].ok;
+        after += flights[i].ended > freed_at;
+    }
+    CHECK(ok == 8, "8 calls in flight during pj_client_free all end normally");
+    CHECK(after == 8, "and all of them ended after the free");
+
+    CHECK(pj_recognize_shopping_receipt_file(client, fixture("receipt.png"), &json) == PJ_STATUS_INVALID_ARGUMENT,
+          "a freed client is refused");
+    CHECK(contains(json, "client was freed or is not a client") && contains(json, "\"code\":100"),
+          "and the error says so");
+    pj_string_free(json);
+    pj_client_free(client); /* a second free does nothing */
+    pj_client_free((pj_client *)&not_a_client);
+    json = NULL;
+    CHECK(pj_recognize_used_car_invoice((const pj_client *)&not_a_client, &byte, 1, &json) == PJ_STATUS_INVALID_ARGUMENT,
+          "a pointer that is not a client is refused");
+    CHECK(contains(json, "client was freed or is not a client"), "and the error says so");
+    pj_string_free(json);
+    CHECK(not_a_client == 42, "nothing was written through it");
+}
+
+/* ascii_json: every JSON the library returns is pure ASCII, and the same as the UTF-8 form
+ * once its escapes are undone. */
+static void test_ascii_json(void) {
+    char cfg[2048], ascii_cfg[2048], request[4096];
+    pj_client *ascii_client, *utf8_client;
+    char *a = NULL, *u = NULL, *back, *err = NULL;
+    pj_client *none = NULL;
+    const char *missing = fixture("不存在的发票😀.png");
+
+    snprintf(cfg, sizeof cfg, "{\"juhe\": {\"key\": \"sandbox-juhe-key\", \"base_url\": \"%s\"}}", url);
+    snprintf(ascii_cfg, sizeof ascii_cfg,
+             "{\"juhe\": {\"key\": \"sandbox-juhe-key\", \"base_url\": \"%s\"}, \"ascii_json\": true}", url);
+    ascii_client = new_client(ascii_cfg);
+    utf8_client = new_client(cfg);
+
+    CHECK(pj_recognize_shopping_receipt_file(ascii_client, fixture("receipt.png"), &a) == PJ_STATUS_OK, "ascii receipt");
+    CHECK(pj_recognize_shopping_receipt_file(utf8_client, fixture("receipt.png"), &u) == PJ_STATUS_OK, "utf-8 receipt");
+    CHECK(is_ascii(a) && !is_ascii(u), "the result is ASCII with ascii_json only");
+    CHECK(contains(a, "\"shop_name\":\"\\u591a\\u53c8\\u597d\\u8d85\\u5e02\""), "多又好超市 as escapes");
+    back = undo_ascii_escapes(a);
+    CHECK(back && u && strcmp(back, u) == 0, "the ASCII result is the UTF-8 result once unescaped");
+    free(back);
+    pj_string_free(a);
+    pj_string_free(u);
+
+    a = u = NULL;
+    CHECK(pj_recognize_shopping_receipt_file(ascii_client, missing, &a) == PJ_STATUS_IMAGE_UNREADABLE, "ascii error");
+    CHECK(pj_recognize_shopping_receipt_file(utf8_client, missing, &u) == PJ_STATUS_IMAGE_UNREADABLE, "utf-8 error");
+    CHECK(is_ascii(a) && contains(a, "\\ud83d\\ude00"), "the error is ASCII, a surrogate pair beyond the BMP");
+    back = undo_ascii_escapes(a);
+    CHECK(back && u && strcmp(back, u) == 0, "the ASCII error is the UTF-8 error once unescaped");
+    free(back);
+    pj_string_free(a);
+    pj_string_free(u);
+
+    snprintf(request, sizeof request, "{\"config\": %s, \"operation\": \"shopping_receipt\", \"image_path\": \"%s\"}",
+             ascii_cfg, fixture("receipt.png"));
+    a = pj_call(request);
+    snprintf(request, sizeof request, "{\"config\": %s, \"operation\": \"shopping_receipt\", \"image_path\": \"%s\"}",
+             cfg, fixture("receipt.png"));
+    u = pj_call(request);
+    CHECK(is_ascii(a) && contains(a, "\"ok\":true") && contains(a, "\\u591a"), "pj_call's answer is ASCII");
+    back = undo_ascii_escapes(a);
+    CHECK(back && u && strcmp(back, u) == 0, "pj_call: the same answer once unescaped");
+    free(back);
+    pj_string_free(a);
+    pj_string_free(u);
+
+    /* pj_client_new's error: the configuration asks for ASCII even though it is invalid. */
+    CHECK(pj_client_new("{\"ascii_json\": true, \"钥匙\": 1}", &none, &err) == PJ_STATUS_INVALID_CONFIG,
+          "an unknown key");
+    CHECK(is_ascii(err) && contains(err, "\\u94a5\\u5319"), "pj_client_new's error is ASCII");
+    pj_string_free(err);
+    err = NULL;
+    CHECK(pj_client_new("{\"ascii_json\": \"yes\"}", &none, &err) == PJ_STATUS_INVALID_CONFIG,
+          "ascii_json is a boolean");
+    pj_string_free(err);
+    CHECK(none == NULL, "no client on failure");
+
+    /* PIAOJU_ASCII_JSON=1, with the configuration from the environment. */
+    setenv("PIAOJU_ASCII_JSON", "1", 1);
+    setenv("PIAOJU_JUHE_KEY", "sandbox-juhe-key", 1);
+    setenv("PIAOJU_JUHE_BASE_URL", url, 1);
+    {
+        pj_client *env_client = new_client(NULL);
+        a = NULL;
+        CHECK(pj_recognize_shopping_receipt_file(env_client, fixture("receipt.png"), &a) == PJ_STATUS_OK &&
+                  is_ascii(a) && contains(a, "\\u591a"),
+              "PIAOJU_ASCII_JSON=1: the result is ASCII");
+        pj_string_free(a);
+        pj_client_free(env_client);
+    }
+    snprintf(request, sizeof request, "{\"operation\": \"shopping_receipt\", \"image_path\": \"%s\"}", fixture("receipt.png"));
+    a = pj_call(request);
+    CHECK(is_ascii(a) && contains(a, "\"ok\":true") && contains(a, "\\u591a"),
+          "PIAOJU_ASCII_JSON=1: pj_call without a config answers ASCII");
+    pj_string_free(a);
+    setenv("PIAOJU_ASCII_JSON", "yes", 1);
+    err = NULL;
+    CHECK(pj_client_new(NULL, &none, &err) == PJ_STATUS_INVALID_CONFIG && contains(err, "PIAOJU_ASCII_JSON"),
+          "PIAOJU_ASCII_JSON=yes is a configuration error");
+    pj_string_free(err);
+    unsetenv("PIAOJU_ASCII_JSON");
+    unsetenv("PIAOJU_JUHE_KEY");
+    unsetenv("PIAOJU_JUHE_BASE_URL");
+
+    pj_client_free(ascii_client);
+    pj_client_free(utf8_client);
+}
+
+/* A UTF-8 byte-order mark (Notepad's "UTF-8") before a configuration or a request. */
+static void test_bom(void) {
+    char cfg[2048], request[4096];
+    pj_client *client = NULL;
+    char *json = NULL, *out;
+    snprintf(cfg, sizeof cfg, "\xEF\xBB\xBF{\"juhe\": {\"key\": \"sandbox-juhe-key\", \"base_url\": \"%s\"}}", url);
+    CHECK(pj_client_new(cfg, &client, NULL) == PJ_STATUS_OK, "a configuration with a BOM");
+    CHECK(pj_recognize_shopping_receipt_file(client, fixture("receipt.png"), &json) == PJ_STATUS_OK &&
+              contains(json, "\"total_amount\":\"12.50\""),
+          "and its client works");
+    pj_string_free(json);
+    pj_client_free(client);
+    snprintf(request, sizeof request, "\xEF\xBB\xBF{\"config\": %s, \"operation\": \"shopping_receipt\", \"image_path\": \"%s\"}",
+             cfg + 3, fixture("receipt.png"));
+    out = pj_call(request);
+    CHECK(contains(out, "\"ok\":true"), "a pj_call request with a BOM");
+    pj_string_free(out);
+}
+
+/* File names are bytes: a file named in GBK (发票.png as unzip leaves a Windows archive's
+ * names) is read, by path and by pj_call's image_path_hex; a missing one is named
+ * unambiguously. */
+static void test_gbk_path(void) {
+    char dir[256], path[512], missing_fa[512], missing_dan[512], request[4096], hex[1100];
+    unsigned char *bytes;
+    size_t len = 0, i;
+    FILE *f;
+    pj_client *client = new_client(config("", "access_token", 10000));
+    char *json = NULL, *other = NULL, *out;
+
+    snprintf(dir, sizeof dir, "/tmp/piaoju-c-gbk-%ld", (long)getpid());
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/\xB7\xA2\xC6\xB1.png", dir);
+    bytes = read_file(fixture("receipt.png"), &len);
+    f = fopen(path, "wb");
+    CHECK(bytes && f && fwrite(bytes, 1, len, f) == len, "write a GBK-named copy of receipt.png");
+    if (f) fclose(f);
+    free(bytes);
+
+    CHECK(pj_recognize_shopping_receipt_file(client, path, &json) == PJ_STATUS_OK &&
+              contains(json, "\"total_amount\":\"12.50\""),
+          "a file named in GBK bytes is read");
+    pj_string_free(json);
+
+    for (i = 0; path[i] && 2 * i + 2 < sizeof hex; i++) snprintf(hex + 2 * i, 3, "%02x", (unsigned char)path[i]);
+    snprintf(request, sizeof request,
+             "{\"config\": %s, \"operation\": \"shopping_receipt\", \"image_path_hex\": \"%s\"}",
+             config("", "access_token", 10000), hex);
+    out = pj_call(request);
+    CHECK(contains(out, "\"ok\":true") && contains(out, "\"total_amount\":\"12.50\""), "pj_call with image_path_hex");
+    pj_string_free(out);
+
+    /* 发票1.png and 单票1.png in GBK, both missing: two different messages, bytes escaped. */
+    snprintf(missing_fa, sizeof missing_fa, "%s/\xB7\xA2\xC6\xB1" "1.png", dir);
+    snprintf(missing_dan, sizeof missing_dan, "%s/\xB5\xA5\xC6\xB1" "1.png", dir);
+    json = NULL;
+    CHECK(pj_recognize_shopping_receipt_file(client, missing_fa, &json) == PJ_STATUS_IMAGE_UNREADABLE, "missing GBK name");
+    CHECK(pj_recognize_shopping_receipt_file(client, missing_dan, &other) == PJ_STATUS_IMAGE_UNREADABLE, "missing GBK name 2");
+    CHECK(contains(json, "\\\\xB7\\\\xA2") && contains(other, "\\\\xB5\\\\xA5") && is_utf8(json),
+          "the bytes that are not UTF-8 show as \\xNN");
+    CHECK(json && other && strcmp(json, other) != 0, "two names, two messages");
+    CHECK(contains(json, "\"os_error\":2"), "os_error 2");
+    pj_string_free(json);
+    pj_string_free(other);
+    pj_client_free(client);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* OS errors are English whatever the locale: under a locale whose strerror is not English
+ * (zh_CN.UTF-8, made by run.sh), a missing file and a refused connection are described in
+ * English, with their number in os_error. */
+static void test_os_errors_in_english_under_another_locale(void) {
+    const char *name = getenv("PIAOJU_TEST_LOCALE");
+    char localized_enoent[256], localized_refused[256], cfg[512], what[600];
+    pj_client *client;
+    char *json = NULL;
+    int port = closed_port();
+
+    if (!name || !*name) name = "zh_CN.UTF-8";
+    setenv("LC_ALL", name, 1);
+    snprintf(what, sizeof what, "setlocale(LC_ALL, \"\") with LC_ALL=%s (tests/c/run.sh makes it)", name);
+    CHECK(setlocale(LC_ALL, "") != NULL, what);
+    snprintf(localized_enoent, sizeof localized_enoent, "%s", strerror(ENOENT));
+    snprintf(localized_refused, sizeof localized_refused, "%s", strerror(ECONNREFUSED));
+    snprintf(what, sizeof what, "strerror speaks the test locale: %s", localized_enoent);
+    CHECK(strcmp(localized_enoent, "No such file or directory") != 0, what);
+
+    client = new_client(config("", "access_token", 5000));
+    CHECK(pj_recognize_shopping_receipt_file(client, fixture("no_such_file.png"), &json) == PJ_STATUS_IMAGE_UNREADABLE,
+          "a missing file");
+    CHECK(contains(json, "no such file or directory (ENOENT: os error 2)") && contains(json, "\"os_error\":2"),
+          "a missing file: English, os_error 2");
+    CHECK(!contains(json, localized_enoent), "no localized text");
+    if (contains(json, localized_enoent)) fprintf(stderr, "  got %s\n", json);
+    pj_string_free(json);
+    pj_client_free(client);
+
+    snprintf(cfg, sizeof cfg, "{\"juhe\": {\"key\": \"k\", \"base_url\": \"http://127.0.0.1:%d\"}, \"retry\": {\"max_attempts\": 1}}", port);
+    client = new_client(cfg);
+    json = NULL;
+    CHECK(pj_recognize_shopping_receipt_file(client, fixture("receipt.png"), &json) == PJ_STATUS_CONNECT_FAILED,
+          "a refused connection");
+    CHECK(contains(json, "(ECONNREFUSED: os error 111)") && contains(json, "\"os_error\":111"),
+          "a refused connection: English, os_error 111");
+    CHECK(!contains(json, localized_refused), "no localized text");
+    pj_string_free(json);
+    pj_client_free(client);
+
+    setlocale(LC_ALL, "C");
+    unsetenv("LC_ALL");
+}
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct shared_call {
+    const char *request;
+    int ok;
+};
+
+static void *shared_call_worker(void *arg) {
+    struct shared_call *c = arg;
+    char *out = pj_call(c->request);
+    c->ok = contains(out, "\"ok\":true") && contains(out, "\"total_amount\":\"12.50\"");
+    if (!c->ok) fprintf(stderr, "  pj_call from a thread: %.400s\n", out ? out : "(null)");
+    pj_string_free(out);
+    return NULL;
+}
+
+/* Runs `n` threads making the same pj_call; how many answered. */
+static int call_from_threads(const char *request, int n) {
+    pthread_t threads[16];
+    struct shared_call calls[16];
+    int i, ok = 0;
+    for (i = 0; i < n; i++) {
+        calls[i].request = request;
+        pthread_create(&threads[i], NULL, shared_call_worker, &calls[i]);
+    }
+    for (i = 0; i < n; i++) {
+        pthread_join(threads[i], NULL);
+        pthread_mutex_lock(&shared_lock);
+        ok += calls[i].ok;
+        pthread_mutex_unlock(&shared_lock);
+    }
+    return ok;
+}
+
+/* pj_call keeps one client per configuration: five invoice calls fetch one ChinaUMS token
+ * over one connection; 16 threads share max_in_flight 1; with a cache, the same image from 8
+ * threads is sent once. On a sandbox of its own (PIAOJU_SANDBOX2_URL), counted as
+ * differences (the suite runs this binary several times against it). */
+static void test_call_shares_clients(void) {
+    const char *url2 = getenv("PIAOJU_SANDBOX2_URL");
+    char cfg[1024], request[4096], cache[256];
+    long tokens, token_requests, ocr, connections, juhe;
+    int i, ok = 0;
+
+    CHECK(url2 != NULL, "PIAOJU_SANDBOX2_URL is set");
+    if (!url2) return;
+    snprintf(cfg, sizeof cfg,
+             "{\"chinaums\": {\"app_id\": \"sandbox-app-id\", \"app_key\": \"sandbox-app-key\", \"base_url\": \"%s\"}}", url2);
+    snprintf(request, sizeof request, "{\"config\": %s, \"operation\": \"used_car_invoice\", \"image_path\": \"%s\"}",
+             cfg, fixture("invoice.png"));
+    tokens = sandbox_stat(url2, "tokens_issued");
+    token_requests = sandbox_stat(url2, "token_requests");
+    ocr = sandbox_stat(url2, "ocr_requests");
+    connections = sandbox_stat(url2, "connections");
+    for (i = 0; i < 5; i++) {
+        char *out = pj_call(request);
+        ok += contains(out, "\"ok\":true") && contains(out, "LFV3A28W6K3705006");
+        pj_string_free(out);
+    }
+    CHECK(ok == 5, "five pj_call invoices");
+    CHECK(sandbox_stat(url2, "ocr_requests") - ocr == 5, "five OCR requests");
+    CHECK(sandbox_stat(url2, "tokens_issued") - tokens == 1, "one token issued");
+    CHECK(sandbox_stat(url2, "token_requests") - token_requests == 1, "one token request");
+    /* The calls' one connection, and those of the four /stats requests made since. */
+    CHECK(sandbox_stat(url2, "connections") - connections == 1 + 4, "one connection for the five calls");
+
+    snprintf(cfg, sizeof cfg,
+             "{\"juhe\": {\"key\": \"sandbox-juhe-key\", \"base_url\": \"%s/fault/delay=20\"},"
+             " \"max_qps\": 20, \"max_in_flight\": 1, \"timeout_ms\": 30000}", url2);
+    snprintf(request, sizeof request, "{\"config\": %s, \"operation\": \"shopping_receipt\", \"image_path\": \"%s\"}",
+             cfg, fixture("receipt.png"));
+    juhe = sandbox_stat(url2, "juhe_requests");
+    CHECK(call_from_threads(request, 16) == 16, "16 threads, one configuration");
+    CHECK(sandbox_stat(url2, "juhe_requests") - juhe == 16, "16 requests");
+    CHECK(sandbox_stat(url2, "max_in_flight") == 1, "never more than max_in_flight 1 at once");
+
+    snprintf(cache, sizeof cache, "/tmp/piaoju-c-call-cache-%ld.sqlite", (long)getpid());
+    unlink(cache);
+    snprintf(cfg, sizeof cfg,
+             "{\"juhe\": {\"key\": \"sandbox-juhe-key\", \"base_url\": \"%s/fault/delay=300\"}, \"cache\": {\"path\": \"%s\"}}",
+             url2, cache);
+    snprintf(request, sizeof request, "{\"config\": %s, \"operation\": \"shopping_receipt\", \"image_path\": \"%s\"}",
+             cfg, fixture("receipt.png"));
+    juhe = sandbox_stat(url2, "juhe_requests");
+    CHECK(call_from_threads(request, 8) == 8, "8 threads, one image, a cache");
+    CHECK(sandbox_stat(url2, "juhe_requests") - juhe == 1, "the image is sent once");
+    unlink(cache);
+}
+
 int main(void) {
     url = getenv("PIAOJU_SANDBOX_URL");
     fixtures = getenv("PIAOJU_FIXTURES");
@@ -694,6 +1227,12 @@ int main(void) {
     test_ocr_variants();
     test_image_fit();
     test_cache();
+    test_free_during_calls();
+    test_ascii_json();
+    test_bom();
+    test_gbk_path();
+    test_os_errors_in_english_under_another_locale();
+    test_call_shares_clients();
     printf("c: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

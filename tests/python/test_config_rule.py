@@ -35,12 +35,20 @@ def one_shot_status(config):
 
 
 def test_there_are_cases():
-    assert len(list(cases())) == 11
+    assert len(list(cases())) == 18
 
 
 @pytest.mark.parametrize("env, config, expected", list(cases()))
 def test_the_same_configuration_means_the_same_client_everywhere(env, config, expected, monkeypatch):
-    if env == "set":
-        monkeypatch.setenv("PIAOJU_JUHE_KEY", "key-from-the-environment")
+    monkeypatch.delenv("PIAOJU_JUHE_KEY", raising=False)
+    monkeypatch.delenv("PIAOJU_ASCII_JSON", raising=False)
+    for setting in env.split("+"):
+        if setting == "set":
+            monkeypatch.setenv("PIAOJU_JUHE_KEY", "key-from-the-environment")
+        elif setting.startswith("ascii="):
+            monkeypatch.setenv("PIAOJU_ASCII_JSON", setting[len("ascii="):])
+        else:
+            assert setting == "-", f"unknown environment setting {setting!r}"
+
     assert receipt_status(config) == expected
     assert one_shot_status(config) == expected

@@ -118,4 +118,30 @@ def test_str_and_to_dict(sandbox, fixtures):
         "attempts": 1,
         "possibly_billed": False,
         "cached": False,
+        "os_error": None,
     }
+
+
+def test_an_os_error_is_english_with_its_number(fixtures, tmp_path):
+    missing = tmp_path / "不存在.png"
+    with pytest.raises(piaoju.ImageError) as e:
+        piaoju.Client(juhe_key="k").recognize_shopping_receipt(missing)
+    assert e.value.os_error == 2
+    assert "no such file or directory (ENOENT: os error 2)" in e.value.message
+    assert str(missing) in e.value.message
+    assert e.value.to_dict()["os_error"] == 2
+    assert pickle.loads(pickle.dumps(e.value)).os_error == 2
+
+
+def test_call_json_ignores_a_bom_and_answers_ascii_when_asked(sandbox, fixtures):
+    import json
+
+    config = json.loads(json.dumps(sandbox.config()))
+    request = {"config": config, "operation": "shopping_receipt", "image_path": str(fixtures / "receipt.png")}
+    plain = _native.call_json("\ufeff" + json.dumps(request))
+    assert json.loads(plain)["ok"] is True
+    assert "多又好超市" in plain
+    request["config"]["ascii_json"] = True
+    ascii_text = _native.call_json(json.dumps(request))
+    assert ascii_text.isascii() and "\\u591a\\u53c8" in ascii_text
+    assert json.loads(ascii_text) == json.loads(plain)
