@@ -620,6 +620,14 @@ const DISCOUNT_WORDS: &[&str] = &[
     "优惠", "满减", "折扣", "立减", "抵扣", "减免", "让利", "抹零", "折让", "返现",
 ];
 
+/// A line's product names a discount: one of [`DISCOUNT_WORDS`], or 满 … 减 (满100减10).
+fn names_a_discount(product: &str) -> bool {
+    DISCOUNT_WORDS.iter().any(|w| product.contains(w))
+        || product
+            .split_once('满')
+            .is_some_and(|(_, rest)| rest.contains('减'))
+}
+
 /// One line's figures: quantity, unit price and subtotal, their units, and whether its name
 /// says it is a discount.
 #[derive(Debug, Clone)]
@@ -713,10 +721,7 @@ impl Figures {
                     values: [i.quantity, i.unit_price, i.subtotal_amount],
                     quantity_unit: i.quantity_unit.clone(),
                     price_unit: i.price_unit.clone(),
-                    discount_name: i
-                        .product
-                        .as_deref()
-                        .is_some_and(|p| DISCOUNT_WORDS.iter().any(|w| p.contains(w))),
+                    discount_name: i.product.as_deref().is_some_and(names_a_discount),
                 })
                 .collect(),
         }

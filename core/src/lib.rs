@@ -49,6 +49,8 @@ mod wire;
 mod ocr_corpus;
 #[cfg(test)]
 mod properties;
+#[cfg(test)]
+mod receipt_corpus;
 
 use std::fmt;
 use std::sync::atomic::AtomicBool;
