@@ -639,21 +639,12 @@ struct Line {
 }
 
 impl Line {
-    /// A discount: a negative subtotal, or a line named as a discount that has no unit price.
-    fn is_discount(&self) -> bool {
-        self.values[2].is_some_and(Decimal::is_negative)
-            || (self.discount_name && self.values[1].is_none())
-    }
-
-    /// What the line adds to the receipt: its subtotal, taken off when it is a discount line
-    /// printed without its minus sign.
-    fn signed_subtotal(&self) -> Option<Decimal> {
-        let s = self.values[2]?;
-        if self.is_discount() && !s.is_negative() {
-            s.checked_neg()
-        } else {
-            Some(s)
-        }
+    /// A line named as a discount, without a unit price, whose subtotal has no minus sign: OCR
+    /// may have lost the sign, or it is a product whose name says 优惠. Both are tried.
+    fn unsigned_discount(&self) -> bool {
+        self.discount_name
+            && self.values[1].is_none()
+            && self.values[2].is_some_and(|s| !s.is_negative() && s != Decimal::ZERO)
     }
 }
 
@@ -774,87 +765,115 @@ impl Figures {
         if self.items.is_empty() {
             return skipped("no items");
         }
-        let Some(lines) = self
+        let Some(printed) = self
             .items
             .iter()
-            .map(Line::signed_subtotal)
+            .map(|l| l.values[2])
             .collect::<Option<Vec<_>>>()
         else {
             return skipped("an item has no subtotal");
         };
-        let too_large = || skipped("amounts too large to add");
-        let Some(sum) = lines
+        // The subtotals as printed; then, if some line named as a discount has no minus sign,
+        // with those lines taken off.
+        let mut readings = vec![(printed.clone(), String::new())];
+        let unsigned = self.items.iter().filter(|l| l.unsigned_discount()).count();
+        if unsigned > 0 {
+            let negated: Option<Vec<Decimal>> = self
+                .items
+                .iter()
+                .zip(&printed)
+                .map(|(l, &s)| {
+                    if l.unsigned_discount() {
+                        s.checked_neg()
+                    } else {
+                        Some(s)
+                    }
+                })
+                .collect();
+            if let Some(negated) = negated {
+                let lines = if unsigned == 1 { "line" } else { "lines" };
+                readings.push((
+                    negated,
+                    format!(" (the discount {lines} without a minus sign taken off)"),
+                ));
+            }
+        }
+        let mut first_failure = None;
+        for (signed, note) in &readings {
+            match self.sum_reading(total, signed, note) {
+                Some(Ok((message, total_is))) => return (Check::pass(name, f, message), total_is),
+                Some(Err(message)) => {
+                    first_failure.get_or_insert(message);
+                }
+                None => {}
+            }
+        }
+        match first_failure {
+            Some(message) => (Check::fail(name, f, message), TotalIs::Unknown),
+            None => skipped("amounts too large to add"),
+        }
+    }
+
+    /// One reading of the subtotals (`signed`, discount lines negative) against the total: the
+    /// pass message and what the total is, or the failure message; `None` when the amounts are
+    /// too large to add.
+    fn sum_reading(
+        &self,
+        total: Decimal,
+        signed: &[Decimal],
+        note: &str,
+    ) -> Option<std::result::Result<(String, TotalIs), String>> {
+        let sum = signed
             .iter()
-            .try_fold(Decimal::ZERO, |a, &b| a.checked_add(b))
-        else {
-            return too_large();
-        };
-        let Some(lines_off) = self
-            .items
+            .try_fold(Decimal::ZERO, |a, &b| a.checked_add(b))?;
+        let lines_off = signed
             .iter()
-            .zip(&lines)
-            .filter(|(line, _)| line.is_discount())
-            .try_fold(Decimal::ZERO, |a, (_, &b)| a.checked_add(magnitude(b)))
-        else {
-            return too_large();
-        };
+            .filter(|s| s.is_negative())
+            .try_fold(Decimal::ZERO, |a, &b| a.checked_add(magnitude(b)))?;
         // The amount due, and how it was reached.
         let (due, how, field_off) = match self.discount_off() {
-            None => (sum, format!("items add up to {sum}"), None),
+            None => (sum, format!("items add up to {sum}{note}"), None),
             Some(d) if d == lines_off => (
                 sum,
-                format!("items add up to {sum} (their discount lines, {d}, are the discount)"),
+                format!(
+                    "items add up to {sum}{note} (their discount lines, {d}, are the discount)"
+                ),
                 None,
             ),
-            Some(d) => match sum.checked_sub(d) {
-                Some(due) => (
+            Some(d) => {
+                let due = sum.checked_sub(d)?;
+                (
                     due,
-                    format!("items add up to {sum}, less discount {d} = {due}"),
+                    format!("items add up to {sum}{note}, less discount {d} = {due}"),
                     Some(d),
-                ),
-                None => return too_large(),
-            },
+                )
+            }
         };
         if total == due {
             let msg = match field_off {
                 None => format!("{how} = total"),
                 Some(_) => format!("{how} = total {total}"),
             };
-            return (Check::pass(name, f, msg), TotalIs::Due);
+            return Some(Ok((msg, TotalIs::Due)));
         }
         if let Some(d) = field_off.filter(|_| total == sum) {
-            return (
-                Check::pass(
-                    name,
-                    f,
-                    format!("items add up to {sum} = total, before the discount {d}"),
-                ),
+            return Some(Ok((
+                format!("items add up to {sum}{note} = total, before the discount {d}"),
                 TotalIs::BeforeDiscount,
-            );
+            )));
         }
         if let Some((diff, to)) = moling(due, total) {
-            return (
-                Check::pass(
-                    name,
-                    f,
-                    format!("{how}, rounded down by {diff} (抹零) to the {to}: total {total}"),
-                ),
+            return Some(Ok((
+                format!("{how}, rounded down by {diff} (抹零) to the {to}: total {total}"),
                 TotalIs::Due,
-            );
+            )));
         }
-        (
-            Check::fail(
-                name,
-                f,
-                format!(
-                    "{how}, but the total is {total} (neither that amount nor it rounded down \
-                     to the jiao, {}, or to the yuan, {})",
-                    due.rounded(1, Rounding::Floor).with_min_scale(2),
-                    due.rounded(0, Rounding::Floor).with_min_scale(2)
-                ),
-            ),
-            TotalIs::Unknown,
-        )
+        Some(Err(format!(
+            "{how}, but the total is {total} (neither that amount nor it rounded down to the \
+             jiao, {}, or to the yuan, {})",
+            due.rounded(1, Rounding::Floor).with_min_scale(2),
+            due.rounded(0, Rounding::Floor).with_min_scale(2)
+        )))
     }
 
     /// paid − change is what was charged: the total, or the total rounded down (抹零); or,

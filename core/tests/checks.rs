@@ -719,17 +719,30 @@ fn shop_arithmetic_passes_and_says_how_and_everything_else_fails_with_the_number
     let r = lines(rows.clone(), "15.00", "104.80");
     assert_eq!(
         message(&r, "items_sum_to_total"),
-        "items add up to 104.80 (their discount lines, 15.00, are the discount) = total"
+        "items add up to 104.80 (the discount line without a minus sign taken off) (their \
+         discount lines, 15.00, are the discount) = total"
     );
     let r = lines(rows.clone(), "-3.00", "101.80");
     assert_eq!(
         message(&r, "items_sum_to_total"),
-        "items add up to 104.80, less discount 3.00 = 101.80 = total 101.80"
+        "items add up to 104.80 (the discount line without a minus sign taken off), less \
+         discount 3.00 = 101.80 = total 101.80"
     );
+    // A product whose name says 优惠, without a unit price, counts as printed.
+    let r = lines(
+        serde_json::json!([
+            {"product": "优惠装薯片", "quantity": "1", "unit_price": "", "subtotal_amount": "9.90"},
+            {"product": "会员优惠", "quantity": "", "unit_price": "", "subtotal_amount": "-1.00"},
+        ]),
+        "",
+        "8.90",
+    );
+    assert_eq!(message(&r, "items_sum_to_total"), "items add up to 8.90 = total");
     let r = lines(rows, "3.00", "104.80");
     assert_eq!(
         message(&r, "items_sum_to_total"),
-        "items add up to 104.80 = total, before the discount 3.00"
+        "items add up to 104.80 (the discount line without a minus sign taken off) = total, \
+         before the discount 3.00"
     );
     // change: paid − change is the total, or the total rounded down (抹零), or the total less
     // the discount when the total is before it.
