@@ -737,7 +737,10 @@ fn shop_arithmetic_passes_and_says_how_and_everything_else_fails_with_the_number
         "",
         "8.90",
     );
-    assert_eq!(message(&r, "items_sum_to_total"), "items add up to 8.90 = total");
+    assert_eq!(
+        message(&r, "items_sum_to_total"),
+        "items add up to 8.90 = total"
+    );
     let r = lines(rows, "3.00", "104.80");
     assert_eq!(
         message(&r, "items_sum_to_total"),
