@@ -10,6 +10,7 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 echo "== fixtures"
 python3 scripts/make_fixtures.py --check
 python3 scripts/make_ocr_corpus.py --check
+python3 scripts/make_receipt_corpus.py --check
 
 echo "== rust: format, lints, tests"
 cargo fmt --all -- --check

@@ -393,7 +393,14 @@ mod tests {
                 .iter()
                 .map(|c| c.0)
                 .collect::<Vec<_>>(),
-            ["product", "quantity", "unit_price", "subtotal_amount"]
+            [
+                "product",
+                "quantity",
+                "quantity_unit",
+                "unit_price",
+                "price_unit",
+                "subtotal_amount"
+            ]
         );
     }
 

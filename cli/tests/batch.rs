@@ -289,7 +289,7 @@ fn csv_items_and_list_inputs() {
     let item_rows: Vec<&str> = items.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
         item_rows[0],
-        "input,input_bytes_hex,line,product,quantity,unit_price,subtotal_amount"
+        "input,input_bytes_hex,line,product,quantity,quantity_unit,unit_price,price_unit,subtotal_amount"
     );
     assert_eq!(item_rows.len(), 1 + 2 * 4);
     // Results come in the order they finish: each image's four items, in their order.
@@ -302,10 +302,10 @@ fn csv_items_and_list_inputs() {
         assert_eq!(
             mine,
             [
-                "1,500g营养快线,2,4.50,9.00",
-                "2,30g良兴魔芋素毛肚,1,,1.00",
-                "3,45g乡巴佬小腿王,1,,1.50",
-                "4,乡巴佬吉利蛋,1,,1.00"
+                "1,500g营养快线,2,,4.50,,9.00",
+                "2,30g良兴魔芋素毛肚,1,,,,1.00",
+                "3,45g乡巴佬小腿王,1,,,,1.50",
+                "4,乡巴佬吉利蛋,1,,,,1.00"
             ]
         );
     }

@@ -10,6 +10,18 @@ pub struct Decimal {
     scale: u32,
 }
 
+/// How [`Decimal::rounded`] drops digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rounding {
+    /// Half away from zero (3.315 → 3.32, -3.315 → -3.32): what "rounded half up" means on a
+    /// receipt.
+    HalfUp,
+    /// Cut toward zero (3.319 → 3.31), as some scales print.
+    Down,
+    /// Toward minus infinity (12.58 → 12.5 at one decimal): 抹零.
+    Floor,
+}
+
 const MAX_SCALE: u32 = 18;
 const MAX_DIGITS: usize = 30;
 
@@ -102,6 +114,47 @@ impl Decimal {
             units: self.units.checked_mul(other.units)?,
             scale,
         })
+    }
+
+    /// `-self`.
+    pub(crate) fn checked_neg(self) -> Option<Decimal> {
+        Some(Decimal {
+            units: self.units.checked_neg()?,
+            scale: self.scale,
+        })
+    }
+
+    /// The value with at most `scale` decimals, rounded as `mode` says. A value with no more
+    /// decimals than that is returned as it is.
+    pub(crate) fn rounded(self, scale: u32, mode: Rounding) -> Decimal {
+        if self.scale <= scale {
+            return self;
+        }
+        // At most 10^36, which fits in an i128.
+        let div = 10i128.pow(self.scale - scale);
+        let (q, r) = (self.units / div, self.units % div);
+        let units = match mode {
+            Rounding::Down => q,
+            Rounding::HalfUp if r.unsigned_abs() * 2 >= div.unsigned_abs() => {
+                q + self.units.signum()
+            }
+            Rounding::HalfUp => q,
+            Rounding::Floor if r < 0 => q - 1,
+            Rounding::Floor => q,
+        };
+        Decimal { units, scale }
+    }
+
+    /// The same value without trailing zero decimals beyond `min_scale` ("5.56160" → "5.5616").
+    pub(crate) fn trimmed(self, min_scale: u32) -> Decimal {
+        let mut d = self;
+        while d.scale > min_scale && d.units % 10 == 0 {
+            d = Decimal {
+                units: d.units / 10,
+                scale: d.scale - 1,
+            };
+        }
+        d
     }
 
     /// Whole fen (hundredths), if the value has no finer part.
@@ -235,5 +288,26 @@ mod tests {
         assert_ne!(Decimal::new(1, 36), Decimal::new(2, 36));
         assert_eq!(Decimal::new(10, 36), Decimal::new(1, 35));
         assert!(Decimal::new(123, 0) > Decimal::new(122_999_999, 6));
+    }
+
+    #[test]
+    fn rounding() {
+        let r = |s: &str, scale, mode| d(s).rounded(scale, mode).to_string();
+        assert_eq!(r("3.315", 2, Rounding::HalfUp), "3.32");
+        assert_eq!(r("3.3149", 2, Rounding::HalfUp), "3.31");
+        assert_eq!(r("3.315", 2, Rounding::Down), "3.31");
+        assert_eq!(r("3.3199", 2, Rounding::Down), "3.31");
+        assert_eq!(r("-3.315", 2, Rounding::HalfUp), "-3.32");
+        assert_eq!(r("-3.315", 2, Rounding::Down), "-3.31");
+        assert_eq!(r("12.58", 1, Rounding::Floor), "12.5");
+        assert_eq!(r("12.58", 0, Rounding::Floor), "12");
+        assert_eq!(r("-0.01", 0, Rounding::Floor), "-1");
+        assert_eq!(r("12.5", 2, Rounding::HalfUp), "12.5");
+        assert_eq!(r("0.005", 2, Rounding::HalfUp), "0.01");
+        assert_eq!(r("0.0049999", 2, Rounding::HalfUp), "0.00");
+        assert_eq!(d("2.5").checked_neg().unwrap().to_string(), "-2.5");
+        assert_eq!(d("5.56160").trimmed(2).to_string(), "5.5616");
+        assert_eq!(d("9.0000").trimmed(2).to_string(), "9.00");
+        assert_eq!(d("9").trimmed(2).to_string(), "9");
     }
 }

@@ -53,6 +53,8 @@ mod wire;
 mod ocr_corpus;
 #[cfg(test)]
 mod properties;
+#[cfg(test)]
+mod receipt_corpus;
 
 pub use cache::{ResultStore, SqliteStore};
 pub use calendar::{Date, Time};

@@ -253,9 +253,16 @@ impl Check {
 #[non_exhaustive]
 pub struct ReceiptItem {
     pub product: Option<String>,
-    /// Digits as printed (`"1.50"` stays 1.50).
+    /// Digits as printed (`"1.50"` stays 1.50), without their unit.
     pub quantity: Option<Decimal>,
+    /// The quantity's unit: `kg`, `g`, `斤` or `两` for a weight (`"0.352kg"`, `"1.5斤"`), the
+    /// counting word as printed (`"2个"` → `个`), `None` when none was printed (`"x2"`).
+    pub quantity_unit: Option<String>,
+    /// The price of one unit, without its unit.
     pub unit_price: Option<Decimal>,
+    /// The unit the price is per (`"15.80/kg"` → `kg`, `"12.00元/斤"` → `斤`), normalized as
+    /// `quantity_unit`; `None` when none was printed.
+    pub price_unit: Option<String>,
     pub subtotal_amount: Option<Decimal>,
     /// The trimmed raw texts of quantity, unit price and subtotal (empty when there was none).
     #[serde(skip)]
@@ -270,10 +277,14 @@ impl ReceiptItem {
         unit_price: &str,
         subtotal: &str,
     ) -> Self {
+        let (quantity_value, quantity_unit) = normalize::quantity_with_unit(quantity).unzip();
+        let (price_value, price_unit) = normalize::unit_price(unit_price).unzip();
         ReceiptItem {
             product: normalize::text(product),
-            quantity: normalize::quantity(quantity),
-            unit_price: normalize::money(unit_price),
+            quantity: quantity_value,
+            quantity_unit: quantity_unit.flatten(),
+            unit_price: price_value,
+            price_unit: price_unit.flatten(),
             subtotal_amount: normalize::money(subtotal),
             raw_texts: [quantity, unit_price, subtotal].map(|t| t.trim().to_string()),
         }
@@ -291,7 +302,9 @@ impl ReceiptItem {
     const SCHEMA: &'static [SchemaField] = &[
         field("product", ValueKind::Text, true),
         field("quantity", ValueKind::Decimal, true),
+        field("quantity_unit", ValueKind::Text, true),
         field("unit_price", ValueKind::Decimal, true),
+        field("price_unit", ValueKind::Text, true),
         field("subtotal_amount", ValueKind::Decimal, true),
     ];
 }

@@ -539,6 +539,256 @@ fn contradictory_receipts_fail_their_checks() {
     assert_eq!(status_of(&r.checks, "dates_valid"), [CheckStatus::Fail]);
 }
 
+fn check<'a>(r: &'a piaoju::ShoppingReceipt, name: &str) -> Vec<&'a piaoju::Check> {
+    r.checks.iter().filter(|c| c.name == name).collect()
+}
+
+/// A receipt answer from a fixture, through the sandbox.
+fn fixture_receipt(name: &str) -> piaoju::ShoppingReceipt {
+    let path = format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let answer = std::fs::read_to_string(path).unwrap();
+    let (sb, client) = sandbox_client();
+    let image = unique_png();
+    sb.register_answer(&image, 200, answer);
+    client.recognize_shopping_receipt(&image).unwrap()
+}
+
+fn text(d: Option<Decimal>) -> Option<String> {
+    d.map(|d| d.to_string())
+}
+
+#[test]
+fn weighed_goods_with_their_units_rounded_to_the_fen_and_moling_to_the_jiao() {
+    let r = fixture_receipt("juhe_receipt_weighed.json");
+    assert!(r.checks_passed(), "{:?}", r.checks);
+    let units: Vec<_> = r
+        .items
+        .iter()
+        .map(|i| {
+            (
+                text(i.quantity),
+                i.quantity_unit.as_deref(),
+                text(i.unit_price),
+                i.price_unit.as_deref(),
+            )
+        })
+        .collect();
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        units,
+        [
+            (s("1.5"), Some("斤"), s("2.21"), Some("斤")),
+            (s("0.352"), Some("kg"), s("15.80"), Some("kg")),
+            (s("352"), Some("g"), s("12.00"), Some("斤")),
+            (s("5"), None, s("1.85"), None),
+        ]
+    );
+    let items = check(&r, "item_amount");
+    let messages: Vec<&str> = items.iter().map(|c| c.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "item 1: 1.5 斤 × 2.21/斤 = 3.315, rounded half up to the fen: 3.32",
+            "item 2: 0.352 kg × 15.80/kg = 5.5616, to the fen 5.56 (rounded half up or cut alike)",
+            "item 3: 352 g × 12.00/斤 = 8.448, rounded half up to the fen: 8.45",
+            "item 4: 5 × 1.85 = 9.25",
+        ]
+    );
+    let sum = check(&r, "items_sum_to_total")[0];
+    assert_eq!(sum.status, CheckStatus::Pass);
+    assert_eq!(
+        sum.message,
+        "items add up to 26.58, rounded down by 0.08 (抹零) to the jiao: total 26.50"
+    );
+    assert_eq!(
+        check(&r, "change")[0].message,
+        "paid 50.00 − total 26.50 = change 23.50"
+    );
+}
+
+#[test]
+fn discount_lines_a_discount_field_and_moling_to_the_yuan() {
+    let r = fixture_receipt("juhe_receipt_moling.json");
+    assert!(r.checks_passed(), "{:?}", r.checks);
+    assert_eq!(text(r.items[2].subtotal_amount).as_deref(), Some("-5.00"));
+    assert_eq!(r.items[0].quantity_unit.as_deref(), Some("袋"));
+    assert_eq!(
+        check(&r, "items_sum_to_total")[0].message,
+        "items add up to 152.30, less discount 10.00 = 142.30, rounded down by 0.30 (抹零) to \
+         the yuan: total 142.00"
+    );
+}
+
+#[test]
+fn shop_arithmetic_passes_and_says_how_and_everything_else_fails_with_the_numbers() {
+    let status = |r: &piaoju::ShoppingReceipt, name: &str| {
+        check(r, name).iter().map(|c| c.status).collect::<Vec<_>>()
+    };
+    let message = |r: &piaoju::ShoppingReceipt, name: &str| check(r, name)[0].message.clone();
+    // A scale that cuts: 1.5 斤 × 2.21 = 3.315 printed 3.31.
+    let weighed = |q: &str, p: &str, s: &str, total: &str| {
+        let (q, p, s, total) = (
+            q.to_string(),
+            p.to_string(),
+            s.to_string(),
+            total.to_string(),
+        );
+        receipt_with(move |d| {
+            d["table"] = serde_json::json!([
+                {"product": "苹果", "quantity": q, "unit_price": p, "subtotal_amount": s}
+            ]);
+            d["table_row_num"] = 1.into();
+            d["total_amount"] = total.into();
+            d["paid_amount"] = "".into();
+        })
+    };
+    let r = weighed("1.5斤", "2.21元/斤", "3.31", "3.31");
+    assert_eq!(
+        message(&r, "item_amount"),
+        "item 1: 1.5 斤 × 2.21/斤 = 3.315, cut to the fen: 3.31"
+    );
+    assert!(r.checks_passed());
+    // Neither rounding: fails, with the numbers.
+    let r = weighed("1.5斤", "2.21元/斤", "3.33", "3.33");
+    assert_eq!(status(&r, "item_amount"), [CheckStatus::Fail]);
+    assert_eq!(
+        message(&r, "item_amount"),
+        "item 1: 1.5 斤 × 2.21/斤 = 3.315 (3.32 rounded half up, 3.31 cut to the fen), but its \
+         subtotal is 3.33"
+    );
+    // 斤 with a price per kg, and 两 with a price per 斤: converted.
+    let r = weighed("1.5斤", "15.80/kg", "11.85", "11.85");
+    assert_eq!(
+        message(&r, "item_amount"),
+        "item 1: 1.5 斤 × 15.80/kg = 11.85"
+    );
+    let r = weighed("3两", "￥37.02/斤", "11.11", "11.11");
+    assert_eq!(
+        message(&r, "item_amount"),
+        "item 1: 3 两 × 37.02/斤 = 11.106, rounded half up to the fen: 11.11"
+    );
+    // Without the conversion the product would be 5.5616 per gram: the unit matters.
+    let r = weighed("352g", "15.80/kg", "5562.00", "5562.00");
+    assert_eq!(status(&r, "item_amount"), [CheckStatus::Fail]);
+    // Counted goods and a price per kg cannot be compared: skipped, never a false alarm.
+    let r = weighed("2个", "15.80/kg", "31.60", "31.60");
+    assert_eq!(status(&r, "item_amount"), [CheckStatus::Skipped]);
+    assert!(message(&r, "item_amount").contains("个"));
+    // 抹零: to the jiao by less than 0.10, to the yuan by less than 1.00, never more, never up.
+    let r = weighed("1", "12.58", "12.58", "12.50");
+    assert_eq!(
+        message(&r, "items_sum_to_total"),
+        "items add up to 12.58, rounded down by 0.08 (抹零) to the jiao: total 12.50"
+    );
+    let r = weighed("1", "12.58", "12.58", "12.00");
+    assert!(message(&r, "items_sum_to_total").contains("rounded down by 0.58 (抹零) to the yuan"));
+    for bad in ["12.40", "12.55", "12.60", "11.00", "13.00"] {
+        let r = weighed("1", "12.58", "12.58", bad);
+        assert_eq!(
+            status(&r, "items_sum_to_total"),
+            [CheckStatus::Fail],
+            "{bad}"
+        );
+        assert_eq!(
+            message(&r, "items_sum_to_total"),
+            format!(
+                "items add up to 12.58, but the total is {bad} (neither that amount nor it \
+                 rounded down to the jiao, 12.50, or to the yuan, 12.00)"
+            )
+        );
+    }
+    // Discount lines (a minus sign before or after, or a name that says so) and the field,
+    // taken off once when the field is their sum.
+    let lines = |rows: serde_json::Value, discount: &str, total: &str| {
+        let (discount, total) = (discount.to_string(), total.to_string());
+        receipt_with(move |d| {
+            d["table_row_num"] = rows.as_array().unwrap().len().into();
+            d["table"] = rows;
+            d["discount"] = discount.into();
+            d["total_amount"] = total.into();
+            d["paid_amount"] = "".into();
+        })
+    };
+    let rows = serde_json::json!([
+        {"product": "大米", "quantity": "2袋", "unit_price": "59.90", "subtotal_amount": "119.80"},
+        {"product": "会员优惠", "quantity": "", "unit_price": "", "subtotal_amount": "5.00-"},
+        {"product": "满100减10", "quantity": "", "unit_price": "", "subtotal_amount": "10.00"},
+    ]);
+    let r = lines(rows.clone(), "", "104.80");
+    assert_eq!(status(&r, "items_sum_to_total"), [CheckStatus::Pass]);
+    let r = lines(rows.clone(), "15.00", "104.80");
+    assert_eq!(
+        message(&r, "items_sum_to_total"),
+        "items add up to 104.80 (the discount line without a minus sign taken off) (their \
+         discount lines, 15.00, are the discount) = total"
+    );
+    let r = lines(rows.clone(), "-3.00", "101.80");
+    assert_eq!(
+        message(&r, "items_sum_to_total"),
+        "items add up to 104.80 (the discount line without a minus sign taken off), less \
+         discount 3.00 = 101.80 = total 101.80"
+    );
+    // A product whose name says 优惠, without a unit price, counts as printed.
+    let r = lines(
+        serde_json::json!([
+            {"product": "优惠装薯片", "quantity": "1", "unit_price": "", "subtotal_amount": "9.90"},
+            {"product": "会员优惠", "quantity": "", "unit_price": "", "subtotal_amount": "-1.00"},
+        ]),
+        "",
+        "8.90",
+    );
+    assert_eq!(
+        message(&r, "items_sum_to_total"),
+        "items add up to 8.90 = total"
+    );
+    let r = lines(rows, "3.00", "104.80");
+    assert_eq!(
+        message(&r, "items_sum_to_total"),
+        "items add up to 104.80 (the discount line without a minus sign taken off) = total, \
+         before the discount 3.00"
+    );
+    // change: paid − change is the total, or the total rounded down (抹零), or the total less
+    // the discount when the total is before it.
+    let paid = |total: &str, paid: &str, change: &str, discount: &str| {
+        let (t, p, c, d) = (
+            total.to_string(),
+            paid.to_string(),
+            change.to_string(),
+            discount.to_string(),
+        );
+        receipt_with(move |data| {
+            data["total_amount"] = t.into();
+            data["paid_amount"] = p.into();
+            data["change"] = c.into();
+            data["discount"] = d.into();
+        })
+    };
+    let r = paid("12.58", "20.00", "7.50", "");
+    assert_eq!(
+        message(&r, "change"),
+        "paid 20.00 − change 7.50 = 12.50: the total 12.58 rounded down by 0.08 (抹零)"
+    );
+    assert_eq!(status(&r, "items_sum_to_total"), [CheckStatus::Fail]);
+    let r = paid("12.50", "20.00", "8.50", "1.00");
+    assert_eq!(
+        message(&r, "change"),
+        "paid 20.00 − change 8.50 = 11.50: the total 12.50 less discount 1.00"
+    );
+    assert!(r.checks_passed(), "{:?}", r.checks);
+    // A total that is the amount due leaves no room for the discount a second time.
+    let r = paid("11.50", "20.00", "9.50", "1.00");
+    assert_eq!(status(&r, "change"), [CheckStatus::Fail]);
+    for (total, change) in [("12.50", "7.60"), ("12.58", "7.52"), ("12.50", "6.50")] {
+        let r = paid(total, "20.00", change, "");
+        assert_eq!(
+            status(&r, "change"),
+            [CheckStatus::Fail],
+            "{total} {change}"
+        );
+        assert!(message(&r, "change").contains(change));
+    }
+}
+
 fn invoice_with(key: &str, value: &str) -> piaoju::UsedCarInvoice {
     let mut v: serde_json::Value = serde_json::from_str(UMS_SEED).unwrap();
     for f in v["PageInfo"][0]["Result"][0]["ResultList"][0]["FieldList"]

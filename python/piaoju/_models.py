@@ -118,7 +118,7 @@ class ReceiptItem(_Record):
     """One line of a receipt."""
 
     __slots__ = ()
-    _REPR = ("product", "quantity", "unit_price", "subtotal_amount")
+    _REPR = ("product", "quantity", "quantity_unit", "unit_price", "price_unit", "subtotal_amount")
 
 
 class _Document(_Record):

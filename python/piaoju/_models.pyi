@@ -36,7 +36,9 @@ class Check(_Record):
 class ReceiptItem(_Record):
     product: Optional[str]
     quantity: Optional[Decimal]
+    quantity_unit: Optional[str]
     unit_price: Optional[Decimal]
+    price_unit: Optional[str]
     subtotal_amount: Optional[Decimal]
 
 class Field(_Record):

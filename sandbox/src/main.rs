@@ -8,8 +8,10 @@ use piaoju_sandbox::{Sandbox, SandboxConfig};
 const USAGE: &str = "usage: piaoju-sandbox [--host 127.0.0.1] [--port 0] [--token-ttl SECONDS]
                       [--juhe-key KEY] [--app-id ID] [--app-key KEY]
                       [--faults LIST] [--url-file PATH] [--exit-after SECONDS]
+                      [--answer IMAGE=ANSWER.json]...
 
 Serves the Juhe receipt and ChinaUMS used-car invoice OCR protocols on one port.
+--answer: answer the image file IMAGE with the body of ANSWER.json (HTTP 200).
 Prints its URL and credentials as one JSON line on stdout, then serves until killed.";
 
 fn main() {
@@ -23,6 +25,7 @@ fn run() -> Result<(), String> {
     let mut config = SandboxConfig::default();
     let (mut host, mut port) = ("127.0.0.1".to_string(), 0u16);
     let (mut url_file, mut exit_after, mut faults) = (None, None, None);
+    let mut answers: Vec<(Vec<u8>, String)> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
@@ -57,6 +60,16 @@ fn run() -> Result<(), String> {
                         .map_err(|_| "--exit-after is out of range".to_string())?,
                 )
             }
+            "--answer" => {
+                let v = value()?;
+                let (image, answer) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--answer takes IMAGE=ANSWER.json, got {v:?}"))?;
+                let read = |p: &str| std::fs::read(p).map_err(|e| format!("cannot read {p}: {e}"));
+                let answer = String::from_utf8(read(answer)?)
+                    .map_err(|_| format!("{answer} is not UTF-8"))?;
+                answers.push((read(image)?, answer));
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -66,6 +79,9 @@ fn run() -> Result<(), String> {
     let sandbox = Sandbox::start_with(config).map_err(|e| format!("cannot listen: {e}"))?;
     if let Some(f) = faults {
         sandbox.set_faults(&f)?;
+    }
+    for (image, answer) in answers {
+        sandbox.register_answer(&image, 200, answer);
     }
     let c = sandbox.config();
     let line = serde_json::json!({

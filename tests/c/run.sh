@@ -42,7 +42,14 @@ cargo build -p piaoju-ffi -p piaoju-sandbox || exit 1
 
 for v in $(env | sed -n 's/^\(PIAOJU_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
 
-"$target/piaoju-sandbox" --url-file "$build/url" --exit-after 1800 >/dev/null &
+# Receipts as shops print them: two answers (scripts/make_receipt_corpus.py) registered for
+# two images of their own (the sample receipt with a suffix; the sandbox keys answers by hash).
+for name in weighed moling; do
+  { cat tests/fixtures/receipt.png; printf '%s' "$name"; } > "$build/receipt_$name.png"
+done
+"$target/piaoju-sandbox" --url-file "$build/url" --exit-after 1800 \
+  --answer "$build/receipt_weighed.png=tests/fixtures/juhe_receipt_weighed.json" \
+  --answer "$build/receipt_moling.png=tests/fixtures/juhe_receipt_moling.json" >/dev/null &
 sandbox_pid=$!
 for _ in $(seq 1 100); do [ -s "$build/url" ] && break; sleep 0.1; done
 [ -s "$build/url" ] || { echo "sandbox did not start"; exit 1; }
@@ -54,6 +61,7 @@ for _ in $(seq 1 100); do [ -s "$build/url2" ] && break; sleep 0.1; done
 [ -s "$build/url2" ] || { echo "second sandbox did not start"; exit 1; }
 export PIAOJU_SANDBOX2_URL=$(cat "$build/url2")
 export PIAOJU_FIXTURES="$root/tests/fixtures"
+export PIAOJU_SHOP_RECEIPTS="$build"
 
 passed=0
 failed=0

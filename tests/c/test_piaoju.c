@@ -3,6 +3,7 @@
  * PIAOJU_SANDBOX2_URL (a sandbox only test_call_shares_clients uses: its counters are its own),
  * PIAOJU_TEST_LOCALE (a locale whose strerror is not English, default zh_CN.UTF-8; run.sh
  * makes it with localedef under LOCPATH).
+ * PIAOJU_SHOP_RECEIPTS (directory of the images run.sh registers shop receipt answers for).
  * Prints one line per failed check and a closing "N passed, N failed" line. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -633,6 +634,54 @@ static void test_ocr_variants(void) {
     pj_client_free(client);
 }
 
+/* Receipts as shops print them: the answers tests/fixtures/juhe_receipt_weighed.json and
+ * juhe_receipt_moling.json (made by scripts/make_receipt_corpus.py) are registered in the
+ * sandbox by tests/c/run.sh for the images receipt_weighed.png and receipt_moling.png in
+ * PIAOJU_SHOP_RECEIPTS. Weighed goods keep their units and convert them (352 g at 12.00/斤),
+ * subtotals are rounded to the fen, and totals rounded down (抹零) pass and say so. */
+static void test_shop_receipts(void) {
+    const char *dir = getenv("PIAOJU_SHOP_RECEIPTS");
+    pj_client *client;
+    char path[1024], request[4096];
+    char *json = NULL, *out;
+    CHECK(dir != NULL, "PIAOJU_SHOP_RECEIPTS names the directory of the shop receipt images");
+    if (!dir) return;
+    client = new_client(config("", "access_token", 10000));
+    snprintf(path, sizeof path, "%s/receipt_weighed.png", dir);
+    CHECK(pj_recognize_shopping_receipt_file(client, path, &json) == PJ_STATUS_OK, "weighed receipt");
+    CHECK(contains(json, "\"product\":\"苹果\",\"quantity\":\"1.5\",\"quantity_unit\":\"斤\","
+                         "\"unit_price\":\"2.21\",\"price_unit\":\"斤\",\"subtotal_amount\":\"3.32\""),
+          "1.5斤 at ￥2.21/斤: the numbers and their units");
+    CHECK(contains(json, "\"quantity\":\"352\",\"quantity_unit\":\"g\",\"unit_price\":\"12.00\","
+                         "\"price_unit\":\"斤\""),
+          "352g at 12.00元/斤");
+    CHECK(contains(json, "\"quantity\":\"5\",\"quantity_unit\":null,\"unit_price\":\"1.85\",\"price_unit\":null"),
+          "x5 has no unit");
+    CHECK(contains(json, "item 3: 352 g × 12.00/斤 = 8.448, rounded half up to the fen: 8.45"),
+          "grams at a price per 斤 are converted, and the rounding named");
+    CHECK(contains(json, "\"status\":\"pass\",\"message\":\"items add up to 26.58, rounded down by 0.08 (抹零) to the jiao: total 26.50\""),
+          "抹零 to the jiao passes and says so");
+    CHECK(!contains(json, "\"status\":\"fail\""), "no false alarm on the weighed receipt");
+    pj_string_free(json);
+    pj_client_free(client);
+
+    snprintf(request, sizeof request,
+             "{\"config\": %s, \"operation\": \"shopping_receipt\", \"image_path\": \"%s/receipt_moling.png\"}",
+             config("", "access_token", 10000), dir);
+    out = pj_call(request);
+    CHECK(contains(out, "\"ok\":true") && contains(out, "\"total_amount\":\"142.00\""), "pj_call 抹零 receipt");
+    /* pj_call's result has its keys in alphabetical order. */
+    CHECK(contains(out, "\"product\":\"会员优惠\",\"quantity\":null,\"quantity_unit\":null,"
+                        "\"subtotal_amount\":\"-5.00\",\"unit_price\":null"),
+          "a member discount line");
+    CHECK(contains(out, "less discount 10.00 = 142.30, rounded down by 0.30 (抹零) to the yuan: total 142.00"),
+          "抹零 to the yuan after the discounts");
+    CHECK(contains(out, "\"message\":\"paid 150.00 − total 142.00 = change 8.00\",\"name\":\"change\",\"status\":\"pass\""),
+          "the change agrees");
+    CHECK(!contains(out, "\"status\":\"fail\""), "no false alarm on the 抹零 receipt");
+    pj_string_free(out);
+}
+
 /* A 4200x300 BMP (over Juhe's 4096 px) is fitted: sent as a JPEG within the limits. */
 static void test_image_fit(void) {
     const size_t w = 4200, h = 300, row = (4200 * 3 + 3) / 4 * 4;
@@ -1225,6 +1274,7 @@ int main(void) {
     test_hostile_servers();
     test_secrets();
     test_ocr_variants();
+    test_shop_receipts();
     test_image_fit();
     test_cache();
     test_free_during_calls();
