@@ -8,13 +8,10 @@
 # Delphi example runs under valgrind too.
 # Installs what it needs from Debian (apt-get) when missing, and generates zh_CN.GBK.
 # The .NET example also frees its client while 4 calls are running (the SafeHandle defers it).
-# PIAOJU_TEST_ABI=1 (a library with the reference-counted client and "ascii_json"): every example
-# also runs with "ascii_json": true, checking that every JSON it received was pure ASCII, and
-# frees a client while 4 calls are running (the Delphi one under valgrind too).
+# Every example also runs with "ascii_json": true, checking that every JSON it received was pure
+# ASCII, and frees a client while 4 calls are running (the Delphi one under valgrind too).
 # Prints a closing "N passed, N failed" line.
 set -uo pipefail
-# 1 once libpiaoju has the reference-counted client and ascii_json (the `abi` branch).
-abi=${PIAOJU_TEST_ABI:-0}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}/debug
@@ -25,9 +22,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-for v in $(env | sed -n 's/^\(PIAOJU_[A-Z_]*\)=.*/\1/p'); do
-  [ "$v" = PIAOJU_TEST_ABI ] || unset "$v"
-done
+for v in $(env | sed -n 's/^\(PIAOJU_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
 export LC_ALL=C.UTF-8 LANG=C.UTF-8 LANGUAGE=
 
 started=$SECONDS
@@ -149,15 +144,13 @@ for host in java dotnet delphi; do
   done
   step "$host zh_CN.GBK: prints GBK bytes" is_gbk "$work/out.$host.zh_CN.GBK"
   step "$host: the same text in both locales" cmp "$work/out.$host.C.UTF-8.utf8" "$work/out.$host.zh_CN.GBK.utf8"
-  if [ "$abi" = 1 ]; then
-    for locale in C.UTF-8 zh_CN.GBK; do
-      out="$work/out.$host.$locale.abi"
-      step "$host $locale ascii_json, close during calls: runs, every JSON pure ASCII" \
-        run "$host" "$locale" --ascii-json --close-during-calls
-      step "$host $locale ascii_json, close during calls: prints the expected text" \
-        shows_expected "$out.utf8" "$work/expected.abi"
-    done
-  fi
+  for locale in C.UTF-8 zh_CN.GBK; do
+    out="$work/out.$host.$locale.abi"
+    step "$host $locale ascii_json, close during calls: runs, every JSON pure ASCII" \
+      run "$host" "$locale" --ascii-json --close-during-calls
+    step "$host $locale ascii_json, close during calls: prints the expected text" \
+      shows_expected "$out.utf8" "$work/expected.abi"
+  done
   timed "$host-runs"
 done
 step "dotnet: Dispose during 4 calls, each call answered" dispose_during_calls
@@ -165,12 +158,10 @@ step "dotnet: Dispose during 4 calls, each call answered" dispose_during_calls
 step "delphi zh_CN.GBK under valgrind: no leak, no invalid access" env LC_ALL=zh_CN.GBK LANG=zh_CN.GBK \
   LD_LIBRARY_PATH="$target" valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
   --show-leak-kinds=definite "$work/delphi/Example" "$url" "$root/tests/fixtures" "$work/files"
-if [ "$abi" = 1 ]; then
-  step "delphi zh_CN.GBK under valgrind, free during calls: no leak, no invalid access" env LC_ALL=zh_CN.GBK \
-    LANG=zh_CN.GBK LD_LIBRARY_PATH="$target" valgrind --quiet --error-exitcode=99 --leak-check=full \
-    --errors-for-leak-kinds=definite --show-leak-kinds=definite "$work/delphi/Example" "$url" "$root/tests/fixtures" \
-    "$work/files" --close-during-calls
-fi
+step "delphi zh_CN.GBK under valgrind, free during calls: no leak, no invalid access" env LC_ALL=zh_CN.GBK \
+  LANG=zh_CN.GBK LD_LIBRARY_PATH="$target" valgrind --quiet --error-exitcode=99 --leak-check=full \
+  --errors-for-leak-kinds=definite --show-leak-kinds=definite "$work/delphi/Example" "$url" "$root/tests/fixtures" \
+  "$work/files" --close-during-calls
 timed valgrind
 
 for host in java dotnet delphi; do

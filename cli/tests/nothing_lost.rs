@@ -281,7 +281,9 @@ fn what_would_lose_results_or_pay_again_is_refused_before_anything_is_sent() {
         .execute_batch("CREATE TABLE ledger (amount TEXT)")
         .unwrap();
     let images = dir.join("images");
-    let cases: Vec<(Vec<std::ffi::OsString>, Option<(&str, &[u8])>, &str)> = vec![
+    // (flags, a variable and its bytes, what the error says)
+    type Case<'a> = (Vec<std::ffi::OsString>, Option<(&'a str, &'a [u8])>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![
                 "--out".into(),
