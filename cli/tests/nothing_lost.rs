@@ -282,7 +282,11 @@ fn what_would_lose_results_or_pay_again_is_refused_before_anything_is_sent() {
         .unwrap();
     let images = dir.join("images");
     // (flags, a variable and its bytes, what the error says)
-    type Case<'a> = (Vec<std::ffi::OsString>, Option<(&'a str, &'a [u8])>, &'a str);
+    type Case<'a> = (
+        Vec<std::ffi::OsString>,
+        Option<(&'a str, &'a [u8])>,
+        &'a str,
+    );
     let cases: Vec<Case> = vec![
         (
             vec![
