@@ -67,7 +67,7 @@ pub struct Config {
     /// Every JSON text the C library returns for this configuration (results, errors,
     /// `pj_call`'s answers) is pure ASCII, other characters as `\uXXXX` escapes: it survives a
     /// host's code-page conversion. The same values once parsed. Default `false`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ascii_json: bool,
 }
 
