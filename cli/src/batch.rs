@@ -26,8 +26,14 @@ use piaoju::{CacheConfig, Error, ErrorCode};
 use crate::output::Sink;
 use crate::{Common, Interrupt, Kind, Session, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 
-/// The cache file used with results on stdout and no other cache configured.
-pub const STDOUT_CACHE: &str = "piaoju-batch.cache.sqlite";
+/// How a signal is called in messages.
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        1 => "SIGHUP",
+        15 => "SIGTERM",
+        _ => "interrupted",
+    }
+}
 
 #[derive(Args, Debug)]
 pub struct BatchArgs {
@@ -51,7 +57,8 @@ pub struct BatchArgs {
     /// Receipts: write one CSV row per line item here.
     #[arg(long, value_name = "FILE.csv")]
     items_out: Option<PathBuf>,
-    /// The result cache (SQLite); default: next to --out (FILE.cache.sqlite), or PIAOJU_CACHE.
+    /// The result cache (SQLite); default: PIAOJU_CACHE, else the user's cache
+    /// ($XDG_CACHE_HOME/piaoju/results.sqlite or ~/.cache/piaoju/results.sqlite).
     #[arg(long, value_name = "FILE", conflicts_with = "no_cache")]
     cache: Option<PathBuf>,
     /// Use no result cache (a rerun pays again for every image).
@@ -61,6 +68,10 @@ pub struct BatchArgs {
     /// document detected"); by default a rerun returns that answer without paying again.
     #[arg(long)]
     retry_failed: bool,
+    /// Send at most N requests (retries included): a budget; the images that would need more
+    /// are not started (exit status 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_requests: Option<u64>,
     #[command(flatten)]
     common: Common,
 }
@@ -109,25 +120,28 @@ fn usage(problem: impl std::fmt::Display) -> Error {
 }
 
 /// The cache file: `--no-cache` none; else `--cache`; else `PIAOJU_CACHE` (already in the
-/// configuration); else next to the output.
-fn cache_path(args: &BatchArgs, configured: Option<&CacheConfig>) -> Option<PathBuf> {
+/// configuration); else the user's cache (one for every batch, whatever its output's name).
+fn cache_path(
+    args: &BatchArgs,
+    configured: Option<&CacheConfig>,
+) -> Result<Option<PathBuf>, Error> {
     if args.no_cache {
-        return None;
+        return Ok(None);
     }
     if let Some(p) = &args.cache {
-        return Some(p.clone());
+        return Ok(Some(p.clone()));
     }
     if let Some(c) = configured {
-        return Some(PathBuf::from(&c.path));
+        return Ok(Some(PathBuf::from(&c.path)));
     }
-    Some(match &args.out {
-        Some(out) => {
-            let mut p = out.as_os_str().to_owned();
-            p.push(".cache.sqlite");
-            PathBuf::from(p)
-        }
-        None => PathBuf::from(STDOUT_CACHE),
-    })
+    let user = piaoju::user_cache_path()?;
+    if user.is_none() {
+        eprintln!(
+            "piaoju: warning: no result cache (neither XDG_CACHE_HOME nor HOME is set): a rerun \
+             pays again for every image; give one with --cache FILE or PIAOJU_CACHE"
+        );
+    }
+    Ok(user)
 }
 
 fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
@@ -155,7 +169,7 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
         if let Some(q) = args.qps {
             config.max_qps = Some(q);
         }
-        cache = cache_path(args, config.cache.as_ref());
+        cache = cache_path(args, config.cache.as_ref())?;
         // Before the cache is opened: opening it would turn the results file into SQLite.
         if let Some(cache) = &cache {
             for (flag, path) in [("--out", &args.out), ("--items-out", &args.items_out)] {
@@ -211,7 +225,8 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
         &items,
         BatchOptions::default()
             .workers(usize::from(args.jobs))
-            .retry_failed(args.retry_failed),
+            .retry_failed(args.retry_failed)
+            .max_requests(args.max_requests),
         interrupt.flag,
         |i, outcome| {
             if write_error.borrow().is_some() {
@@ -228,11 +243,13 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
             }
         },
         |p: Progress| {
-            if interrupt.flag.load(Ordering::SeqCst) && !told && write_error.borrow().is_none() {
+            let signal = interrupt.signal.load(Ordering::SeqCst);
+            if signal != 0 && !told && write_error.borrow().is_none() {
                 told = true;
                 bar.suspend(|| {
                     eprintln!(
-                        "piaoju: interrupted; waiting for the calls in flight (Ctrl-C again to quit now)"
+                        "piaoju: {}; waiting for the calls in flight (again to quit now)",
+                        signal_name(signal)
                     )
                 });
             }
@@ -261,15 +278,16 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
     if let Some(warning) = cache_warning(&summary, cache.as_deref()) {
         eprintln!("{warning}");
     }
-    Ok(
-        if summary.cancelled || interrupt.flag.load(Ordering::SeqCst) {
-            EXIT_INTERRUPTED
-        } else if summary.failed > 0 {
-            EXIT_FAILED
-        } else {
-            EXIT_OK
-        },
-    )
+    let signal = interrupt.signal.load(Ordering::SeqCst);
+    Ok(if signal != 0 {
+        128 + signal
+    } else if summary.cancelled && interrupt.flag.load(Ordering::SeqCst) {
+        EXIT_INTERRUPTED
+    } else if summary.failed > 0 || summary.skipped > 0 {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    })
 }
 
 fn progress_bar(total: usize) -> ProgressBar {
@@ -304,7 +322,8 @@ fn cache_warning(s: &BatchSummary, cache: Option<&Path>) -> Option<String> {
 }
 
 /// `piaoju: 200 images: 198 recognized (12 from the cache), 2 failed (1 possibly billed), 0 not
-/// started; 215 requests in 10.4 s; results in out.jsonl; cache out.jsonl.cache.sqlite`
+/// started; 215 requests (203 may have been billed, 12 refused for the provider's rate) in
+/// 10.4 s; results in out.jsonl; cache ~/.cache/piaoju/results.sqlite`
 fn summary_line(s: &BatchSummary, destination: &str, cache: Option<&Path>) -> String {
     let cache = match cache {
         Some(p) if s.cache_failures > 0 => format!(
@@ -316,17 +335,26 @@ fn summary_line(s: &BatchSummary, destination: &str, cache: Option<&Path>) -> St
         Some(p) => format!("cache {}", p.display()),
         None => "no cache".into(),
     };
+    let stopped = if s.budget_spent {
+        " (the budget of --max-requests is spent)"
+    } else if s.cancelled {
+        " (interrupted)"
+    } else {
+        ""
+    };
     format!(
         "piaoju: {} images: {} recognized ({} from the cache), {} failed ({} possibly billed), \
-         {} not started{}; {} requests in {:.1} s; results in {destination}; {cache}",
+         {} not started{stopped}; {} requests ({} may have been billed, {} refused for the \
+         provider's rate) in {:.1} s; results in {destination}; {cache}",
         s.total,
         s.succeeded,
         s.cached,
         s.failed,
         s.possibly_billed_failures,
         s.skipped,
-        if s.cancelled { " (interrupted)" } else { "" },
         s.requests,
+        s.possibly_billed_requests,
+        s.refused_requests,
         s.wall.as_secs_f64(),
     )
 }

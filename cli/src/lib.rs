@@ -6,16 +6,18 @@
 //!   limit, retries and a result cache (see [`batch`]).
 //!
 //! Exit codes: 0 success, 1 a call (or, in a batch, some image) failed, 2 a usage error (bad
-//! flag, missing input, bad configuration), 130 a batch stopped by Ctrl-C.
+//! flag, missing input, bad configuration), 128 + the signal for a batch stopped by a signal
+//! (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
 
 pub mod batch;
+mod cache;
 mod inputs;
 mod output;
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI32};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use piaoju::{Client, Config, DocumentType, Error, ErrorCode};
@@ -27,7 +29,8 @@ pub const EXIT_FAILED: i32 = 1;
 /// Exit status: a usage error (flags, inputs, configuration); nothing was sent.
 pub const EXIT_USAGE: i32 = 2;
 /// Exit status: a batch was interrupted (Ctrl-C); the results of the calls that finished
-/// were written.
+/// were written. A batch stopped by another signal exits with 128 + its number (143 for
+/// SIGTERM, 129 for SIGHUP).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 const ENVIRONMENT: &str =
@@ -36,8 +39,9 @@ PIAOJU_CHINAUMS_APP_ID and PIAOJU_CHINAUMS_APP_KEY for invoices (the README list
 variable); flags go on top. --sandbox replaces the credentials and URLs with those of a local, \
 in-process sandbox (no credentials needed).
 
-Exit status: 0 success; 1 a call failed (batch: some image failed); 2 usage error (nothing \
-sent); 130 batch interrupted by Ctrl-C (finished results written).";
+Exit status: 0 success; 1 a call failed (batch: some image failed, or the budget of \
+--max-requests was spent); 2 usage error (nothing sent); 130 batch interrupted by Ctrl-C, 143 by \
+SIGTERM, 129 by SIGHUP (the calls in flight finish, every finished result is written).";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -60,6 +64,8 @@ enum Command {
     Invoice(Single),
     /// Recognize many images: JSON Lines (or CSV) of every result, a progress bar, a summary.
     Batch(batch::BatchArgs),
+    /// Show or trim the result cache (by default the user's: the one batches use).
+    Cache(cache::CacheArgs),
 }
 
 /// The document type of a batch.
@@ -99,10 +105,13 @@ pub struct Common {
     no_fit: bool,
 }
 
-/// How a Ctrl-C reaches a batch.
+/// How a Ctrl-C (or SIGTERM, SIGHUP) reaches a batch.
 pub struct Interrupt<'a> {
     /// Set when the user asked to stop (the first Ctrl-C): no new call starts.
     pub flag: &'a AtomicBool,
+    /// The signal that asked (2 SIGINT, 15 SIGTERM, 1 SIGHUP), 0 for none: the batch exits
+    /// with 128 + it.
+    pub signal: &'a AtomicI32,
     /// Called when a batch starts, before any request: the caller starts delivering Ctrl-C
     /// to `flag` from then on (single calls keep the default: Ctrl-C ends the process).
     pub arm: &'a dyn Fn(),
@@ -122,6 +131,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, interrupt: Interrupt<'_>) -
         Command::Receipt(single) => run_single(DocumentType::ShoppingReceipt, &single),
         Command::Invoice(single) => run_single(DocumentType::UsedCarInvoice, &single),
         Command::Batch(args) => batch::run(&args, interrupt),
+        Command::Cache(args) => cache::run(&args),
     }
 }
 

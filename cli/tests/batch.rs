@@ -64,8 +64,8 @@ fn two_hundred_images_within_the_rate_limit_and_a_rerun_sends_nothing() {
             && summary.contains("200 requests"),
         "{summary}"
     );
-    // The cache sits next to the output; the same command again sends nothing.
-    assert!(dir.join("results.jsonl.cache.sqlite").exists());
+    // The user's cache (whatever the output's name); the same command again sends nothing.
+    assert!(user_cache().exists());
     let second = run();
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
     assert_eq!(sb.stats().juhe_requests, 200);
@@ -104,7 +104,12 @@ fn flaky_service_every_image_succeeds_and_none_is_answered_twice() {
         refused += received - answered;
     }
     assert!(refused > 0, "flaky=0.2 refused nothing");
-    assert!(!dir.join(piaoju_cli::batch::STDOUT_CACHE).exists());
+    // --no-cache: no cache file anywhere near.
+    let sqlite = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension() == Some("sqlite".as_ref()))
+        .count();
+    assert_eq!(sqlite, 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

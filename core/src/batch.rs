@@ -5,20 +5,22 @@
 //!
 //! Nothing is lost on the way: a panic inside a call is that image's `panic` error (901) and the
 //! batch goes on; a worker thread that cannot be started leaves the work to the others (or to
-//! the calling thread); results wait in a queue of at most one per worker, so a slow consumer
-//! slows the workers instead of filling memory. Within a batch, an image whose call failed
+//! the calling thread); an image starts only while fewer than one per worker are in progress or
+//! finished and not yet taken, so a consumer that reads slowly, or stops, slows or stops the
+//! work instead of filling memory or paying for results nobody takes. Within a batch, an image whose call failed
 //! after the provider may have processed it is never sent again for another input with the same
 //! bytes: that input gets the same failure.
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::boundary::catch_panic;
 use crate::call::BatchScope;
 use crate::client::Client;
+use crate::deadline::{Deadline, CANCEL_CHECK_INTERVAL};
 use crate::error::Result;
 use crate::image::ImageSource;
 use crate::model::{Document, DocumentType};
@@ -156,6 +158,45 @@ pub struct BatchSummary {
     pub cache_error: Option<String>,
 }
 
+/// Places for images in progress or finished and not yet taken by the consumer.
+struct Places {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Places {
+    fn new(n: usize) -> Places {
+        Places {
+            free: Mutex::new(n),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Take a place, waiting for one; `false` once `cancel` is set.
+    fn take(&self, cancel: &AtomicBool) -> bool {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if cancel.load(Ordering::SeqCst) {
+                return false;
+            }
+            if *free > 0 {
+                *free -= 1;
+                return true;
+            }
+            free = self
+                .freed
+                .wait_timeout(free, CANCEL_CHECK_INTERVAL)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    fn give(&self) {
+        *self.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.freed.notify_one();
+    }
+}
+
 fn counts(doc: &Document) -> bool {
     match doc {
         Document::ShoppingReceipt(r) => r.cached,
@@ -191,13 +232,22 @@ pub fn run(
         total: inputs.len(),
         ..Progress::default()
     };
+    let workers = options
+        .workers
+        .clamp(1, MAX_WORKERS)
+        .min(inputs.len().max(1));
+    // An image is started only when fewer than `workers` are in progress or waiting to be
+    // taken: a consumer that stops taking results stops the work (at most one image per worker
+    // more is sent).
+    let places = Places::new(workers);
     // One image after another; `deliver` takes each outcome (false: stop).
     let work = |deliver: &mut dyn FnMut(usize, Result<Document>) -> bool| loop {
-        if cancel.load(Ordering::SeqCst) {
+        if !places.take(cancel) {
             return;
         }
         let i = next.fetch_add(1, Ordering::SeqCst);
         let Some((document_type, source)) = inputs.get(i) else {
+            places.give();
             return;
         };
         in_flight.fetch_add(1, Ordering::SeqCst);
@@ -214,7 +264,7 @@ pub fn run(
                     requeues += 1;
                     refused_attempts += e.attempts;
                     let pause = client.ready_in(*document_type) + Duration::from_millis(10);
-                    if !crate::deadline::Deadline::sleep_unless(pause, Some(cancel)) {
+                    if !Deadline::sleep_unless(pause, Some(cancel)) {
                         break outcome;
                     }
                 }
@@ -230,6 +280,7 @@ pub fn run(
         if matches!(&outcome, Err(e) if e.cancelled) {
             // Not sent (the batch was cancelled, or its budget is spent): not started, not a
             // result. With a budget spent, the images still to come may be in the cache.
+            places.give();
             if cancel.load(Ordering::SeqCst) {
                 return;
             }
@@ -268,11 +319,9 @@ pub fn run(
             cancel.store(true, Ordering::SeqCst);
         }
         on_progress(progress);
+        // Taken: another image may start.
+        places.give();
     };
-    let workers = options
-        .workers
-        .clamp(1, MAX_WORKERS)
-        .min(inputs.len().max(1));
     std::thread::scope(|scope| {
         // At most one finished result per worker waits: a slow consumer slows the workers.
         let (sender, finished) = mpsc::sync_channel::<(usize, Result<Document>)>(workers);

@@ -572,11 +572,69 @@ fn random_fraction() -> f64 {
     f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX)
 }
 
+/// The user's result cache for batches: `$XDG_CACHE_HOME/piaoju/results.sqlite`, else
+/// `$HOME/.cache/piaoju/results.sqlite` (on Windows `%LOCALAPPDATA%\piaoju\results.sqlite`);
+/// its folder is made if missing (mode 0700: results hold names and ID numbers). `None` when
+/// none of those variables is set.
+pub fn user_cache_path() -> Result<Option<PathBuf>> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let dir = if cfg!(windows) {
+        var("LOCALAPPDATA").map(|d| d.join("piaoju"))
+    } else {
+        var("XDG_CACHE_HOME")
+            .filter(|d| d.is_absolute())
+            .or_else(|| var("HOME").map(|h| h.join(".cache")))
+            .map(|d| d.join("piaoju"))
+    };
+    let Some(dir) = dir else {
+        return Ok(None);
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&dir)
+        .map_err(|e| cache_error(&dir, crate::os_error::describe(&e).text))?;
+    Ok(Some(dir.join("results.sqlite")))
+}
+
+/// Make the file (mode 0600 on Unix: results hold names and ID numbers) if it does not exist,
+/// so that SQLite (which gives its WAL and shared-memory files the database's mode) never
+/// leaves it readable by others.
+fn create_private(path: &Path) {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    // Already there, or no folder: opening it says what is wrong.
+    let _ = options.open(path);
+}
+
+/// What a cache file holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheInfo {
+    /// Answers kept.
+    pub entries: u64,
+    /// The file's size, its write-ahead log included.
+    pub bytes: u64,
+    /// When the oldest and the newest answer were kept (Unix seconds).
+    pub oldest: Option<i64>,
+    pub newest: Option<i64>,
+}
+
 impl SqliteStore {
-    /// Open (or create) the cache file, checking it can be used: `invalid_config` when it
-    /// cannot be opened or created, or is not a piaoju cache (another program's database).
+    /// Open (or create, mode 0600) the cache file, checking it can be used: `invalid_config`
+    /// when it cannot be opened or created, or is not a piaoju cache (another program's
+    /// database).
     pub fn open(path: impl Into<PathBuf>) -> Result<SqliteStore> {
         let path = path.into();
+        create_private(&path);
         let first = open(&path)?;
         Ok(SqliteStore {
             connections: ProcessLocal::new(Mutex::new(vec![first])),
@@ -617,6 +675,39 @@ impl SqliteStore {
             };
             Error::new(code, what)
         })
+    }
+}
+
+impl SqliteStore {
+    /// How many answers the file keeps, its size, and when they were kept.
+    pub fn info(&self) -> Result<CacheInfo> {
+        let (entries, oldest, newest) = self.with(Duration::from_secs(5), |c| {
+            c.query_row(
+                "SELECT count(*), min(stored_at), max(stored_at) FROM answers",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?)),
+            )
+        })?;
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let mut wal = self.path.as_os_str().to_owned();
+        wal.push("-wal");
+        Ok(CacheInfo {
+            entries: u64::try_from(entries).unwrap_or(0),
+            bytes: size(&self.path) + size(Path::new(&wal)),
+            oldest,
+            newest,
+        })
+    }
+
+    /// Remove every answer kept before `before` (Unix seconds); how many were removed.
+    pub fn remove_older_than(&self, before: i64) -> Result<u64> {
+        let removed = self.with(Duration::from_secs(5), |c| {
+            c.execute("DELETE FROM answers WHERE stored_at < ?1", [before])
+        })?;
+        self.with(Duration::from_secs(5), |c| {
+            c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")
+        })?;
+        Ok(removed as u64)
     }
 }
 

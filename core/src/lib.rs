@@ -56,7 +56,7 @@ mod properties;
 #[cfg(test)]
 mod receipt_corpus;
 
-pub use cache::{ResultStore, SqliteStore};
+pub use cache::{user_cache_path, CacheInfo, ResultStore, SqliteStore};
 pub use calendar::{Date, Time};
 pub use client::Client;
 pub use config::{

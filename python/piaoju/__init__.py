@@ -8,7 +8,7 @@ subclass carrying the core's stable code; every result carries validation ``chec
 """
 
 from . import _native, checks
-from ._client import BatchItem, Client, Image
+from ._client import BatchItem, BatchResults, BatchSummary, Client, Image
 from ._models import Check, Field, ReceiptItem, ShoppingReceipt, UsedCarInvoice
 from ._sandbox import Sandbox
 from .errors import (
@@ -32,6 +32,8 @@ __all__ = [
     "Client",
     "Image",
     "BatchItem",
+    "BatchResults",
+    "BatchSummary",
     "Sandbox",
     "ShoppingReceipt",
     "ReceiptItem",

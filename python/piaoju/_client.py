@@ -10,7 +10,7 @@ from . import _native
 from ._models import ShoppingReceipt, UsedCarInvoice
 from .errors import PiaojuError, _from_json
 
-__all__ = ["Client", "Image", "BatchItem"]
+__all__ = ["Client", "Image", "BatchItem", "BatchResults", "BatchSummary"]
 
 #: What the recognize methods take: a path, the bytes of the file, or a binary file object.
 Image = Union[str, "os.PathLike[str]", "os.PathLike[bytes]", bytes, bytearray, memoryview, IO[bytes]]
@@ -148,28 +148,79 @@ class Client:
         qps: Optional[float] = None,
         on_progress: Optional[Callable[[Dict[str, int]], None]] = None,
         retry_failed: bool = False,
-    ) -> Iterator["BatchItem"]:
-        """Recognize many images (``kind`` "receipt" or "invoice") with ``jobs`` calls at once,
-        through this client's retries, limits and cache; ``qps`` caps the requests a second.
+        max_requests: Optional[int] = None,
+        cache: Union[None, bool, str, "os.PathLike[str]"] = None,
+    ) -> "BatchResults":
+        """Recognize many images (``kind`` "receipt" or "invoice") with ``jobs`` calls at once
+        (1 to 256), through this client's retries, limits and cache.
 
-        Yields a :class:`BatchItem` (``input``, ``result`` or ``error``) per image, in the order
-        they finish; a failed image does not stop the rest. ``on_progress`` receives
+        Returns a :class:`BatchResults`: iterate it for a :class:`BatchItem` (``input``,
+        ``result`` or ``error``) per image, in the order they finish; a failed image does not
+        stop the rest. An image is started only while fewer than ``jobs`` are in progress or
+        waiting to be taken, so a consumer that stops stops the batch; closing it (``with``,
+        ``close()``, or dropping it) stops sending at once. ``on_progress`` receives
         ``{total, done, failed, cached, in_flight}`` after each one. The GIL is released while
-        waiting. Ctrl-C stops sending at once (no call starts; none waiting for ``qps`` or a
-        retry sends; calls whose request is out end by their deadline) and raises
-        KeyboardInterrupt. ``jobs`` is 1 to 256. A recorded answer that is a failure (no
-        document detected, …) is returned again without a request unless ``retry_failed``."""
+        waiting. The first Ctrl-C stops sending, waits for the calls whose request is out
+        (within their deadline: their answers are recorded, and their items are still
+        yielded after the KeyboardInterrupt it then raises); a second raises at once.
+
+        ``qps`` caps the requests a second; the provider's own limit is learned (an image it
+        refuses for its rate goes back into the queue). ``max_requests`` caps the requests the
+        batch sends (retries included): the rest are not started. ``cache``: the result cache
+        (default: the client's, else the user's, ``~/.cache/piaoju/results.sqlite``; ``False``
+        for none; or a path): an image answered once is never paid for again, and the same
+        bytes given twice are sent once. A recorded answer that is a failure (no document
+        detected, …) is returned again without a request unless ``retry_failed``.
+        ``results.summary`` says what the batch did once it has ended."""
         if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= 256:
             _usage_error(100, f"jobs must be a whole number from 1 to 256, got {jobs!r}")
-        inputs = list(images)
-        client = self
+        if max_requests is not None and (
+            isinstance(max_requests, bool) or not isinstance(max_requests, int) or max_requests < 1
+        ):
+            _usage_error(100, f"max_requests must be a positive whole number, got {max_requests!r}")
+        if kind not in ("receipt", "invoice"):
+            _usage_error(100, f'kind must be "receipt" or "invoice", not {kind!r}')
+        changes: Dict[str, Any] = {}
         if qps is not None:
-            config: Dict[str, Any] = json.loads(self._config_text) if self._config_text else {}
-            config["max_qps"] = qps
-            client = Client.from_config(config)
-        batch = client._native.start_batch(kind, [_image_arg(i) for i in inputs], jobs, retry_failed)
+            changes["max_qps"] = qps
+        configured = json.loads(self._config_text or "{}").get("cache")
+        if cache is None:
+            if configured is None:
+                path = _native.user_cache_path()
+                if path is not None:
+                    changes["cache"] = {"path": path}
+        elif cache is False:
+            if configured is not None:
+                changes["cache"] = None
+        elif cache is True:
+            _usage_error(100, "cache must be None (the default cache), False (none) or a path, not True")
+        else:
+            changes["cache"] = {"path": os.fspath(cache)}
+        inputs = list(images)
+        client = self._derived(changes)
+        batch = client._native.start_batch(
+            kind, [_image_arg(i) for i in inputs], jobs, retry_failed, max_requests
+        )
         record = ShoppingReceipt if kind == "receipt" else UsedCarInvoice
-        return _batch_items(batch, inputs, record, on_progress)
+        return BatchResults(batch, inputs, record, on_progress)
+
+    def _derived(self, changes: Dict[str, Any]) -> "Client":
+        """This client with ``changes`` to its configuration (``None`` removes a key): the same
+        client object for the same changes, so that its connections, rate limits and learned
+        provider limits are shared by every batch that asks for them."""
+        if not changes:
+            return self
+        config: Dict[str, Any] = json.loads(self._config_text or "{}")
+        for key, value in changes.items():
+            if value is None:
+                config.pop(key, None)
+            else:
+                config[key] = value
+        text = json.dumps(config, sort_keys=True)
+        derived: Dict[str, Client] = self.__dict__.setdefault("_derived_clients", {})
+        if text not in derived:
+            derived[text] = Client._from_text(text)
+        return derived[text]
 
     def __reduce__(self) -> Any:
         # A client pickles as its configuration (credentials included), and rebuilds itself
@@ -177,23 +228,86 @@ class Client:
         return (Client._from_text, (self._config_text,))
 
 
-def _batch_items(
-    batch: Any,
-    inputs: List[Any],
-    record: Any,
-    on_progress: Optional[Callable[[Dict[str, int]], None]],
-) -> Iterator["BatchItem"]:
-    while True:
-        item = batch.next()
+class BatchSummary(NamedTuple):
+    """What a batch did (:attr:`BatchResults.summary`)."""
+
+    total: int
+    succeeded: int
+    failed: int
+    #: Answered from the result cache (no request).
+    cached: int
+    #: Never started: the batch was stopped, or its ``max_requests`` budget was spent.
+    not_started: int
+    #: Requests sent, retries included.
+    requests: int
+    #: Requests the provider may have billed: sent and not refused before processing.
+    possibly_billed_requests: int
+    #: Requests the provider refused for its rate (not processed).
+    refused_requests: int
+    #: Failed images whose request the provider may have processed.
+    possibly_billed_failures: int
+    cancelled: bool
+    budget_spent: bool
+    #: Answers the cache could not record (a rerun would pay for them again), and why.
+    cache_failures: int
+    cache_error: Optional[str]
+    wall_seconds: float
+
+
+class BatchResults(Iterator["BatchItem"]):
+    """The items of :meth:`Client.recognize_many`, as they finish. Closing it (``close()``, the
+    end of a ``with`` block, or dropping it) stops the batch: nothing more is sent but the
+    calls already out."""
+
+    def __init__(
+        self,
+        batch: Any,
+        inputs: List[Any],
+        record: Any,
+        on_progress: Optional[Callable[[Dict[str, int]], None]],
+    ) -> None:
+        self._batch = batch
+        self._inputs = inputs
+        self._record = record
+        self._on_progress = on_progress
+
+    def __iter__(self) -> "BatchResults":
+        return self
+
+    def __next__(self) -> "BatchItem":
+        item = self._batch.next()
         if item is None:
-            return
+            raise StopIteration
         index, ok, text, progress = item
-        if on_progress is not None:
-            on_progress(json.loads(progress))
+        if self._on_progress is not None:
+            self._on_progress(json.loads(progress))
         if ok:
-            yield BatchItem(inputs[index], record._from_json(text), None)
-        else:
-            yield BatchItem(inputs[index], None, _from_json(text))
+            return BatchItem(self._inputs[index], self._record._from_json(text), None)
+        return BatchItem(self._inputs[index], None, _from_json(text))
+
+    def close(self) -> None:
+        """Stop the batch: no call starts, none waiting to send sends; calls whose request is
+        out end by their deadline (their answers are recorded in the cache)."""
+        self._batch.cancel()
+
+    def __enter__(self) -> "BatchResults":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        batch = getattr(self, "_batch", None)
+        if batch is not None:
+            batch.cancel()
+
+    @property
+    def summary(self) -> Optional[BatchSummary]:
+        """What the batch did, once it has ended (all items taken); None before."""
+        text = self._batch.summary()
+        if text is None:
+            return None
+        return BatchSummary(**json.loads(text))
 
 
 class BatchItem(NamedTuple):

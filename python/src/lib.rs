@@ -159,7 +159,7 @@ impl NativeClient {
 
     /// Recognize many images (`bytes` or paths) of one kind with `jobs` calls at once; the
     /// results come from the returned batch as they finish. `bytes` are borrowed, not copied.
-    #[pyo3(signature = (kind, images, jobs, retry_failed=false))]
+    #[pyo3(signature = (kind, images, jobs, retry_failed=false, max_requests=None))]
     fn start_batch(
         &self,
         py: Python<'_>,
@@ -167,6 +167,7 @@ impl NativeClient {
         images: Vec<Bound<'_, PyAny>>,
         jobs: usize,
         retry_failed: bool,
+        max_requests: Option<u64>,
     ) -> PyResult<NativeBatch> {
         let document_type = match kind {
             "receipt" => DocumentType::ShoppingReceipt,
@@ -197,13 +198,15 @@ impl NativeClient {
             };
             inputs.push((document_type, source));
         }
-        // At most `jobs` finished items wait for the consumer: a slow consumer slows the batch.
-        let (sender, results) = std::sync::mpsc::sync_channel(jobs);
+        // Handed over when the consumer asks (the core starts an image only while fewer than
+        // `jobs` are in progress or untaken): a consumer that stops taking stops the batch.
+        let (sender, results) = std::sync::mpsc::sync_channel(0);
         let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (client, stop) = (Arc::clone(&self.inner), Arc::clone(&cancel));
         let options = piaoju::batch::BatchOptions::default()
             .workers(jobs)
-            .retry_failed(retry_failed);
+            .retry_failed(retry_failed)
+            .max_requests(max_requests);
         std::thread::Builder::new()
             .name("piaoju-batch".into())
             .spawn(move || {
@@ -252,6 +255,7 @@ impl NativeClient {
             results: Mutex::new(results),
             cancel,
             summary: Mutex::new(None),
+            drained: Mutex::new(std::collections::VecDeque::new()),
         })
     }
 
@@ -356,8 +360,11 @@ fn summary_json(s: &piaoju::batch::BatchSummary) -> String {
         "cached": s.cached,
         "not_started": s.skipped,
         "requests": s.requests,
+        "possibly_billed_requests": s.possibly_billed_requests,
+        "refused_requests": s.refused_requests,
         "possibly_billed_failures": s.possibly_billed_failures,
         "cancelled": s.cancelled,
+        "budget_spent": s.budget_spent,
         "cache_failures": s.cache_failures,
         "cache_error": s.cache_error,
         "wall_seconds": s.wall.as_secs_f64(),
@@ -371,14 +378,24 @@ struct NativeBatch {
     results: Mutex<std::sync::mpsc::Receiver<BatchEvent>>,
     cancel: Arc<std::sync::atomic::AtomicBool>,
     summary: Mutex<Option<String>>,
+    /// Items finished while draining after a Ctrl-C, handed out by the next calls of `next`.
+    drained: Mutex<std::collections::VecDeque<BatchItemTuple>>,
 }
 
-#[pymethods]
+/// `(index, ok, json, progress_json)` of a finished image.
+type BatchItemTuple = (usize, bool, String, String);
+
+/// What waiting for the batch's next event gave.
+enum Waited {
+    Item(BatchItemTuple),
+    End,
+    Signal(PyErr),
+}
+
 impl NativeBatch {
-    /// The next finished item `(index, ok, json, progress_json)`, or None when all are done.
-    /// Waits with the GIL released, looking for Ctrl-C every 50 ms (which cancels the batch:
-    /// calls in flight end, no new one starts).
-    fn next(&self, py: Python<'_>) -> PyResult<Option<(usize, bool, String, String)>> {
+    /// Wait for the next item (the end, or a pending signal's exception), with the GIL
+    /// released, looking for signals every 50 ms.
+    fn wait(&self, py: Python<'_>) -> PyResult<Waited> {
         loop {
             let received = py.detach(|| {
                 self.results
@@ -388,17 +405,56 @@ impl NativeBatch {
             });
             match received {
                 Ok(BatchEvent::Item(i, ok, json, progress)) => {
-                    return Ok(Some((i, ok, json, progress)))
+                    return Ok(Waited::Item((i, ok, json, progress)))
                 }
                 Ok(BatchEvent::Done(summary)) => {
                     *self.summary.lock().unwrap_or_else(|p| p.into_inner()) = Some(summary);
                 }
                 Ok(BatchEvent::Failed(e)) => return Err(to_py_err(py, &e)),
-                Err(RecvTimeoutError::Disconnected) => return Ok(None),
+                Err(RecvTimeoutError::Disconnected) => return Ok(Waited::End),
                 Err(RecvTimeoutError::Timeout) => {
                     if let Err(e) = py.check_signals() {
-                        self.cancel();
-                        return Err(e);
+                        return Ok(Waited::Signal(e));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl NativeBatch {
+    /// The next finished item `(index, ok, json, progress_json)`, or None when all are done.
+    /// Waits with the GIL released, looking for Ctrl-C every 50 ms. The first Ctrl-C stops
+    /// sending, waits for the calls in flight (within their deadline), keeps their items for
+    /// the next calls, then raises KeyboardInterrupt; a second one raises at once.
+    fn next(&self, py: Python<'_>) -> PyResult<Option<BatchItemTuple>> {
+        if let Some(item) = self
+            .drained
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()
+        {
+            return Ok(Some(item));
+        }
+        match self.wait(py)? {
+            Waited::Item(item) => Ok(Some(item)),
+            Waited::End => Ok(None),
+            Waited::Signal(e) => {
+                self.cancel();
+                if !e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
+                    return Err(e);
+                }
+                // Drain: the calls whose request is out finish; their answers are recorded.
+                loop {
+                    match self.wait(py)? {
+                        Waited::Item(item) => self
+                            .drained
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push_back(item),
+                        Waited::End => return Err(e),
+                        Waited::Signal(again) => return Err(again),
                     }
                 }
             }
@@ -425,28 +481,41 @@ impl NativeBatch {
 /// 130); another, or one during a single call, returns 130 at once.
 #[pyfunction]
 fn cli_main(py: Python<'_>, argv: Vec<String>) -> PyResult<i32> {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
     let interrupted = Arc::new(AtomicBool::new(false));
+    let signal = Arc::new(AtomicI32::new(0));
     let armed = Arc::new(AtomicBool::new(false));
-    let (flag, arm) = (Arc::clone(&interrupted), Arc::clone(&armed));
+    let (flag, which, arm) = (
+        Arc::clone(&interrupted),
+        Arc::clone(&signal),
+        Arc::clone(&armed),
+    );
     let work = move || {
         let arm = || arm.store(true, Ordering::SeqCst);
         piaoju_cli::run(
             argv.into_iter().map(std::ffi::OsString::from),
             piaoju_cli::Interrupt {
                 flag: &flag,
+                signal: &which,
                 arm: &arm,
             },
         )
     };
     let status = on_helper_thread(py, "piaoju-cli", work, |e| {
-        if !e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
+        // Ctrl-C, or SIGTERM/SIGHUP as piaoju._cli's handlers raise them.
+        let terminated = py.import("piaoju._cli")?.getattr("Terminated")?;
+        let number = if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
+            2
+        } else if e.is_instance(py, &terminated) {
+            e.value(py).getattr("signum")?.extract::<i32>()?
+        } else {
             return Err(e);
-        }
+        };
+        let _ = signal.compare_exchange(0, number, Ordering::SeqCst, Ordering::SeqCst);
         if armed.load(Ordering::SeqCst) && !interrupted.swap(true, Ordering::SeqCst) {
-            return Ok(None); // the batch finishes its calls in flight and returns 130
+            return Ok(None); // the batch finishes its calls in flight and returns 128 + it
         }
-        Ok(Some(piaoju_cli::EXIT_INTERRUPTED))
+        Ok(Some(128 + number))
     })?;
     status.ok_or_else(|| PyRuntimeError::new_err("the command ended without a status"))
 }
@@ -666,6 +735,27 @@ fn schema() -> Vec<(&'static str, Vec<PySchemaField>)> {
         .collect()
 }
 
+/// The user's result cache for batches (its folder made if missing), or None when no folder
+/// for it is known (neither XDG_CACHE_HOME nor HOME).
+#[pyfunction]
+fn user_cache_path(py: Python<'_>) -> PyResult<Option<String>> {
+    call(py, || {
+        piaoju::user_cache_path()?
+            .map(|p| {
+                p.into_os_string().into_string().map_err(|p| {
+                    Error::new(
+                        ErrorCode::InvalidConfig,
+                        format!(
+                            "the user's cache folder {} is not UTF-8: give a cache path",
+                            piaoju::display_path(std::path::Path::new(&p))
+                        ),
+                    )
+                })
+            })
+            .transpose()
+    })
+}
+
 /// One JSON string in, one out (the C ABI's pj_call).
 #[pyfunction]
 fn call_json(py: Python<'_>, request_json: &str) -> String {
@@ -697,6 +787,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(call_json, m)?)?;
     m.add_function(wrap_pyfunction!(schema, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(user_cache_path, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_inside_boundary, m)?)?;
     Ok(())
 }

@@ -13,6 +13,7 @@ import time
 import pytest
 
 import piaoju
+from conftest import default_sigint
 
 SCRIPT = pathlib.Path(sys.executable).parent / "piaoju"
 
@@ -49,7 +50,8 @@ def test_the_console_script_is_installed_and_runs_a_batch(tmp_path, fixtures):
     assert sorted(line["input"] for line in lines) == sorted(str(p) for p in paths)
     assert all(line["ok"] and line["result"]["total_amount"] == "12.50" for line in lines)
     assert "5 images: 5 recognized" in done.stderr
-    assert (tmp_path / "results.jsonl.cache.sqlite").exists()
+    # The user's cache, whatever the output's name.
+    assert (pathlib.Path(os.environ["XDG_CACHE_HOME"]) / "piaoju" / "results.sqlite").exists()
 
 
 def test_python_m_piaoju_and_usage_errors(fixtures):
@@ -79,29 +81,44 @@ def test_the_sandbox_counts_requests_per_image(sandbox, fixtures):
     assert sandbox.stats()["images"] == {digest: {"received": 2, "answered": 2}}
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a process group is POSIX")
-def test_ctrl_c_on_the_console_script_writes_the_finished_results_and_exits_130(
-        sandbox, tmp_path, fixtures):
+def stop_the_console_script(sandbox, tmp_path, fixtures, signum):
+    """Start a 30-image batch, send ``signum`` once 3 images are answered: the exit status and
+    stderr; every answered image (and only those) must be in the results."""
     sandbox.set_faults("delay=300")
     folder, paths = images(tmp_path, fixtures, 30)
     out = tmp_path / "results.jsonl"
     child = subprocess.Popen(
         [str(SCRIPT), "batch", "receipt", str(folder), "--jobs", "3", "--out", str(out)],
-        env=env_for(sandbox), stderr=subprocess.PIPE, text=True,
+        env=env_for(sandbox), stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint,
     )
     try:
         deadline = time.monotonic() + 30
         while sum(1 for p in paths if sandbox.image_requests(p)[1]) < 3:
             assert time.monotonic() < deadline, "no progress"
             time.sleep(0.01)
-        child.send_signal(signal.SIGINT)
+        child.send_signal(signum)
         _, err = child.communicate(timeout=30)
     finally:
         if child.poll() is None:
             child.kill()
-    assert child.returncode == 130, err
-    assert "interrupted" in err
     written = {json.loads(line)["input"] for line in out.read_text().splitlines()}
     answered = {str(p) for p in paths if sandbox.image_requests(p)[1]}
     assert written == answered
     assert 3 <= len(written) < 30
+    return child.returncode, err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_on_the_console_script_writes_the_finished_results_and_exits_130(
+        sandbox, tmp_path, fixtures):
+    status, err = stop_the_console_script(sandbox, tmp_path, fixtures, signal.SIGINT)
+    assert status == 130, err
+    assert "interrupted" in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_on_the_console_script_writes_the_finished_results_and_exits_143(
+        sandbox, tmp_path, fixtures):
+    status, err = stop_the_console_script(sandbox, tmp_path, fixtures, signal.SIGTERM)
+    assert status == 143, err
+    assert "SIGTERM" in err

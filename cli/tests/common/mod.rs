@@ -34,7 +34,19 @@ pub fn images(dir: &Path, n: u32) -> Vec<(PathBuf, Vec<u8>)> {
         .collect()
 }
 
-/// The command, with no PIAOJU_* variable but the sandbox's key and URL.
+/// The folder the command's user cache goes in (`XDG_CACHE_HOME`) in these tests: one for the
+/// test process, never the real user's (entries are kept apart by the sandboxes' URLs).
+pub fn user_cache_home() -> PathBuf {
+    std::env::temp_dir().join(format!("piaoju-cli-xdg-{}", std::process::id()))
+}
+
+/// The user cache file the command uses by default in these tests.
+pub fn user_cache() -> PathBuf {
+    user_cache_home().join("piaoju").join("results.sqlite")
+}
+
+/// The command, with no PIAOJU_* variable but the sandbox's key and URL, and its user cache in
+/// [`user_cache_home`].
 pub fn piaoju(sb: &Sandbox) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_piaoju"));
     for (k, _) in std::env::vars() {
@@ -43,7 +55,8 @@ pub fn piaoju(sb: &Sandbox) -> Command {
         }
     }
     c.env("PIAOJU_JUHE_KEY", &sb.config().juhe_key)
-        .env("PIAOJU_JUHE_BASE_URL", sb.url());
+        .env("PIAOJU_JUHE_BASE_URL", sb.url())
+        .env("XDG_CACHE_HOME", user_cache_home());
     c
 }
 
