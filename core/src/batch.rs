@@ -24,6 +24,7 @@ use crate::deadline::{Deadline, CANCEL_CHECK_INTERVAL};
 use crate::error::Result;
 use crate::image::ImageSource;
 use crate::model::{Document, DocumentType};
+use crate::outcome::{Outcome, Stop};
 
 /// The most workers a batch runs (more are a mistake: they only open connections).
 pub const MAX_WORKERS: usize = 256;
@@ -252,13 +253,15 @@ pub fn run(
         };
         in_flight.fetch_add(1, Ordering::SeqCst);
         let (mut requeues, mut refused_attempts) = (0, 0);
-        let mut outcome = loop {
-            let outcome =
-                catch_panic(|| client.recognize_in(*document_type, source.image(), Some(&batch)));
+        let outcome: Outcome<Document> = loop {
+            let outcome = catch_panic(|| {
+                Ok(client.recognize_in(*document_type, source.image(), Some(&batch)))
+            })
+            .unwrap_or_else(|panic| Err(Stop::Failed(panic)));
             match &outcome {
                 // Refused for the provider's rate: back into the queue (here: this worker
                 // takes it again when the provider is ready), neither a failure nor an attempt.
-                Err(e)
+                Err(Stop::Failed(e))
                     if e.refused && requeues < MAX_REQUEUES && !cancel.load(Ordering::SeqCst) =>
                 {
                     requeues += 1;
@@ -272,19 +275,23 @@ pub fn run(
             }
         };
         in_flight.fetch_sub(1, Ordering::SeqCst);
+        let mut outcome: Result<Document> = match outcome {
+            Ok(doc) => Ok(doc),
+            Err(Stop::Failed(e)) => Err(e),
+            Err(Stop::NotSent(_)) => {
+                // Not sent (the batch was cancelled, or its budget is spent): not started, not
+                // a result. With a budget spent, the images still to come may be in the cache.
+                places.give();
+                if cancel.load(Ordering::SeqCst) {
+                    return;
+                }
+                continue;
+            }
+        };
         // The image's requests: the refused ones of its earlier turns too.
         match &mut outcome {
             Ok(doc) => doc.add_attempts(refused_attempts),
             Err(e) => e.attempts += refused_attempts,
-        }
-        if matches!(&outcome, Err(e) if e.cancelled) {
-            // Not sent (the batch was cancelled, or its budget is spent): not started, not a
-            // result. With a budget spent, the images still to come may be in the cache.
-            places.give();
-            if cancel.load(Ordering::SeqCst) {
-                return;
-            }
-            continue;
         }
         if outcome.is_err() && !options.continue_on_error {
             // Before another image is taken by this worker.

@@ -15,6 +15,7 @@ use crate::fit::ImageReport;
 use crate::http::Http;
 use crate::limit::Limiter;
 use crate::model::DocumentType;
+use crate::outcome::{NotSent, Outcome, Stop};
 use crate::retry::Retrier;
 use crate::wire::{self, HttpAnswer};
 
@@ -64,8 +65,8 @@ impl<'a> BatchScope<'a> {
         }
     }
 
-    /// Take one request from the budget: a "not sent" error when it is spent.
-    fn take_request(&self, provider: Provider) -> Result<()> {
+    /// Take one request from the budget: [`NotSent::BudgetSpent`] when it is spent.
+    fn take_request(&self) -> Outcome<()> {
         let Some(budget) = &self.budget else {
             return Ok(());
         };
@@ -74,10 +75,7 @@ impl<'a> BatchScope<'a> {
             .is_err()
         {
             self.budget_spent.store(true, Ordering::SeqCst);
-            return Err(Error::not_sent(
-                provider,
-                "the batch's budget of requests (max_requests) is spent",
-            ));
+            return Err(Stop::NotSent(NotSent::BudgetSpent));
         }
         Ok(())
     }
@@ -126,7 +124,7 @@ pub(crate) struct Recognition<'r, T> {
     pub parse: fn(&HttpAnswer) -> Result<T>,
     /// One attempt: send the request (each HTTP request through [`Sender::post`]) and return
     /// the answer to parse.
-    pub send: &'r dyn Fn(&Sender<'_>) -> Result<HttpAnswer>,
+    pub send: &'r dyn Fn(&Sender<'_>) -> Outcome<HttpAnswer>,
 }
 
 /// What a call gave: the value, whether it came from the cache, the requests sent, and why
@@ -187,13 +185,13 @@ impl Sender<'_> {
         content_type: &str,
         authorization: Option<&str>,
         body: crate::body::ImageBody<'_>,
-    ) -> Result<HttpAnswer> {
+    ) -> Outcome<HttpAnswer> {
         let call = self.call;
         let _permit = self
             .limiter
             .acquire(&call.deadline, self.provider, call.cancel())?;
         if let Some(b) = call.batch {
-            b.take_request(self.provider)?;
+            b.take_request()?;
         }
         let answer = call.http.post_stream(
             &call.deadline,
@@ -211,7 +209,7 @@ impl Sender<'_> {
         if let Some(b) = call.batch {
             b.sent(sent);
         }
-        answer
+        Ok(answer?)
     }
 }
 
@@ -225,7 +223,7 @@ impl Call<'_> {
     /// this batch is returned as it is; a recorded answer is parsed again (a recorded failure
     /// too, unless the batch retries failures); otherwise one flight per image sends it, with
     /// the retries and rate limits, and its answer is recorded.
-    pub fn recognize<T>(&self, r: Recognition<'_, T>) -> Result<Recognized<T>> {
+    pub fn recognize<T>(&self, r: Recognition<'_, T>) -> Outcome<Recognized<T>> {
         let key = cache::key(r.provider, r.operation, r.endpoint, r.image);
         let sender = Sender {
             call: self,
@@ -252,7 +250,7 @@ impl Call<'_> {
                             }
                             Err(_) => {}
                         }
-                        parsed
+                        Ok(parsed?)
                     },
                 )
                 .map(|(sent, _)| sent)
@@ -265,7 +263,8 @@ impl Call<'_> {
                 attempts,
                 cache_error,
             }),
-            Err(e) => Err(Error { attempts, ..e }),
+            Err(Stop::Failed(e)) => Err(Stop::Failed(Error { attempts, ..e })),
+            Err(not_sent) => Err(not_sent),
         }
     }
 
@@ -275,8 +274,8 @@ impl Call<'_> {
         key: &str,
         provider: Provider,
         parse: fn(&HttpAnswer) -> Result<T>,
-        fetch: impl FnOnce() -> Result<(T, Vec<u8>)>,
-    ) -> Result<(T, bool, Option<String>)> {
+        fetch: impl FnOnce() -> Outcome<(T, Vec<u8>)>,
+    ) -> Outcome<(T, bool, Option<String>)> {
         let retry_failed = self.batch.is_some_and(|b| b.retry_failed);
         let recorded = || -> Result<Option<T>> {
             if let Some(e) = self.batch.and_then(|b| b.failure(key)) {
@@ -315,7 +314,7 @@ impl Call<'_> {
                     .and_then(|c| c.record(key, answer, &self.deadline));
                 Ok((value, false, cache_error))
             }
-            Err(mut e) => {
+            Err(Stop::Failed(mut e)) => {
                 if let Some(b) = self.batch {
                     b.record_failure(key, &e);
                 }
@@ -324,8 +323,9 @@ impl Call<'_> {
                 if let (Some(c), Some(answer)) = (self.cache, e.take_verdict()) {
                     let _ = c.record(key, answer, &self.deadline);
                 }
-                Err(e)
+                Err(Stop::Failed(e))
             }
+            Err(not_sent) => Err(not_sent),
         }
     }
 }

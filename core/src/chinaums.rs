@@ -15,6 +15,7 @@ use crate::fit::{self, ImageFit, Limits};
 use crate::image::{self, ImageSource};
 use crate::limit::Limiter;
 use crate::model::{DocumentType, Field, Position, UsedCarInvoice};
+use crate::outcome::Outcome;
 use crate::process::ProcessLocal;
 use crate::spec::{
     CHINAUMS_PRODUCTION_BASE_URL, CHINAUMS_PRODUCTION_TOKEN_BASE_URL, CHINAUMS_TEST_BASE_URL,
@@ -129,7 +130,7 @@ impl Chinaums {
     }
 
     /// Recognize a used-car invoice: credentials and image are checked before anything is sent.
-    pub fn recognize(&self, call: &Call<'_>, image: ImageSource<'_>) -> Result<UsedCarInvoice> {
+    pub fn recognize(&self, call: &Call<'_>, image: ImageSource<'_>) -> Outcome<UsedCarInvoice> {
         let (app_id, app_key) = self.credentials()?;
         let bytes = image.load()?;
         let info = image::preflight_chinaums(&bytes)?;
@@ -155,7 +156,7 @@ impl Chinaums {
         app_id: &str,
         app_key: &str,
         body: ImageBody<'_>,
-    ) -> Result<HttpAnswer> {
+    ) -> Outcome<HttpAnswer> {
         let (http, deadline) = (sender.http(), sender.deadline());
         let post = |authorization: &str| {
             sender.post(

@@ -15,6 +15,7 @@ use crate::http::Http;
 use crate::image::ImageSource;
 use crate::juhe::Juhe;
 use crate::model::{Document, DocumentType, ShoppingReceipt, UsedCarInvoice};
+use crate::outcome::{alone, Outcome};
 use crate::retry::Retrier;
 
 /// A client for both providers. `Send + Sync`: share one between threads; it reuses connections
@@ -86,7 +87,7 @@ impl Client {
         &self,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<ShoppingReceipt> {
-        self.juhe.recognize(&self.call(None), image.into())
+        alone(self.juhe.recognize(&self.call(None), image.into()))
     }
 
     /// Recognize a used-car sales invoice with ChinaUMS, within the configured `timeout_ms`
@@ -95,7 +96,7 @@ impl Client {
         &self,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<UsedCarInvoice> {
-        self.chinaums.recognize(&self.call(None), image.into())
+        alone(self.chinaums.recognize(&self.call(None), image.into()))
     }
 
     /// `missing_credentials` when this document type's provider has no credentials configured
@@ -113,18 +114,18 @@ impl Client {
         document_type: DocumentType,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<Document> {
-        self.recognize_in(document_type, image.into(), None)
+        alone(self.recognize_in(document_type, image.into(), None))
     }
 
-    /// Recognize as part of `batch`: nothing is sent once the batch is cancelled (see
-    /// [`crate::batch::run`]), and a possibly-billed failure is shared with the batch's other
-    /// inputs of the same image.
+    /// Recognize as part of `batch`: nothing is sent once the batch is cancelled or its budget
+    /// spent (see [`crate::batch::run`]), and a possibly-billed failure is shared with the
+    /// batch's other inputs of the same image.
     pub(crate) fn recognize_in(
         &self,
         document_type: DocumentType,
         image: ImageSource<'_>,
         batch: Option<&BatchScope<'_>>,
-    ) -> Result<Document> {
+    ) -> Outcome<Document> {
         let call = self.call(batch);
         Ok(match document_type {
             DocumentType::ShoppingReceipt => {

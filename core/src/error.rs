@@ -386,9 +386,6 @@ pub struct Error {
     /// What the answer that gave this error said beyond the error, if anything (boxed: an
     /// error stays small).
     pub(crate) answer: Option<Box<AnswerFacts>>,
-    /// The call's batch was cancelled before its request was sent (the batch reports the
-    /// image as not started, never as this error).
-    pub(crate) cancelled: bool,
     /// Nothing was processed: the provider refused the request for its rate, or the call
     /// gave up waiting for it. A batch sends the image again when the provider is ready.
     pub(crate) refused: bool,
@@ -409,22 +406,7 @@ impl Error {
             cached: false,
             os_error: None,
             answer: None,
-            cancelled: false,
             refused: false,
-        }
-    }
-
-    /// Nothing was sent: the call's batch was cancelled while it waited to send.
-    pub(crate) fn cancelled(provider: Provider) -> Error {
-        Error::not_sent(provider, "the batch was cancelled")
-    }
-
-    /// Nothing was sent, for the batch's reason (cancelled, its budget spent): the batch
-    /// reports the image as not started.
-    pub(crate) fn not_sent(provider: Provider, why: &str) -> Error {
-        Error {
-            cancelled: true,
-            ..Error::new(ErrorCode::Internal, why).with_provider(provider)
         }
     }
 

@@ -11,6 +11,7 @@ use crate::fit::{self, ImageFit, Limits};
 use crate::image::{self, ImageSource};
 use crate::limit::Limiter;
 use crate::model::{DocumentType, ReceiptItem, ShoppingReceipt};
+use crate::outcome::Outcome;
 use crate::spec::{
     JUHE_BASE_URL, JUHE_MAX_BASE64_LEN, JUHE_MAX_SIDE, JUHE_MIN_SIDE, JUHE_RECEIPT_PATH,
 };
@@ -62,7 +63,7 @@ impl Juhe {
     }
 
     /// Recognize a shopping receipt: credentials and image are checked before anything is sent.
-    pub fn recognize(&self, call: &Call<'_>, image: ImageSource<'_>) -> Result<ShoppingReceipt> {
+    pub fn recognize(&self, call: &Call<'_>, image: ImageSource<'_>) -> Outcome<ShoppingReceipt> {
         let key = self.credentials()?;
         let bytes = image.load()?;
         let info = image::preflight_juhe(&bytes)?;

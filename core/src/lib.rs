@@ -44,6 +44,7 @@ mod model;
 mod normalize;
 mod oneshot;
 mod os_error;
+mod outcome;
 mod process;
 mod retry;
 mod text;

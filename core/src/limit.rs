@@ -16,7 +16,8 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::deadline::{Deadline, CANCEL_CHECK_INTERVAL};
-use crate::error::{Error, Provider, Result};
+use crate::error::Provider;
+use crate::outcome::{NotSent, Outcome, Stop};
 use crate::process::ProcessLocal;
 
 /// Added to the window, so that requests bunched up on the way still arrive at most
@@ -128,17 +129,17 @@ impl Limiter {
         }
     }
 
-    /// Wait for a place in flight, then for the request's turn; give up (`Error::cancelled`)
-    /// as soon as `cancel` is set.
+    /// Wait for a place in flight, then for the request's turn; give up (nothing sent,
+    /// [`NotSent::Cancelled`]) as soon as `cancel` is set.
     pub fn acquire(
         &self,
         deadline: &Deadline,
         provider: Provider,
         cancel: Option<&AtomicBool>,
-    ) -> Result<Permit<'_>> {
+    ) -> Outcome<Permit<'_>> {
         let cancelled = || cancel.is_some_and(|c| c.load(Ordering::SeqCst));
         if cancelled() {
-            return Err(Error::cancelled(provider));
+            return Err(Stop::NotSent(NotSent::Cancelled));
         }
         let state = self.state.get(State::default);
         let permit = match self.max_in_flight {
@@ -147,7 +148,7 @@ impl Limiter {
                 let mut n = state.in_flight.lock().unwrap_or_else(|p| p.into_inner());
                 while *n >= max {
                     if cancelled() {
-                        return Err(Error::cancelled(provider));
+                        return Err(Stop::NotSent(NotSent::Cancelled));
                     }
                     let mut left = deadline
                         .remaining(provider, "waiting for a place among max_in_flight requests")?;
@@ -183,10 +184,12 @@ impl Limiter {
             };
             let wait = turn.saturating_duration_since(now);
             if wait >= deadline.remaining(provider, "waiting for the max_qps rate")? {
-                return Err(deadline.expired(provider, "waiting for the max_qps rate"));
+                return Err(deadline
+                    .expired(provider, "waiting for the max_qps rate")
+                    .into());
             }
             if !Deadline::sleep_unless(wait, cancel) {
-                return Err(Error::cancelled(provider));
+                return Err(Stop::NotSent(NotSent::Cancelled));
             }
         }
         // The provider's own limit, as learned.
@@ -197,11 +200,11 @@ impl Limiter {
             // Nothing was sent: a batch sends the image again when the provider is ready.
             let mut e = deadline.expired(provider, "waiting for the provider's rate limit");
             e.refused = true;
-            return Err(e);
+            return Err(e.into());
         }
         let turn = state.learned().turn(now);
         if !Deadline::sleep_unless(turn.saturating_duration_since(Instant::now()), cancel) {
-            return Err(Error::cancelled(provider));
+            return Err(Stop::NotSent(NotSent::Cancelled));
         }
         Ok(permit)
     }
@@ -281,15 +284,17 @@ mod tests {
         let a = l.acquire(&deadline, Provider::Juhe, None).unwrap();
         let b = l.acquire(&deadline, Provider::Juhe, None).unwrap();
         let short = Deadline::after(Duration::from_millis(100));
-        let e = l.acquire(&short, Provider::Juhe, None).err().unwrap();
+        let Some(Stop::Failed(e)) = l.acquire(&short, Provider::Juhe, None).err() else {
+            panic!("a wait past the deadline is a timeout");
+        };
         assert_eq!(e.code, crate::ErrorCode::Timeout);
         drop((a, b));
         assert!(l.acquire(&deadline, Provider::Juhe, None).is_ok());
     }
 
-    /// `acquire` while another thread sets its cancel flag after 100 ms: the error, and how
-    /// long the wait took.
-    fn acquire_cancelled_after_100_ms(l: &Limiter, deadline: &Deadline) -> (Error, Duration) {
+    /// `acquire` while another thread sets its cancel flag after 100 ms: how it stopped, and
+    /// how long the wait took.
+    fn acquire_cancelled_after_100_ms(l: &Limiter, deadline: &Deadline) -> (Stop, Duration) {
         let cancel = AtomicBool::new(false);
         let started = Instant::now();
         let e = std::thread::scope(|s| {
@@ -311,13 +316,13 @@ mod tests {
         // Waiting for the place in flight that `held` keeps.
         let held = l.acquire(&deadline, Provider::Juhe, None).unwrap();
         let (e, took) = acquire_cancelled_after_100_ms(&l, &deadline);
-        assert!(e.cancelled);
+        assert!(matches!(e, Stop::NotSent(NotSent::Cancelled)), "{e:?}");
         assert!(took < Duration::from_secs(2), "{took:?}");
         drop(held);
         // Waiting for the next turn of a 1-per-second rate (this one takes the current turn).
         drop(l.acquire(&deadline, Provider::Juhe, None).unwrap());
         let (e, took) = acquire_cancelled_after_100_ms(&l, &deadline);
-        assert!(e.cancelled);
+        assert!(matches!(e, Stop::NotSent(NotSent::Cancelled)), "{e:?}");
         assert!(took < Duration::from_millis(900), "{took:?}");
     }
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::deadline::Deadline;
-use crate::error::{Error, ErrorCode, Provider, Result};
+use crate::error::{Error, ErrorCode, Provider};
+use crate::outcome::{Outcome, Stop};
 
 /// The retry settings (`retry` in the configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -123,14 +124,16 @@ impl Retrier {
     /// Run `attempt` (one request and the reading of its answer) until it succeeds, fails in a
     /// way that must not be retried, runs out of attempts or budget, or the next delay would
     /// pass the deadline. Returns the value and the number of attempts; errors carry it too.
+    /// An attempt that sent nothing for its batch's reason (cancelled, out of budget) ends the
+    /// run: with the earlier attempt's failure, if there was one.
     pub fn run<T>(
         &self,
         deadline: &Deadline,
         provider: Provider,
         cancel: Option<&std::sync::atomic::AtomicBool>,
         requeue_refusals: bool,
-        mut attempt: impl FnMut() -> Result<T>,
-    ) -> Result<(T, u32)> {
+        mut attempt: impl FnMut() -> Outcome<T>,
+    ) -> Outcome<(T, u32)> {
         let mut n = 0;
         let mut previous: Option<Error> = None;
         loop {
@@ -142,19 +145,18 @@ impl Retrier {
                     }
                     return Ok((v, n));
                 }
-                Err(e) => e,
+                Err(Stop::Failed(e)) => e,
+                Err(Stop::NotSent(why)) => {
+                    // Nothing was sent this time: the earlier attempt's failure stands, if any.
+                    return Err(match previous {
+                        Some(mut last) => {
+                            last.message.push_str(&format!(" (not retried: {why})"));
+                            Stop::Failed(last)
+                        }
+                        None => Stop::NotSent(why),
+                    });
+                }
             };
-            if e.cancelled {
-                // Nothing was sent this time: the earlier attempt's failure stands, if any.
-                return Err(match previous {
-                    Some(mut last) => {
-                        last.message
-                            .push_str(&format!(" (not retried: {})", e.message));
-                        last
-                    }
-                    None => e,
-                });
-            }
             if e.refused && e.code == ErrorCode::Timeout {
                 // The provider's learned rate would not let it go before the deadline: the
                 // refusal that taught it stands, if this call had one.
@@ -163,34 +165,34 @@ impl Retrier {
                         " (not sent again: the provider's rate limit would not let it go before \
                          the deadline)",
                     );
-                    return Err(last);
+                    return Err(last.into());
                 }
             }
             let mut e = Error { attempts: n, ..e };
             if e.refused && requeue_refusals {
                 // A batch sends it again when the provider is ready (not an attempt).
-                return Err(e);
+                return Err(e.into());
             }
             if n >= self.config.max_attempts || !safe_to_retry(&e) {
-                return Err(e);
+                return Err(e.into());
             }
             let delay = self.delay(n, e.retry_after());
             let left = match deadline.remaining(provider, "retrying") {
                 Ok(left) => left,
-                Err(_) => return Err(e),
+                Err(_) => return Err(e.into()),
             };
             if delay >= left || !self.take_budget() {
                 if delay >= left {
                     e.message
                         .push_str(&format!(" (not retried: the deadline is {left:?} away)"));
                 }
-                return Err(e);
+                return Err(e.into());
             }
             if !Deadline::sleep_unless(delay, cancel) {
                 // The batch was cancelled: this failure stands, nothing more is sent.
                 e.message
                     .push_str(" (not retried: the batch was cancelled)");
-                return Err(e);
+                return Err(e.into());
             }
             previous = Some(e);
         }
@@ -200,6 +202,10 @@ impl Retrier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fail<T>(e: Error) -> Outcome<T> {
+        Err(Stop::Failed(e))
+    }
 
     fn err(code: ErrorCode, status: Option<u16>, billed: bool) -> Error {
         let mut e = Error::new(code, "x");
@@ -286,7 +292,7 @@ mod tests {
             .run(&deadline, Provider::Juhe, None, false, || {
                 calls += 1;
                 if calls < 3 {
-                    Err(err(ErrorCode::RateLimited, Some(429), false))
+                    fail(err(ErrorCode::RateLimited, Some(429), false))
                 } else {
                     Ok(calls)
                 }
@@ -295,17 +301,19 @@ mod tests {
         assert_eq!((v, n), (3, 3));
         // Never retried: a possibly billed failure.
         let e = r
-            .run(&deadline, Provider::Juhe, None, false, || -> Result<()> {
-                Err(err(ErrorCode::ConnectionBroken, None, true))
+            .run(&deadline, Provider::Juhe, None, false, || -> Outcome<()> {
+                fail(err(ErrorCode::ConnectionBroken, None, true))
             })
-            .unwrap_err();
+            .unwrap_err()
+            .failed();
         assert_eq!((e.attempts, e.possibly_billed), (1, true));
         // Out of attempts.
         let e = r
-            .run(&deadline, Provider::Juhe, None, false, || -> Result<()> {
-                Err(err(ErrorCode::ConnectFailed, None, false))
+            .run(&deadline, Provider::Juhe, None, false, || -> Outcome<()> {
+                fail(err(ErrorCode::ConnectFailed, None, false))
             })
-            .unwrap_err();
+            .unwrap_err()
+            .failed();
         assert_eq!(e.attempts, 3);
         // A delay that would pass the deadline is not waited for.
         let slow = Retrier::new(RetryConfig {
@@ -321,10 +329,11 @@ mod tests {
         }));
         let started = std::time::Instant::now();
         let got = slow
-            .run(&short, Provider::Juhe, None, false, || -> Result<()> {
-                Err(e.clone())
+            .run(&short, Provider::Juhe, None, false, || -> Outcome<()> {
+                fail(e.clone())
             })
-            .unwrap_err();
+            .unwrap_err()
+            .failed();
         assert_eq!(got.attempts, 1);
         assert!(started.elapsed() < Duration::from_millis(150));
         // The budget: 100 tokens, 5 a retry: after 20 retries, none.
@@ -336,10 +345,11 @@ mod tests {
         let mut retries = 0;
         for _ in 0..30 {
             let e = tight
-                .run(&deadline, Provider::Juhe, None, false, || -> Result<()> {
-                    Err(err(ErrorCode::ConnectFailed, None, false))
+                .run(&deadline, Provider::Juhe, None, false, || -> Outcome<()> {
+                    fail(err(ErrorCode::ConnectFailed, None, false))
                 })
-                .unwrap_err();
+                .unwrap_err()
+                .failed();
             retries += e.attempts - 1;
         }
         assert_eq!(retries, 20);
@@ -369,18 +379,18 @@ mod tests {
                     Provider::Juhe,
                     Some(&cancel),
                     false,
-                    || -> Result<()> {
+                    || -> Outcome<()> {
                         calls += 1;
-                        Err(err(ErrorCode::RateLimited, Some(429), false))
+                        fail(err(ErrorCode::RateLimited, Some(429), false))
                     },
                 )
-                .unwrap_err();
+                .unwrap_err()
+                .failed();
             (e, calls)
         });
         let (e, calls) = got;
         assert_eq!(e.code, ErrorCode::RateLimited);
         assert_eq!(e.attempts, calls);
-        assert!(!e.cancelled);
         assert!(
             e.message
                 .ends_with("(not retried: the batch was cancelled)"),
@@ -398,18 +408,16 @@ mod tests {
             base_delay_ms: 0,
             max_delay_ms: 0,
         })
-        .run(&deadline, Provider::Juhe, None, false, || -> Result<()> {
+        .run(&deadline, Provider::Juhe, None, false, || -> Outcome<()> {
             calls += 1;
-            Err(if calls == 1 {
-                err(ErrorCode::ConnectFailed, None, false)
+            if calls == 1 {
+                fail(err(ErrorCode::ConnectFailed, None, false))
             } else {
-                Error::cancelled(Provider::Juhe)
-            })
+                Err(Stop::NotSent(crate::outcome::NotSent::Cancelled))
+            }
         })
-        .unwrap_err();
-        assert_eq!(
-            (e.code, e.attempts, e.cancelled),
-            (ErrorCode::ConnectFailed, 1, false)
-        );
+        .unwrap_err()
+        .failed();
+        assert_eq!((e.code, e.attempts), (ErrorCode::ConnectFailed, 1));
     }
 }
