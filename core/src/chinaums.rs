@@ -543,8 +543,8 @@ mod tests {
 mod endpoint_tests {
     use super::*;
 
-    fn urls(json: &str) -> (String, String) {
-        endpoints(&Config::from_json(json).unwrap())
+    fn urls(config: crate::config::ConfigBuilder) -> (String, String) {
+        endpoints(&config.build().unwrap())
     }
 
     fn ocr_at(base: &str) -> String {
@@ -554,14 +554,14 @@ mod endpoint_tests {
     #[test]
     fn defaults_are_https_and_the_test_environment() {
         assert_eq!(
-            urls("{}"),
+            urls(Config::builder()),
             (
                 ocr_at("https://test-api-open.chinaums.com"),
                 "https://test-api-open.chinaums.com/v1/token/access".into()
             )
         );
         assert_eq!(
-            urls(r#"{"chinaums":{"environment":"production"}}"#),
+            urls(Config::builder().chinaums_environment(Environment::Production)),
             (
                 ocr_at("https://api-lob.open.chinaums.com"),
                 "https://api-mop.chinaums.com/v1/token/access".into()
@@ -572,14 +572,17 @@ mod endpoint_tests {
     #[test]
     fn base_url_replaces_the_host_of_token_and_ocr() {
         assert_eq!(
-            urls(r#"{"chinaums":{"base_url":"http://127.0.0.1:8080/x/"}}"#),
+            urls(Config::builder().chinaums_base_url("http://127.0.0.1:8080/x/")),
             (
                 ocr_at("http://127.0.0.1:8080/x"),
                 "http://127.0.0.1:8080/x/v1/token/access".into()
             )
         );
-        let (_, token) =
-            urls(r#"{"chinaums":{"base_url":"http://h:1","token_url":"http://t:2/tok"}}"#);
+        let (_, token) = urls(
+            Config::builder()
+                .chinaums_base_url("http://h:1")
+                .chinaums_token_url("http://t:2/tok"),
+        );
         assert_eq!(token, "http://t:2/tok");
     }
 }

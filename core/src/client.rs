@@ -181,7 +181,7 @@ mod tests {
                 ErrorCode::MissingCredentials
             );
         }
-        let only_juhe = Client::new(Config::from_json(r#"{"juhe":{"key":"k"}}"#).unwrap()).unwrap();
+        let only_juhe = Client::new(Config::builder().juhe_key("k").build().unwrap()).unwrap();
         assert!(only_juhe
             .check_credentials(DocumentType::ShoppingReceipt)
             .is_ok());
@@ -192,13 +192,13 @@ mod tests {
 
     #[test]
     fn tls_files_are_checked_when_the_client_is_made() {
-        for (tls, what) in [
-            (r#"{"ca_file":"/nonexistent/ca.pem"}"#, "cannot read"),
-            (r#"{"ca_file":"Cargo.toml"}"#, "no certificate"),
+        for (ca_file, what) in [
+            ("/nonexistent/ca.pem", "cannot read"),
+            ("Cargo.toml", "no certificate"),
         ] {
-            let config = Config::from_json(&format!(r#"{{"tls":{tls}}}"#)).unwrap();
+            let config = Config::builder().tls_ca_file(ca_file).build().unwrap();
             let e = Client::new(config).unwrap_err();
-            assert_eq!(e.code, ErrorCode::InvalidConfig, "{tls}");
+            assert_eq!(e.code, ErrorCode::InvalidConfig, "{ca_file}");
             assert!(e.message.contains(what), "{}", e.message);
         }
     }

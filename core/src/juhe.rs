@@ -237,10 +237,13 @@ mod endpoint_tests {
 
     #[test]
     fn the_endpoint_is_https_by_default_and_follows_base_url() {
-        let url = |json: &str| Juhe::new(&Config::from_json(json).unwrap()).url;
-        assert_eq!(url("{}"), "https://apis.juhe.cn/shoppingReceipt/query");
+        let url = |b: crate::config::ConfigBuilder| Juhe::new(&b.build().unwrap()).url;
         assert_eq!(
-            url(r#"{"juhe":{"base_url":"http://127.0.0.1:9/"}}"#),
+            url(Config::builder()),
+            "https://apis.juhe.cn/shoppingReceipt/query"
+        );
+        assert_eq!(
+            url(Config::builder().juhe_base_url("http://127.0.0.1:9/")),
             "http://127.0.0.1:9/shoppingReceipt/query"
         );
     }

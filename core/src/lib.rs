@@ -9,7 +9,7 @@
 //! and times are [`Date`] and [`Time`].
 //!
 //! ```no_run
-//! let client = piaoju::Client::new(piaoju::Config::from_json(r#"{"juhe": {"key": "..."}}"#)?)?;
+//! let client = piaoju::Client::new(piaoju::Config::builder().juhe_key("...").build()?)?;
 //! let receipt = client.recognize_shopping_receipt(std::path::Path::new("receipt.jpg"))?;
 //! if let Some(total) = receipt.total_amount {
 //!     println!("{total} paid at {:?}", receipt.shop_name);
@@ -61,8 +61,9 @@ pub use cache::{user_cache_path, CacheInfo, ResultStore, SqliteStore};
 pub use calendar::{Date, Time};
 pub use client::Client;
 pub use config::{
-    AuthMode, CacheConfig, ChinaumsConfig, Config, Environment, JuheConfig, TlsConfig, TlsRoots,
-    DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, MAX_QPS_RANGE, MAX_TIMEOUT_MS,
+    AuthMode, CacheConfig, ChinaumsConfig, Config, ConfigBuilder, Environment, JuheConfig,
+    TlsConfig, TlsRoots, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, MAX_QPS_RANGE,
+    MAX_TIMEOUT_MS,
 };
 pub use decimal::Decimal;
 pub use error::{Band, Error, ErrorCode, Provider, ProviderCode, Result};

@@ -8,6 +8,9 @@
 //! else (`null`, `""`, an array) is an `invalid_config` error. Every value is checked here,
 //! before any client exists.
 
+mod builder;
+mod env;
+
 use std::fmt;
 use std::time::Duration;
 
@@ -18,6 +21,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::fit::ImageFit;
 use crate::retry::{RetryConfig, MAX_ATTEMPTS};
 use crate::text::strip_bom;
+
+pub use builder::ConfigBuilder;
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 15_000;
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
@@ -310,6 +315,12 @@ fn check_ms(what: &str, v: Option<u64>) -> Result<()> {
 }
 
 impl Config {
+    /// A builder: the configuration in Rust, key by key, checked as [`Config::from_json`]
+    /// checks one.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
     /// The one rule, for every binding: `None` reads the `PIAOJU_*` environment variables; a
     /// JSON object is the whole configuration (`{}` is empty, and the environment is not
     /// read); anything else (`null`, `""`, an array, bad JSON) is an `invalid_config` error.
@@ -375,119 +386,6 @@ impl Config {
             }
         }
         Config::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Like [`Config::from_env`], from any lookup (testable without touching the process env).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config> {
-        let get = |name: &str| get(name).filter(|v| !v.is_empty());
-        let parse_ms = |name: &str| -> Result<Option<u64>> {
-            get(name)
-                .map(|v| {
-                    // The value is not quoted: a secret set under the wrong name stays unseen.
-                    v.trim().parse::<u64>().map_err(|_| {
-                        config_error(format!(
-                            "{name} must be a whole number of milliseconds, got {} characters that are not one",
-                            v.chars().count()
-                        ))
-                    })
-                })
-                .transpose()
-        };
-        let choice = |name: &str, options: &[&str]| -> Result<Option<Value>> {
-            match get(name) {
-                None => Ok(None),
-                Some(v) if options.contains(&v.as_str()) => Ok(Some(Value::String(v))),
-                Some(v) => Err(config_error(format!(
-                    "{name} must be one of {options:?}, got another value ({} characters)",
-                    v.chars().count()
-                ))),
-            }
-        };
-        let mut config = Config {
-            timeout_ms: parse_ms("PIAOJU_TIMEOUT_MS")?,
-            connect_timeout_ms: parse_ms("PIAOJU_CONNECT_TIMEOUT_MS")?,
-            proxy: get("PIAOJU_PROXY"),
-            user_agent: get("PIAOJU_USER_AGENT"),
-            ..Config::default()
-        };
-        let (key, juhe_base) = (get("PIAOJU_JUHE_KEY"), get("PIAOJU_JUHE_BASE_URL"));
-        if key.is_some() || juhe_base.is_some() {
-            config.juhe = Some(JuheConfig {
-                key,
-                base_url: juhe_base,
-            });
-        }
-        let environment = choice("PIAOJU_CHINAUMS_ENV", &["test", "production"])?;
-        let auth = choice("PIAOJU_CHINAUMS_AUTH", &["access_token", "body_signature"])?;
-        let (app_id, app_key) = (
-            get("PIAOJU_CHINAUMS_APP_ID"),
-            get("PIAOJU_CHINAUMS_APP_KEY"),
-        );
-        let (base_url, token_url) = (
-            get("PIAOJU_CHINAUMS_BASE_URL"),
-            get("PIAOJU_CHINAUMS_TOKEN_URL"),
-        );
-        if app_id.is_some()
-            || app_key.is_some()
-            || base_url.is_some()
-            || token_url.is_some()
-            || environment.is_some()
-            || auth.is_some()
-        {
-            config.chinaums = Some(ChinaumsConfig {
-                app_id,
-                app_key,
-                environment: environment
-                    .map(serde_json::from_value)
-                    .transpose()
-                    .expect("checked against the variants")
-                    .unwrap_or_default(),
-                base_url,
-                token_url,
-                auth: auth
-                    .map(serde_json::from_value)
-                    .transpose()
-                    .expect("checked against the variants")
-                    .unwrap_or_default(),
-                max_base64_bytes: None,
-                max_side: None,
-            });
-        }
-        if let Some(n) = get("PIAOJU_MAX_ATTEMPTS") {
-            let max_attempts = n.trim().parse::<u32>().map_err(|_| {
-                config_error(format!(
-                    "PIAOJU_MAX_ATTEMPTS must be a whole number, got {} characters that are not one",
-                    n.chars().count()
-                ))
-            })?;
-            config.retry = Some(RetryConfig {
-                max_attempts,
-                ..RetryConfig::default()
-            });
-        }
-        config.cache = get("PIAOJU_CACHE").map(|path| CacheConfig { path });
-        config.ascii_json = match choice("PIAOJU_ASCII_JSON", &["1", "0", "true", "false"])? {
-            Some(Value::String(v)) => v == "1" || v == "true",
-            _ => false,
-        };
-        config.image_fit = choice("PIAOJU_IMAGE_FIT", &["auto", "off"])?
-            .map(serde_json::from_value)
-            .transpose()
-            .expect("checked against the variants");
-        let roots = choice("PIAOJU_TLS_ROOTS", &["bundled", "system"])?;
-        let ca_file = get("PIAOJU_CA_FILE");
-        if roots.is_some() || ca_file.is_some() {
-            config.tls = Some(TlsConfig {
-                ca_file,
-                roots: roots
-                    .map(serde_json::from_value)
-                    .transpose()
-                    .expect("checked against the variants")
-                    .unwrap_or_default(),
-            });
-        }
-        config.validate()?;
-        Ok(config)
     }
 
     /// Check the values that serde cannot: URLs, empty strings, control characters, timeouts,
@@ -618,7 +516,6 @@ fn json_kind(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     #[test]
     fn full_config_parses() {
@@ -837,43 +734,5 @@ mod tests {
             "http://<redacted>@h:1/a@b"
         );
         assert_eq!(redact_url("http://h/a@b"), "http://h/a@b");
-    }
-
-    #[test]
-    fn environment_variables() {
-        let env: HashMap<&str, &str> = [
-            ("PIAOJU_JUHE_KEY", "jk"),
-            ("PIAOJU_CHINAUMS_APP_ID", "id"),
-            ("PIAOJU_CHINAUMS_APP_KEY", "ak"),
-            ("PIAOJU_CHINAUMS_ENV", "production"),
-            ("PIAOJU_CHINAUMS_AUTH", "body_signature"),
-            ("PIAOJU_TIMEOUT_MS", "1234"),
-            ("PIAOJU_TLS_ROOTS", "system"),
-            ("PIAOJU_CA_FILE", "/etc/ca.pem"),
-        ]
-        .into_iter()
-        .collect();
-        let c = Config::from_lookup(|n| env.get(n).map(|v| v.to_string())).unwrap();
-        assert_eq!(c.juhe.as_ref().unwrap().key.as_deref(), Some("jk"));
-        let u = c.chinaums.as_ref().unwrap();
-        assert_eq!(u.environment, Environment::Production);
-        assert_eq!(u.auth, AuthMode::BodySignature);
-        assert_eq!(c.timeout_ms, Some(1234));
-        let tls = c.tls.as_ref().unwrap();
-        assert_eq!(tls.roots, TlsRoots::System);
-        assert_eq!(tls.ca_file.as_deref(), Some("/etc/ca.pem"));
-
-        for (name, value) in [
-            ("PIAOJU_TIMEOUT_MS", "soon"),
-            ("PIAOJU_CHINAUMS_ENV", "prod"),
-            ("PIAOJU_TLS_ROOTS", "mine"),
-            ("PIAOJU_USER_AGENT", "a\u{7}b"),
-            ("PIAOJU_PROXY", "socks5://h:1"),
-        ] {
-            let bad = Config::from_lookup(|n| (n == name).then(|| value.into()));
-            assert_eq!(bad.unwrap_err().code, ErrorCode::InvalidConfig, "{name}");
-        }
-        let none = Config::from_lookup(|_| None).unwrap();
-        assert_eq!(none, Config::default());
     }
 }
