@@ -106,7 +106,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Run a batch and return the exit status.
 pub fn run(args: &BatchArgs, interrupt: Interrupt<'_>) -> i32 {
-    match piaoju::boundary::catch_panic(|| execute(args, &interrupt)) {
+    match piaoju::bindings::catch_panic(|| execute(args, &interrupt)) {
         Ok(status) => status,
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "{}", e.to_json());

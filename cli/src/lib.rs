@@ -137,7 +137,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, interrupt: Interrupt<'_>) -
 
 fn run_single(op: DocumentType, single: &Single) -> i32 {
     // A panic is reported like any other error (901), never as a backtrace.
-    let outcome = piaoju::boundary::catch_panic(|| {
+    let outcome = piaoju::bindings::catch_panic(|| {
         let session = Session::start(&single.common, |_| Ok(()))?;
         let doc = session
             .client

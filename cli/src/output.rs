@@ -9,7 +9,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use piaoju::{Document, DocumentType, Error, ValueKind};
+use piaoju::bindings::ValueKind;
+use piaoju::{Document, DocumentType, Error};
 
 use crate::inputs::InputName;
 use serde_json::{json, Value};
@@ -107,7 +108,7 @@ pub struct Sink {
 /// The scalar fields of a schema record, in schema order (`document_type` and `provider` are
 /// the same on every row and left out).
 fn scalar_columns(record: &str) -> Vec<(&'static str, ValueKind)> {
-    let fields = piaoju::schema()
+    let fields = piaoju::bindings::schema()
         .into_iter()
         .find(|(name, _)| *name == record)
         .map(|(_, fields)| fields)

@@ -17,15 +17,18 @@
 //! # Ok::<(), piaoju::Error>(())
 //! ```
 
-// Public modules: the standalone checks, the services' published facts, and the panic boundary
-// of the language bindings.
+// Public modules: batches, the standalone checks, the services' published facts.
 pub mod batch;
-pub mod boundary;
 pub mod check;
 pub mod spec;
 
+/// For piaoju's own bindings (C, Python, the command line); not API.
+#[doc(hidden)]
+pub mod bindings;
+
 // The rest is private; the chosen types are re-exported below.
 mod body;
+mod boundary;
 mod cache;
 mod calendar;
 mod call;
@@ -70,12 +73,10 @@ pub use error::{Band, Error, ErrorCode, Provider, ProviderCode, Result};
 pub use fit::{ImageDescription, ImageFit, ImageReport, MAX_PIXELS};
 pub use image::{ImageFormat, ImageInfo, ImageSource, MAX_IMAGE_LEN};
 pub use model::{
-    schema, Check, CheckStatus, Document, DocumentType, Field, Position, ReceiptItem, SchemaField,
-    ShoppingReceipt, UsedCarInvoice, ValueKind,
+    Check, CheckStatus, Document, DocumentType, Field, Position, ReceiptItem, ShoppingReceipt,
+    UsedCarInvoice,
 };
-pub use oneshot::call_json;
 pub use retry::RetryConfig;
-pub use text::{ascii_json, display_path};
 
 /// Internals measured by `examples/form_body_bench.rs` (feature `bench`; not API).
 #[cfg(feature = "bench")]

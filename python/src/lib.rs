@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString};
 use serde_json::Value;
 
-use piaoju::boundary::catch_panic;
+use piaoju::bindings::catch_panic;
 use piaoju::{check, Check, Client, Config, DocumentType, Error, ErrorCode};
 
 /// Convert a JSON value of the result schema into Python objects (dict, list, str, int, ...).
@@ -723,7 +723,7 @@ type PySchemaField = (&'static str, String, bool);
 /// The result schema of core: `[(record, [(field, kind, nullable)])]`, fields in JSON order.
 #[pyfunction]
 fn schema() -> Vec<(&'static str, Vec<PySchemaField>)> {
-    piaoju::schema()
+    piaoju::bindings::schema()
         .into_iter()
         .map(|(record, fields)| {
             let fields = fields
@@ -747,7 +747,7 @@ fn user_cache_path(py: Python<'_>) -> PyResult<Option<String>> {
                         ErrorCode::InvalidConfig,
                         format!(
                             "the user's cache folder {} is not UTF-8: give a cache path",
-                            piaoju::display_path(std::path::Path::new(&p))
+                            piaoju::bindings::display_path(std::path::Path::new(&p))
                         ),
                     )
                 })
@@ -761,7 +761,7 @@ fn user_cache_path(py: Python<'_>) -> PyResult<Option<String>> {
 fn call_json(py: Python<'_>, request_json: &str) -> String {
     let request = request_json.to_owned();
     py.detach(move || {
-        catch_panic(|| Ok(piaoju::call_json(&request)))
+        catch_panic(|| Ok(piaoju::bindings::call_json(&request)))
             .unwrap_or_else(|e| format!("{{\"ok\":false,\"error\":{}}}", e.to_json()))
     })
 }

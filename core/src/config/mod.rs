@@ -346,20 +346,6 @@ impl Config {
         Config::from_value(parse_json(strip_bom(text))?)
     }
 
-    /// Whether the JSON handed back about this configuration text should be ASCII
-    /// ([`Config::ascii_json`]), known even when the configuration is unusable (for the error
-    /// saying so): the text's top-level `"ascii_json"` when it is a JSON object holding a
-    /// boolean there; otherwise `PIAOJU_ASCII_JSON` (`1`/`true`). `None` (no configuration
-    /// given) reads `PIAOJU_ASCII_JSON`, as [`Config::resolve`] does.
-    pub fn ascii_json_hint(json: Option<&str>) -> bool {
-        let given = json.and_then(|text| {
-            serde_json::from_str::<Value>(strip_bom(text))
-                .ok()
-                .and_then(|v| ascii_json_of(&v))
-        });
-        given.unwrap_or_else(ascii_json_from_env)
-    }
-
     /// An explicit configuration from a parsed JSON object. The environment is not read.
     pub fn from_value(value: Value) -> Result<Config> {
         if !value.is_object() {
@@ -477,6 +463,20 @@ impl Config {
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS),
         )
     }
+}
+
+/// Whether the JSON handed back about this configuration text should be ASCII
+/// (the configuration's `ascii_json`), known even when the configuration is unusable (for the error
+/// saying so): the text's top-level `"ascii_json"` when it is a JSON object holding a
+/// boolean there; otherwise `PIAOJU_ASCII_JSON` (`1`/`true`). `None` (no configuration
+/// given) reads `PIAOJU_ASCII_JSON`, as [`Config::resolve`] does.
+pub fn ascii_json_hint(json: Option<&str>) -> bool {
+    let given = json.and_then(|text| {
+        serde_json::from_str::<Value>(strip_bom(text))
+            .ok()
+            .and_then(|v| ascii_json_of(&v))
+    });
+    given.unwrap_or_else(ascii_json_from_env)
 }
 
 /// A configuration value's `ascii_json`, if it is an object holding a boolean there.
@@ -637,13 +637,11 @@ mod tests {
             );
         }
         // The hint reads the text's own key even when the configuration is invalid.
-        assert!(Config::ascii_json_hint(Some(
-            r#"{"ascii_json":true,"jueh":{}}"#
-        )));
-        assert!(Config::ascii_json_hint(Some(
+        assert!(ascii_json_hint(Some(r#"{"ascii_json":true,"jueh":{}}"#)));
+        assert!(ascii_json_hint(Some(
             "\u{feff}{\"ascii_json\":true,\"timeout_ms\":0}"
         )));
-        assert!(!Config::ascii_json_hint(Some(r#"{"ascii_json":false}"#)));
+        assert!(!ascii_json_hint(Some(r#"{"ascii_json":false}"#)));
         let on = |n: &str| (n == "PIAOJU_ASCII_JSON").then(|| "1".to_string());
         assert!(Config::from_lookup(on).unwrap().ascii_json);
         let yes = |n: &str| (n == "PIAOJU_ASCII_JSON").then(|| "yes".to_string());

@@ -1,0 +1,13 @@
+//! What piaoju's own bindings share (the C library, the Python module, the `piaoju` command):
+//! the panic boundary and the handle table, the one-shot JSON call, ASCII-only JSON, the
+//! display of file names, and the result schema their result classes and CSV columns are
+//! made from.
+//!
+//! **Not part of the Rust API**: hidden from the documentation, and it may change in any
+//! release. A Rust program uses [`crate::Client`] and the typed results instead.
+
+pub use crate::boundary::{catch_panic, Handles};
+pub use crate::config::ascii_json_hint;
+pub use crate::model::{schema, SchemaField, ValueKind};
+pub use crate::oneshot::call_json;
+pub use crate::text::{ascii_json, display_path};
