@@ -243,10 +243,11 @@ mod tests {
 
     #[test]
     fn every_key_builds_the_same_configuration_as_its_json() {
-        let mut retry = RetryConfig::default();
-        retry.max_attempts = 2;
-        retry.base_delay_ms = 10;
-        retry.max_delay_ms = 100;
+        let retry = RetryConfig {
+            max_attempts: 2,
+            base_delay_ms: 10,
+            max_delay_ms: 100,
+        };
         let built = Config::builder()
             .juhe_key("k1")
             .juhe_base_url("http://127.0.0.1:1")
