@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cache::{Cache, SqliteStore, WriteReport};
+use crate::cache::{Cache, WriteReport};
 use crate::call::{BatchScope, Call};
 use crate::chinaums::Chinaums;
 use crate::config::Config;
@@ -39,6 +39,19 @@ impl fmt::Debug for Client {
     }
 }
 
+/// The configured cache's store: its SQLite file.
+#[cfg(feature = "cache")]
+fn open_store(c: &crate::config::CacheConfig) -> Result<Arc<dyn crate::cache::ResultStore>> {
+    Ok(Arc::new(crate::cache::SqliteStore::open(&c.path)?))
+}
+
+/// Never called: without the `cache` feature a configured cache is refused by
+/// [`Config::validate`].
+#[cfg(not(feature = "cache"))]
+fn open_store(_: &crate::config::CacheConfig) -> Result<Arc<dyn crate::cache::ResultStore>> {
+    Err(crate::config::no_cache_in_this_build())
+}
+
 impl Client {
     /// A client for this configuration, checked in full (URLs, proxy, timeouts, TLS files, the
     /// cache file).
@@ -48,10 +61,7 @@ impl Client {
             http: Http::new(&config)?,
             retrier: Retrier::new(config.retry.unwrap_or_default()),
             cache: match &config.cache {
-                Some(c) => Some(Cache::new(
-                    Arc::new(SqliteStore::open(&c.path)?),
-                    c.path.clone(),
-                )),
+                Some(c) => Some(Cache::new(open_store(c)?, c.path.clone())),
                 None => None,
             },
             juhe: Juhe::new(&config),
@@ -200,6 +210,46 @@ mod tests {
             let e = Client::new(config).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidConfig, "{ca_file}");
             assert!(e.message.contains(what), "{}", e.message);
+        }
+    }
+
+    /// Without the `fit` feature an over-limit image is refused, whatever `image_fit` says,
+    /// as with `image_fit: "off"`; before anything is sent.
+    #[cfg(not(feature = "fit"))]
+    #[test]
+    fn without_fit_an_image_over_the_limits_is_refused_as_with_fitting_off() {
+        use crate::fit::ImageFit;
+        let too_long = crate::image::tests::png_header(5000, 100);
+        let refusal = |fit: ImageFit| {
+            let config = Config::builder()
+                .juhe_key("k")
+                .juhe_base_url("http://127.0.0.1:9")
+                .image_fit(fit)
+                .build()
+                .unwrap();
+            Client::new(config)
+                .unwrap()
+                .recognize_shopping_receipt(&too_long)
+                .unwrap_err()
+        };
+        let (auto, off) = (refusal(ImageFit::Auto), refusal(ImageFit::Off));
+        assert_eq!(auto.code, ErrorCode::ImageDimensionsTooLarge, "{auto}");
+        assert_eq!(auto, off);
+        assert_eq!(auto.attempts, 0);
+    }
+
+    /// Without the `cache` feature a configured cache is refused, from JSON and from the
+    /// builder alike, saying why; a store of one's own can still be given.
+    #[cfg(not(feature = "cache"))]
+    #[test]
+    fn without_cache_a_configured_cache_is_an_invalid_config() {
+        for e in [
+            Config::from_json(r#"{"cache":{"path":"c.sqlite"}}"#).unwrap_err(),
+            Config::builder().cache("c.sqlite").build().unwrap_err(),
+            Config::from_lookup(|n| (n == "PIAOJU_CACHE").then(|| "c.sqlite".into())).unwrap_err(),
+        ] {
+            assert_eq!(e.code, ErrorCode::InvalidConfig);
+            assert!(e.message.contains("no result cache"), "{e}");
         }
     }
 }

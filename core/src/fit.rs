@@ -4,13 +4,16 @@
 //! encoded as JPEG at a falling quality, then scaled down further, until its base64 fits.
 //! Never upscaled; a PDF is never touched; a header claiming more than [`MAX_PIXELS`] is
 //! refused before anything is allocated.
+//!
+//! Without the `fit` feature (no codecs built), an image over the limits is refused as with
+//! `image_fit: "off"`: the decoding and encoding below are left out.
+#![cfg_attr(not(feature = "fit"), allow(dead_code))]
 
 use std::borrow::Cow;
 
 use serde::Serialize;
-use zune_core::bytestream::ZCursor;
-use zune_core::colorspace::ColorSpace;
-use zune_core::options::DecoderOptions;
+#[cfg(feature = "fit")]
+use zune_core::{bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::image::{base64_len, ImageFormat, ImageInfo};
@@ -130,7 +133,7 @@ pub(crate) fn prepare<'a>(
         info.format,
         ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Bmp
     );
-    if fit == ImageFit::Off || !decodable {
+    if fit == ImageFit::Off || !decodable || cfg!(not(feature = "fit")) {
         return Err(refusal);
     }
     let (w, h) = info.size.expect("raster formats have a size");
@@ -191,6 +194,7 @@ fn flatten(pixels: &[u8], channels: usize) -> Vec<u8> {
     out
 }
 
+#[cfg(feature = "fit")]
 fn decode(bytes: &[u8], format: ImageFormat) -> Result<Rgb> {
     let options = DecoderOptions::default()
         .set_max_width(1 << 16)
@@ -325,6 +329,7 @@ fn orient(img: &Rgb, orientation: u16) -> Rgb {
     }
 }
 
+#[cfg(feature = "fit")]
 fn scale(img: &Rgb, width: usize, height: usize) -> Result<Cow<'_, Rgb>> {
     if (width, height) == (img.width, img.height) {
         return Ok(Cow::Borrowed(img));
@@ -363,6 +368,7 @@ fn scale(img: &Rgb, width: usize, height: usize) -> Result<Cow<'_, Rgb>> {
     }))
 }
 
+#[cfg(feature = "fit")]
 fn encode(img: &Rgb, quality: u8) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let encoder = jpeg_encoder::Encoder::new(&mut out, quality);
@@ -378,6 +384,7 @@ fn encode(img: &Rgb, quality: u8) -> Result<Vec<u8>> {
 }
 
 /// Decode, scale, orient and encode until the limits are met.
+#[cfg(feature = "fit")]
 fn fit_image(
     bytes: Cow<'_, [u8]>,
     format: ImageFormat,
@@ -439,7 +446,21 @@ fn fit_image(
     ))
 }
 
-#[cfg(test)]
+/// Without the codecs, never called (`prepare` refuses first).
+#[cfg(not(feature = "fit"))]
+fn fit_image(
+    _: Cow<'_, [u8]>,
+    _: ImageFormat,
+    _: &Limits,
+    provider: &str,
+) -> Result<(Vec<u8>, u32, u32, u8)> {
+    Err(error(
+        ErrorCode::Internal,
+        format!("this build of piaoju cannot fit images to {provider}'s limits"),
+    ))
+}
+
+#[cfg(all(test, feature = "fit"))]
 pub(crate) mod tests {
     use super::*;
 

@@ -19,6 +19,7 @@
 //! entry (a transaction is whole or absent), and a file that is not a piaoju cache is refused
 //! when the client is made.
 
+#[cfg(feature = "cache")]
 mod sqlite;
 mod writer;
 
@@ -35,6 +36,7 @@ use crate::model::DocumentType;
 use crate::process::ProcessLocal;
 use crate::wire::HttpAnswer;
 
+#[cfg(feature = "cache")]
 pub use sqlite::{CacheInfo, SqliteStore};
 use writer::Writer;
 

@@ -409,6 +409,10 @@ impl Config {
         if let Some(CacheConfig { path }) = &self.cache {
             nonempty("cache.path", &Some(path.clone()))?;
         }
+        #[cfg(not(feature = "cache"))]
+        if self.cache.is_some() {
+            return Err(no_cache_in_this_build());
+        }
         if self.max_in_flight.is_some_and(|n| !(1..=1024).contains(&n)) {
             return Err(config_error("max_in_flight must be 1 to 1024"));
         }
@@ -477,6 +481,16 @@ pub fn ascii_json_hint(json: Option<&str>) -> bool {
             .and_then(|v| ascii_json_of(&v))
     });
     given.unwrap_or_else(ascii_json_from_env)
+}
+
+/// The error for a configured cache in a build without one.
+#[cfg_attr(feature = "cache", allow(dead_code))]
+pub(crate) fn no_cache_in_this_build() -> Error {
+    config_error(
+        "cache: this build of piaoju has no result cache (it was built without the `cache` \
+         feature): leave cache out of the configuration, or give the client a ResultStore of \
+         your own",
+    )
 }
 
 /// A configuration value's `ascii_json`, if it is an object holding a boolean there.
