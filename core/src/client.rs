@@ -5,12 +5,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cache::ResultStore;
 use crate::cache::{Cache, WriteReport};
 use crate::call::{BatchScope, Call};
 use crate::chinaums::Chinaums;
 use crate::config::Config;
 use crate::deadline::Deadline;
-use crate::error::Result;
+use crate::error::{Error, ErrorCode, Result};
 use crate::http::Http;
 use crate::image::ImageSource;
 use crate::juhe::Juhe;
@@ -56,14 +57,44 @@ impl Client {
     /// A client for this configuration, checked in full (URLs, proxy, timeouts, TLS files, the
     /// cache file).
     pub fn new(config: Config) -> Result<Client> {
+        Client::made(config, |config| match &config.cache {
+            Some(c) => Ok(Some(Cache::new(open_store(c)?, c.path.clone()))),
+            None => Ok(None),
+        })
+    }
+
+    /// A client for this configuration whose answers are kept in `store`, a [`ResultStore`] of
+    /// one's own (a database the application already has, a service shared by machines,
+    /// memory), with everything a configured `cache` does: an image answered once is never
+    /// sent again, calls for the same image at once send it once, answers are written off the
+    /// calls' path. The configuration must not name a `cache` file as well
+    /// (`invalid_config`). Works without the `cache` feature.
+    ///
+    /// The store is given here rather than in the [`Config`]: a configuration is data (it is
+    /// compared, serialized, rebuilt in another process), a store is a live object.
+    pub fn with_store(config: Config, store: Arc<dyn ResultStore>) -> Result<Client> {
+        if config.cache.is_some() {
+            return Err(Error::new(
+                ErrorCode::InvalidConfig,
+                "cache: the configuration names a cache file and a result store was given as \
+                 well: give one of them",
+            ));
+        }
+        let name = store.name();
+        Client::made(config, |_| Ok(Some(Cache::new(store, name))))
+    }
+
+    /// The client, its configuration checked first, then its TLS files, then its cache.
+    fn made(
+        config: Config,
+        cache: impl FnOnce(&Config) -> Result<Option<Cache>>,
+    ) -> Result<Client> {
         config.validate()?;
+        let http = Http::new(&config)?;
         Ok(Client {
-            http: Http::new(&config)?,
+            cache: cache(&config)?,
+            http,
             retrier: Retrier::new(config.retry.unwrap_or_default()),
-            cache: match &config.cache {
-                Some(c) => Some(Cache::new(open_store(c)?, c.path.clone())),
-                None => None,
-            },
             juhe: Juhe::new(&config),
             chinaums: Chinaums::new(&config),
             config,

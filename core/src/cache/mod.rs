@@ -50,7 +50,13 @@ pub(crate) const RECORD_WAIT: Duration = Duration::from_millis(500);
 /// How long a client being dropped waits for its answers to be written.
 const DROP_FLUSH: Duration = Duration::from_secs(5);
 
-/// Where provider answers are kept (another store can implement this).
+/// Where provider answers are kept: the SQLite file of a configured `cache`
+/// ([`SqliteStore`](crate::SqliteStore)), or a store of one's own given to
+/// [`Client::with_store`](crate::Client::with_store) (a database, a shared service, memory).
+///
+/// A store keeps bytes under a key (a hex SHA-256 of the image, the provider, the operation and
+/// the endpoint: never a credential); an answer is stored once and never changed. It is
+/// called from the calls' threads (`get`) and from one writer thread per process (`put`).
 pub trait ResultStore: Send + Sync {
     /// The answer stored under `key`, if any; waiting at most `wait` for another process's
     /// lock. An error whose code is `timeout` means the store was locked for all of `wait`
@@ -59,6 +65,11 @@ pub trait ResultStore: Send + Sync {
     /// Store an answer under `key` (an existing entry is kept), waiting at most `wait` for
     /// another process's lock.
     fn put(&self, key: &str, answer: &[u8], wait: Duration) -> Result<()>;
+
+    /// What the store is, in messages ("the answer could not be recorded in the cache NAME").
+    fn name(&self) -> String {
+        "(a result store)".to_string()
+    }
 }
 
 /// The cache key of an image sent to a provider's endpoint for an operation. The endpoint (its

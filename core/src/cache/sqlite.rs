@@ -252,6 +252,10 @@ impl SqliteStore {
 }
 
 impl ResultStore for SqliteStore {
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
     fn get(&self, key: &str, wait: Duration) -> Result<Option<Vec<u8>>> {
         self.with(wait, |c| {
             let mut st = c.prepare_cached("SELECT answer FROM answers WHERE key = ?1")?;
