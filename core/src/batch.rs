@@ -366,11 +366,18 @@ pub fn run(
     summary.possibly_billed_requests = summary.requests - summary.refused_requests;
     summary.budget_spent = batch.budget_spent.load(Ordering::SeqCst);
     summary.cancelled = cancel.load(Ordering::SeqCst) && summary.skipped > 0;
-    if let (Some(before), Some((report, _))) =
+    if let (Some(before), Some((report, name))) =
         (cache_before, client.flush_cache(client.config().timeout()))
     {
         summary.cache_failures = report.failed - before + report.pending;
         if summary.cache_failures > 0 {
+            log::warn!(
+                target: crate::LOG_TARGET,
+                "{} answers of this batch could not be recorded in the cache {}: a rerun would \
+                 pay for them again",
+                summary.cache_failures,
+                name
+            );
             summary.cache_error = report.last_error.or_else(|| {
                 Some("its writes wait for another process's lock on the file".to_string())
             });

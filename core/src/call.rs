@@ -3,6 +3,7 @@
 //! of the requests actually sent. A provider brings its credentials, preflight, request and
 //! answer parsing; everything that decides whether a request is sent (and paid for) is here.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,13 +12,15 @@ use std::sync::Mutex;
 use crate::cache::{self, Cache, Flights};
 use crate::deadline::Deadline;
 use crate::error::{Error, Provider, Result};
-use crate::fit::ImageReport;
+use crate::fit::{self, ImageDescription, ImageFit, ImageReport, Limits};
 use crate::http::Http;
+use crate::image::{ImageInfo, ImageSource};
 use crate::limit::Limiter;
 use crate::model::DocumentType;
 use crate::outcome::{NotSent, Outcome, Stop};
 use crate::retry::Retrier;
 use crate::wire::{self, HttpAnswer};
+use crate::LOG_TARGET;
 
 /// What one call works with, handed over by the client.
 pub(crate) struct Call<'a> {
@@ -213,7 +216,49 @@ impl Sender<'_> {
     }
 }
 
+/// An image as a log record shows it: `png 5000x3000 px, 12345678 bytes`.
+fn shown(d: &ImageDescription) -> String {
+    match (d.width, d.height) {
+        (Some(w), Some(h)) => format!("{} {w}x{h} px, {} bytes", d.format, d.bytes),
+        _ => format!("{}, {} bytes", d.format, d.bytes),
+    }
+}
+
 impl Call<'_> {
+    /// The image a provider is sent: read, checked against the provider's formats
+    /// (`preflight`), then sent as given when within the provider's limits, fitted to them, or
+    /// refused (see [`fit::prepare`]); the decision is logged.
+    pub fn image<'i>(
+        &self,
+        provider: Provider,
+        image: ImageSource<'i>,
+        preflight: fn(&[u8]) -> Result<ImageInfo>,
+        limits: &Limits,
+        fit: ImageFit,
+    ) -> Result<(Cow<'i, [u8]>, ImageReport)> {
+        let bytes = image.load()?;
+        let info = preflight(&bytes)?;
+        let label = provider.label();
+        let prepared = fit::prepare(bytes, info, limits, fit, label);
+        match &prepared {
+            Ok((_, r)) if r.fitted => log::info!(
+                target: LOG_TARGET,
+                "{label}: the image ({}) is over the provider's limits: fitted to {} (JPEG \
+                 quality {})",
+                shown(&r.original),
+                shown(&r.sent),
+                r.quality.unwrap_or_default()
+            ),
+            Ok((_, r)) => log::debug!(
+                target: LOG_TARGET,
+                "{label}: the image ({}) is within the provider's limits: sent as given",
+                shown(&r.original)
+            ),
+            Err(e) => log::debug!(target: LOG_TARGET, "{label}: the image is refused: {e}"),
+        }
+        prepared
+    }
+
     /// The batch's cancel flag, if the call belongs to a batch.
     pub fn cancel(&self) -> Option<&AtomicBool> {
         self.batch.map(|b| b.cancel)
@@ -231,7 +276,8 @@ impl Call<'_> {
             limiter: r.limiter,
             sent: Cell::new(0),
         };
-        let outcome = self.through(&key, r.provider, r.parse, || {
+        let what = format!("{} {}", r.provider.label(), r.operation.as_str());
+        let outcome = self.through(&key, &what, r.provider, r.parse, || {
             self.retrier
                 .run(
                     &self.deadline,
@@ -269,9 +315,11 @@ impl Call<'_> {
     }
 
     /// The cache and flight part of [`Call::recognize`]: `(value, cached, cache_error)`.
+    /// `what` names the provider and operation in log records.
     fn through<T>(
         &self,
         key: &str,
+        what: &str,
         provider: Provider,
         parse: fn(&HttpAnswer) -> Result<T>,
         fetch: impl FnOnce() -> Outcome<(T, Vec<u8>)>,
@@ -279,12 +327,34 @@ impl Call<'_> {
         let retry_failed = self.batch.is_some_and(|b| b.retry_failed);
         let recorded = || -> Result<Option<T>> {
             if let Some(e) = self.batch.and_then(|b| b.failure(key)) {
+                log::debug!(
+                    target: LOG_TARGET,
+                    "{what}: the same image failed earlier in this batch after it may have \
+                     been billed ({}): not sent again",
+                    e.name()
+                );
                 return Err(e);
             }
-            match self.cache {
-                Some(c) => c.recorded(key, &self.deadline, parse, retry_failed),
-                None => Ok(None),
+            let Some(c) = self.cache else {
+                return Ok(None);
+            };
+            let found = c.recorded(key, &self.deadline, parse, retry_failed);
+            match &found {
+                Ok(Some(_)) => log::debug!(
+                    target: LOG_TARGET,
+                    "{what}: answered from the cache {}: nothing sent",
+                    c.name()
+                ),
+                Err(e) => log::debug!(
+                    target: LOG_TARGET,
+                    "{what}: the provider's verdict on this image ({}) is recorded in the cache \
+                     {}: nothing sent",
+                    e.name(),
+                    c.name()
+                ),
+                Ok(None) => {}
             }
+            found
         };
         if let Some(value) = recorded()? {
             return Ok((value, true, None));
@@ -307,11 +377,23 @@ impl Call<'_> {
             }
             None => None,
         };
+        if let Some(c) = self.cache {
+            log::debug!(
+                target: LOG_TARGET,
+                "{what}: not in the cache {}: sending",
+                c.name()
+            );
+        }
+        let record = |c: &Cache, answer: Vec<u8>| {
+            let failed = c.record(key, answer, &self.deadline);
+            if let Some(why) = &failed {
+                log::warn!(target: LOG_TARGET, "{what}: {why}: a rerun would pay for it again");
+            }
+            failed
+        };
         match fetch() {
             Ok((value, answer)) => {
-                let cache_error = self
-                    .cache
-                    .and_then(|c| c.record(key, answer, &self.deadline));
+                let cache_error = self.cache.and_then(|c| record(c, answer));
                 Ok((value, false, cache_error))
             }
             Err(Stop::Failed(mut e)) => {
@@ -321,7 +403,7 @@ impl Call<'_> {
                 // A verdict on the image itself (no document in it, …): the answer is kept so
                 // that a rerun does not pay for it again.
                 if let (Some(c), Some(answer)) = (self.cache, e.take_verdict()) {
-                    let _ = c.record(key, answer, &self.deadline);
+                    record(c, answer);
                 }
                 Err(Stop::Failed(e))
             }

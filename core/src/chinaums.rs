@@ -11,7 +11,7 @@ use crate::body::{Encoding, ImageBody};
 use crate::call::{Call, Recognition, Sender};
 use crate::config::{AuthMode, Config, Environment};
 use crate::error::{Error, ErrorCode, Provider, Result};
-use crate::fit::{self, ImageFit, Limits};
+use crate::fit::{ImageFit, Limits};
 use crate::image::{self, ImageSource};
 use crate::limit::Limiter;
 use crate::model::{DocumentType, Field, Position, UsedCarInvoice};
@@ -22,6 +22,7 @@ use crate::spec::{
     CHINAUMS_TOKEN_PATH, CHINAUMS_USED_CAR_INVOICE_PATH,
 };
 use crate::wire::{self, excerpt, json_body, HttpAnswer};
+use crate::LOG_TARGET;
 
 use auth::TokenCache;
 
@@ -103,7 +104,7 @@ impl Chinaums {
                 max_side: c.and_then(|c| c.max_side),
             },
             tokens: ProcessLocal::new(TokenCache::default()),
-            limiter: Limiter::new(config.max_qps, config.max_in_flight),
+            limiter: Limiter::new(Provider::Chinaums, config.max_qps, config.max_in_flight),
         }
     }
 
@@ -132,9 +133,13 @@ impl Chinaums {
     /// Recognize a used-car invoice: credentials and image are checked before anything is sent.
     pub fn recognize(&self, call: &Call<'_>, image: ImageSource<'_>) -> Outcome<UsedCarInvoice> {
         let (app_id, app_key) = self.credentials()?;
-        let bytes = image.load()?;
-        let info = image::preflight_chinaums(&bytes)?;
-        let (bytes, report) = fit::prepare(bytes, info, &self.limits, self.fit, "ChinaUMS")?;
+        let (bytes, report) = call.image(
+            Provider::Chinaums,
+            image,
+            image::preflight_chinaums,
+            &self.limits,
+            self.fit,
+        )?;
         let done = call.recognize(Recognition {
             provider: Provider::Chinaums,
             operation: DocumentType::UsedCarInvoice,
@@ -178,6 +183,11 @@ impl Chinaums {
                 let token = tokens.get(None, deadline, fetch)?;
                 let answer = post(&token_header(&token))?;
                 if is_auth_rejection(&answer) {
+                    log::info!(
+                        target: LOG_TARGET,
+                        "ChinaUMS refused the access token (HTTP {}): fetching a new one",
+                        answer.status
+                    );
                     let fresh = tokens.get(Some(&token), deadline, fetch)?;
                     post(&token_header(&fresh))
                 } else {

@@ -283,8 +283,14 @@ impl std::error::Error for NotConnected {
     }
 }
 
+/// The error wrapped as a failure before anything was sent, once: a proxy's connection is made
+/// through the same connector (ureq's `CONNECT` runs the agent's connector chain), so its
+/// failure comes back already wrapped.
 fn not_connected(stage: Stage, error: ureq::Error) -> ureq::Error {
-    ureq::Error::Other(Box::new(NotConnected { stage, error }))
+    match error {
+        ureq::Error::Other(e) if e.is::<NotConnected>() => ureq::Error::Other(e),
+        error => ureq::Error::Other(Box::new(NotConnected { stage, error })),
+    }
 }
 
 /// ureq's resolver, which looks a name up on a thread of its own so that the lookup ends by
@@ -525,6 +531,28 @@ mod tests {
         );
         assert_eq!(e.code, ErrorCode::ConnectionBroken, "{e}");
         assert!(e.possibly_billed);
+    }
+
+    #[test]
+    fn a_proxy_that_refuses_the_connection_is_connect_failed_and_never_billed() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        // ureq makes the proxy's connection through the same connector: wrapped once.
+        let config = Config::builder()
+            .proxy(format!("http://127.0.0.1:{port}"))
+            .build()
+            .unwrap();
+        let http = Http::new(&config).unwrap();
+        let deadline = Deadline::after(Duration::from_secs(10));
+        for url in ["http://127.0.0.1:9/x", "https://127.0.0.1:9/x"] {
+            let e = http
+                .post(&deadline, Provider::Juhe, url, "text/plain", None, b"x")
+                .unwrap_err();
+            assert_eq!(e.code, ErrorCode::ConnectFailed, "{url}: {e}");
+            assert!(!e.possibly_billed, "{url}: {e}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::body::{Encoding, ImageBody};
 use crate::call::{Call, Recognition};
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Provider, Result};
-use crate::fit::{self, ImageFit, Limits};
+use crate::fit::{ImageFit, Limits};
 use crate::image::{self, ImageSource};
 use crate::limit::Limiter;
 use crate::model::{DocumentType, ReceiptItem, ShoppingReceipt};
@@ -43,7 +43,7 @@ impl Juhe {
             key: j.and_then(|j| j.key.clone()),
             url: format!("{}{JUHE_RECEIPT_PATH}", base.trim_end_matches('/')),
             fit: config.image_fit.unwrap_or_default(),
-            limiter: Limiter::new(config.max_qps, config.max_in_flight),
+            limiter: Limiter::new(Provider::Juhe, config.max_qps, config.max_in_flight),
         }
     }
 
@@ -65,9 +65,13 @@ impl Juhe {
     /// Recognize a shopping receipt: credentials and image are checked before anything is sent.
     pub fn recognize(&self, call: &Call<'_>, image: ImageSource<'_>) -> Outcome<ShoppingReceipt> {
         let key = self.credentials()?;
-        let bytes = image.load()?;
-        let info = image::preflight_juhe(&bytes)?;
-        let (bytes, report) = fit::prepare(bytes, info, &LIMITS, self.fit, "Juhe")?;
+        let (bytes, report) = call.image(
+            Provider::Juhe,
+            image,
+            image::preflight_juhe,
+            &LIMITS,
+            self.fit,
+        )?;
         let done = call.recognize(Recognition {
             provider: Provider::Juhe,
             operation: DocumentType::ShoppingReceipt,

@@ -88,6 +88,13 @@ pub mod bench {
     pub use crate::juhe::{form, form_body};
 }
 
+/// The target of every log record piaoju writes (the `log` crate's): retries, rate-limit waits
+/// and refusals, cache hits, misses and failed writes, token fetches, fit decisions. No record
+/// holds a secret (a key, an app key, a token, a URL's password). Route this target alone:
+/// ureq (piaoju's HTTP client) dumps the wire, credentials included, at `trace` level under its
+/// own targets.
+pub const LOG_TARGET: &str = "piaoju";
+
 /// The crate version (also the C header's and the Python package's).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

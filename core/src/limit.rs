@@ -19,6 +19,7 @@ use crate::deadline::{Deadline, CANCEL_CHECK_INTERVAL};
 use crate::error::Provider;
 use crate::outcome::{NotSent, Outcome, Stop};
 use crate::process::ProcessLocal;
+use crate::LOG_TARGET;
 
 /// Added to the window, so that requests bunched up on the way still arrive at most
 /// `max_qps` a second.
@@ -36,6 +37,8 @@ const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub(crate) struct Limiter {
+    /// Whose limits (in log records).
+    provider: Provider,
     /// Requests allowed per window, and the window.
     rate: Option<(usize, Duration)>,
     max_qps: Option<f64>,
@@ -113,7 +116,7 @@ impl Drop for Permit<'_> {
 }
 
 impl Limiter {
-    pub fn new(max_qps: Option<f64>, max_in_flight: Option<u32>) -> Limiter {
+    pub fn new(provider: Provider, max_qps: Option<f64>, max_in_flight: Option<u32>) -> Limiter {
         let rate = max_qps.map(|q| {
             if q >= 1.0 {
                 (q.floor() as usize, Duration::from_secs(1) + JITTER_MARGIN)
@@ -122,6 +125,7 @@ impl Limiter {
             }
         });
         Limiter {
+            provider,
             rate,
             max_qps,
             max_in_flight: max_in_flight.map(|n| n as usize),
@@ -146,6 +150,13 @@ impl Limiter {
             None => Permit { limiter: None },
             Some(max) => {
                 let mut n = state.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                if *n >= max {
+                    log::debug!(
+                        target: LOG_TARGET,
+                        "{}: {max} requests in flight (max_in_flight): waiting for one to end",
+                        provider.label()
+                    );
+                }
                 while *n >= max {
                     if cancelled() {
                         return Err(Stop::NotSent(NotSent::Cancelled));
@@ -188,6 +199,14 @@ impl Limiter {
                     .expired(provider, "waiting for the max_qps rate")
                     .into());
             }
+            if !wait.is_zero() {
+                log::debug!(
+                    target: LOG_TARGET,
+                    "{}: waiting {:.3} s for the max_qps rate",
+                    provider.label(),
+                    wait.as_secs_f64()
+                );
+            }
             if !Deadline::sleep_unless(wait, cancel) {
                 return Err(Stop::NotSent(NotSent::Cancelled));
             }
@@ -198,12 +217,28 @@ impl Limiter {
         let left = deadline.remaining(provider, "waiting for the provider's rate limit")?;
         if ready.saturating_duration_since(now) >= left {
             // Nothing was sent: a batch sends the image again when the provider is ready.
+            log::debug!(
+                target: LOG_TARGET,
+                "{}: the provider's rate limit lets no request go before the deadline \
+                 ({:.3} s away): not sent",
+                provider.label(),
+                left.as_secs_f64()
+            );
             let mut e = deadline.expired(provider, "waiting for the provider's rate limit");
             e.refused = true;
             return Err(e.into());
         }
         let turn = state.learned().turn(now);
-        if !Deadline::sleep_unless(turn.saturating_duration_since(Instant::now()), cancel) {
+        let wait = turn.saturating_duration_since(Instant::now());
+        if !wait.is_zero() {
+            log::debug!(
+                target: LOG_TARGET,
+                "{}: waiting {:.3} s for the provider's learned rate limit",
+                provider.label(),
+                wait.as_secs_f64()
+            );
+        }
+        if !Deadline::sleep_unless(wait, cancel) {
             return Err(Stop::NotSent(NotSent::Cancelled));
         }
         Ok(permit)
@@ -215,12 +250,20 @@ impl Limiter {
         let state = self.state.get(State::default);
         let mut learned = state.learned();
         let now = Instant::now();
-        let resume = now + retry_after.unwrap_or(DEFAULT_PAUSE);
+        let pause = retry_after.unwrap_or(DEFAULT_PAUSE);
+        let resume = now + pause;
         learned.resume_at = Some(learned.resume_at.map_or(resume, |r| r.max(resume)));
         if learned
             .lowered_at
             .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
         {
+            drop(learned);
+            log::info!(
+                target: LOG_TARGET,
+                "{}: a request was refused for the provider's rate: every thread pauses {:.3} s",
+                self.provider.label(),
+                pause.as_secs_f64()
+            );
             return;
         }
         let seen = learned
@@ -233,6 +276,16 @@ impl Limiter {
         learned.rate = Some(self.max_qps.map_or(lowered, |q| lowered.min(q)));
         learned.lowered_at = Some(now);
         learned.next_turn = learned.resume_at;
+        let rate = learned.rate.unwrap_or(MIN_LEARNED_RATE);
+        drop(learned);
+        log::info!(
+            target: LOG_TARGET,
+            "{}: a request was refused for the provider's rate: every thread pauses {:.3} s, \
+             then sends at most {rate:.2} requests a second (learned; it climbs back with \
+             each success)",
+            self.provider.label(),
+            pause.as_secs_f64()
+        );
     }
 
     /// A request went through: the learned rate climbs back a little.
@@ -267,7 +320,7 @@ mod tests {
 
     #[test]
     fn requests_are_spaced_and_bounded_in_flight() {
-        let l = Arc::new(Limiter::new(Some(4.0), Some(2)));
+        let l = Arc::new(Limiter::new(Provider::Juhe, Some(4.0), Some(2)));
         let deadline = Deadline::after(Duration::from_secs(10));
         let started = Instant::now();
         let times: Vec<Duration> = (0..10)
@@ -311,7 +364,7 @@ mod tests {
 
     #[test]
     fn a_cancelled_wait_sends_nothing() {
-        let l = Limiter::new(Some(1.0), Some(1));
+        let l = Limiter::new(Provider::Juhe, Some(1.0), Some(1));
         let deadline = Deadline::after(Duration::from_secs(30));
         // Waiting for the place in flight that `held` keeps.
         let held = l.acquire(&deadline, Provider::Juhe, None).unwrap();

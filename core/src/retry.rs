@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider};
 use crate::outcome::{Outcome, Stop};
+use crate::LOG_TARGET;
 
 /// The retry settings (`retry` in the configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -169,11 +170,26 @@ impl Retrier {
                 }
             }
             let mut e = Error { attempts: n, ..e };
+            let label = provider.label();
             if e.refused && requeue_refusals {
                 // A batch sends it again when the provider is ready (not an attempt).
+                log::debug!(target: LOG_TARGET, "{label}: {e}: back into the batch's queue");
                 return Err(e.into());
             }
-            if n >= self.config.max_attempts || !safe_to_retry(&e) {
+            if !safe_to_retry(&e) {
+                if e.possibly_billed && e.retryable() {
+                    log::debug!(
+                        target: LOG_TARGET,
+                        "{label}: {e}: not retried (the provider may have processed it)"
+                    );
+                }
+                return Err(e.into());
+            }
+            if n >= self.config.max_attempts {
+                log::debug!(
+                    target: LOG_TARGET,
+                    "{label}: {e}: not retried (all {n} attempts made)"
+                );
                 return Err(e.into());
             }
             let delay = self.delay(n, e.retry_after());
@@ -182,12 +198,24 @@ impl Retrier {
                 Err(_) => return Err(e.into()),
             };
             if delay >= left || !self.take_budget() {
+                let why = if delay >= left {
+                    format!("the deadline is {left:?} away")
+                } else {
+                    "the client's retry budget is spent".to_string()
+                };
+                log::debug!(target: LOG_TARGET, "{label}: {e}: not retried ({why})");
                 if delay >= left {
-                    e.message
-                        .push_str(&format!(" (not retried: the deadline is {left:?} away)"));
+                    e.message.push_str(&format!(" (not retried: {why})"));
                 }
                 return Err(e.into());
             }
+            log::info!(
+                target: LOG_TARGET,
+                "{label}: {e}: retrying in {:.2} s (attempt {} of {})",
+                delay.as_secs_f64(),
+                n + 1,
+                self.config.max_attempts
+            );
             if !Deadline::sleep_unless(delay, cancel) {
                 // The batch was cancelled: this failure stands, nothing more is sent.
                 e.message
