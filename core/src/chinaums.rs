@@ -21,7 +21,7 @@ use crate::spec::{
     CHINAUMS_PRODUCTION_BASE_URL, CHINAUMS_PRODUCTION_TOKEN_BASE_URL, CHINAUMS_TEST_BASE_URL,
     CHINAUMS_TOKEN_PATH, CHINAUMS_USED_CAR_INVOICE_PATH,
 };
-use crate::wire::{self, excerpt, json_body, HttpAnswer};
+use crate::wire::{self, json_body, HttpAnswer};
 use crate::LOG_TARGET;
 
 use auth::TokenCache;
@@ -209,9 +209,7 @@ pub fn request_body(image: &[u8]) -> ImageBody<'_> {
 }
 
 fn ums_err(code: ErrorCode, msg: impl Into<String>, status: u16) -> Error {
-    Error::new(code, msg)
-        .with_provider(Provider::Chinaums)
-        .with_http_status(status)
+    wire::provider_error(Provider::Chinaums, code, msg, status)
 }
 
 /// Whether an answer says the credentials (token or signature) were refused.
@@ -261,17 +259,7 @@ pub(crate) fn parse_answer(answer: &HttpAnswer) -> Result<UsedCarInvoice> {
         return Err(auth_rejected(answer));
     }
     let v = json_body(Provider::Chinaums, answer, true)?;
-    let unexpected = |what: &str| {
-        ums_err(
-            ErrorCode::UnexpectedResponse,
-            format!(
-                "ChinaUMS answered HTTP {status} with JSON that {what}: {:?}",
-                excerpt(&answer.body)
-            ),
-            status,
-        )
-        .possibly_billed()
-    };
+    let unexpected = |what: &str| wire::unexpected(Provider::Chinaums, answer, what);
     if !v.is_object() {
         return Err(unexpected("is not an object"));
     }
@@ -407,35 +395,32 @@ mod tests {
         include_str!("../../tests/fixtures/chinaums_invoice_answer.json");
 
     fn answer(status: u16, body: &str) -> HttpAnswer {
-        HttpAnswer {
-            status,
-            body: body.as_bytes().to_vec(),
-            retry_after: None,
-        }
+        HttpAnswer::new(status, body)
     }
 
     fn check_seed_values(inv: &UsedCarInvoice) {
-        assert_eq!(inv.serial_id.as_deref(), Some("1748324975778851906"));
-        assert_eq!(inv.invoice_number.as_deref(), Some("25432000000066482202"));
-        assert_eq!(
-            inv.issue_date.map(|d| d.to_string()).as_deref(),
-            Some("2025-05-22")
-        );
-        assert_eq!(inv.buyer_name.as_deref(), Some("张锦达"));
-        assert_eq!(inv.buyer_id.as_deref(), Some("430124199803279592"));
-        assert_eq!(inv.seller_id.as_deref(), Some("430124199103143715"));
-        assert_eq!(inv.plate_number.as_deref(), Some("湘ACC639"));
-        assert_eq!(inv.vin.as_deref(), Some("LFV3A28W6K3705006"));
-        assert_eq!(inv.brand_model.as_deref(), Some("奥迪牌FV7203BADBG"));
-        assert_eq!(
-            inv.total_price.map(|d| d.to_string()).as_deref(),
-            Some("10000.00")
-        );
-        assert_eq!(inv.total_price_in_words.as_deref(), Some("壹万圆整"));
-        assert_eq!(inv.market_tax_id.as_deref(), Some("914301243294121313"));
-        assert_eq!(inv.market_phone.as_deref(), Some("13973172228"));
-        assert_eq!(inv.issuer.as_deref(), Some("李红梅"));
-        assert_eq!(inv.buyer_phone.as_deref(), Some("1"));
+        let texts = [
+            (&inv.serial_id, "1748324975778851906"),
+            (&inv.invoice_number, "25432000000066482202"),
+            (&inv.buyer_name, "张锦达"),
+            (&inv.buyer_id, "430124199803279592"),
+            (&inv.seller_id, "430124199103143715"),
+            (&inv.plate_number, "湘ACC639"),
+            (&inv.vin, "LFV3A28W6K3705006"),
+            (&inv.brand_model, "奥迪牌FV7203BADBG"),
+            (&inv.total_price_in_words, "壹万圆整"),
+            (&inv.market_tax_id, "914301243294121313"),
+            (&inv.market_phone, "13973172228"),
+            (&inv.issuer, "李红梅"),
+            (&inv.buyer_phone, "1"),
+        ];
+        for (got, want) in texts {
+            assert_eq!(got.as_deref(), Some(want));
+        }
+        let issued = inv.issue_date.map(|d| d.to_string());
+        let total = inv.total_price.map(|d| d.to_string());
+        assert_eq!(issued.as_deref(), Some("2025-05-22"));
+        assert_eq!(total.as_deref(), Some("10000.00"));
         assert_eq!(inv.invoice_code, None);
         assert_eq!(inv.remarks, None);
         assert_eq!(inv.has_seal, None);

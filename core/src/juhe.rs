@@ -22,7 +22,7 @@ pub(crate) const LIMITS: Limits = Limits {
     min_side: Some(JUHE_MIN_SIDE),
     max_side: Some(JUHE_MAX_SIDE),
 };
-use crate::wire::{self, excerpt, json_body, HttpAnswer};
+use crate::wire::{self, json_body, HttpAnswer};
 
 /// The Juhe side of a client: its key and endpoint.
 #[derive(Debug)]
@@ -137,26 +137,14 @@ pub fn form_body(key: &str, image: &[u8]) -> Vec<u8> {
 }
 
 fn juhe_err(code: ErrorCode, msg: impl Into<String>, status: u16) -> Error {
-    Error::new(code, msg)
-        .with_provider(Provider::Juhe)
-        .with_http_status(status)
+    wire::provider_error(Provider::Juhe, code, msg, status)
 }
 
 /// Parse a Juhe answer (any HTTP status) into a receipt, or the error it reports.
 pub(crate) fn parse_answer(answer: &HttpAnswer) -> Result<ShoppingReceipt> {
     let status = answer.status;
     let v = json_body(Provider::Juhe, answer, true)?;
-    let unexpected = |what: &str| {
-        juhe_err(
-            ErrorCode::UnexpectedResponse,
-            format!(
-                "Juhe answered HTTP {status} with JSON that {what}: {:?}",
-                excerpt(&answer.body)
-            ),
-            status,
-        )
-        .possibly_billed()
-    };
+    let unexpected = |what: &str| wire::unexpected(Provider::Juhe, answer, what);
     let obj = v
         .as_object()
         .ok_or_else(|| unexpected("is not an object"))?;
@@ -323,11 +311,7 @@ pub(crate) mod tests {
     }
 
     fn answer(status: u16, body: &str) -> HttpAnswer {
-        HttpAnswer {
-            status,
-            body: body.as_bytes().to_vec(),
-            retry_after: None,
-        }
+        HttpAnswer::new(status, body)
     }
 
     pub(crate) const SEED_ANSWER: &str =
