@@ -12,6 +12,7 @@
 pub mod batch;
 mod cache;
 mod inputs;
+pub mod logging;
 mod output;
 
 use std::ffi::OsString;
@@ -103,6 +104,11 @@ pub struct Common {
     /// Refuse an image over the provider's limits instead of fitting it (PIAOJU_IMAGE_FIT=off).
     #[arg(long)]
     no_fit: bool,
+    /// Print what piaoju does on stderr: retries, rate-limit waits and refusals, token fetches,
+    /// image fitting (-v); and cache hits and misses, every wait and decision (-vv). Never a
+    /// secret.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 /// How a Ctrl-C (or SIGTERM, SIGHUP) reaches a batch.
@@ -179,6 +185,7 @@ impl Session {
         common: &Common,
         adjust: impl FnOnce(&mut Config) -> Result<(), Error>,
     ) -> Result<Session, Error> {
+        logging::init(common.verbose);
         let sandbox = if common.sandbox {
             Some(piaoju_sandbox::Sandbox::start().map_err(|e| {
                 Error::new(
