@@ -151,11 +151,14 @@ impl Limiter {
             Some(max) => {
                 let mut n = state.in_flight.lock().unwrap_or_else(|p| p.into_inner());
                 if *n >= max {
+                    // Said without holding the lock (a host's logger may take its own lock).
+                    drop(n);
                     log::debug!(
                         target: LOG_TARGET,
                         "{}: {max} requests in flight (max_in_flight): waiting for one to end",
                         provider.label()
                     );
+                    n = state.in_flight.lock().unwrap_or_else(|p| p.into_inner());
                 }
                 while *n >= max {
                     if cancelled() {

@@ -772,9 +772,53 @@ fn _panic_inside_boundary(py: Python<'_>, message: &str) -> PyResult<()> {
     call(py, || -> piaoju::Result<()> { panic!("{message}") })
 }
 
+/// core's log records to Python's `logging`, logger `piaoju` (pyo3-log); only target piaoju's
+/// (ureq's `trace` records dump the wire, credentials included: never handed over). While the
+/// `piaoju` command runs with `-v`, its records go to its stderr instead, as the Rust binary
+/// prints them.
+struct LogBridge(pyo3_log::Logger);
+
+impl LogBridge {
+    fn ours(metadata: &log::Metadata<'_>) -> bool {
+        metadata.target() == piaoju::LOG_TARGET
+    }
+}
+
+impl log::Log for LogBridge {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        piaoju_cli::logging::wants(metadata) || (Self::ours(metadata) && self.0.enabled(metadata))
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if piaoju_cli::logging::wants(record.metadata()) {
+            piaoju_cli::logging::print(record);
+        } else if Self::ours(record.metadata()) {
+            self.0.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        self.0.flush();
+    }
+}
+
+/// Install [`LogBridge`] as the process's logger, unless another extension did first. Python's
+/// level for `piaoju` is read at each record (no cache of levels: a test or an application
+/// may set it at any time); records are few (a retry, a wait, a cache hit: a handful a call).
+fn install_log_bridge(py: Python<'_>) -> PyResult<()> {
+    let logger = pyo3_log::Logger::new(py, pyo3_log::Caching::Loggers)?
+        .filter(log::LevelFilter::Off)
+        .filter_target(piaoju::LOG_TARGET.to_owned(), log::LevelFilter::Debug);
+    if log::set_boxed_logger(Box::new(LogBridge(logger))).is_ok() {
+        log::set_max_level(log::LevelFilter::Debug);
+    }
+    Ok(())
+}
+
 /// piaoju's native module (Rust).
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    install_log_bridge(m.py())?;
     m.add("__version__", piaoju::VERSION)?;
     m.add("MAX_IMAGE_LEN", piaoju::MAX_IMAGE_LEN)?;
     m.add_class::<NativeClient>()?;

@@ -186,6 +186,7 @@ impl TokenCache {
     ) -> Result<String> {
         let mut s = self.lock();
         let arrived = s.generation;
+        let mut said = false;
         loop {
             if let Some(t) = &s.token {
                 if Instant::now() < t.renew_at && rejected != Some(t.value.as_str()) {
@@ -201,10 +202,17 @@ impl TokenCache {
             if !s.fetching {
                 break;
             }
-            log::debug!(
-                target: LOG_TARGET,
-                "ChinaUMS: waiting for the access token another call is fetching"
-            );
+            if !said {
+                // Said once, and not under the lock (a host's logger may take its own lock).
+                said = true;
+                drop(s);
+                log::debug!(
+                    target: LOG_TARGET,
+                    "ChinaUMS: waiting for the access token another call is fetching"
+                );
+                s = self.lock();
+                continue;
+            }
             let left = deadline.remaining(
                 Provider::Chinaums,
                 "waiting for an access token another call is fetching",
