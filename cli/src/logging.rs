@@ -6,7 +6,7 @@
 //!
 //! The command installs [`STDERR`] as the process's logger. Where another logger is there
 //! already (the Python wheel's, which hands records to Python's `logging`), that logger asks
-//! [`wants`] first and hands the record to [`print`]: `-v` prints the same in both.
+//! [`wants`] first and hands the record to [`print()`]: `-v` prints the same in both.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -97,16 +97,19 @@ impl BatchOptions {
         self
     }
 
+    /// Go on after a failed image (`true`, the default), or stop at the first failure.
     pub fn continue_on_error(mut self, yes: bool) -> Self {
         self.continue_on_error = yes;
         self
     }
 
+    /// Send again the images whose recorded answer is a failure.
     pub fn retry_failed(mut self, yes: bool) -> Self {
         self.retry_failed = yes;
         self
     }
 
+    /// At most this many requests for the whole batch (`None`: no budget).
     pub fn max_requests(mut self, n: Option<u64>) -> Self {
         self.max_requests = n;
         self
@@ -121,12 +124,15 @@ pub const MAX_REQUEUES: u32 = 8;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Progress {
+    /// Images in the batch.
     pub total: usize,
     /// Finished, successfully or not.
     pub done: usize,
+    /// Finished with an error.
     pub failed: usize,
     /// Answered from the result cache.
     pub cached: usize,
+    /// Calls in progress now.
     pub in_flight: usize,
 }
 
@@ -134,9 +140,13 @@ pub struct Progress {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BatchSummary {
+    /// Images in the batch.
     pub total: usize,
+    /// Images recognized.
     pub succeeded: usize,
+    /// Images whose call failed.
     pub failed: usize,
+    /// Images answered from the result cache (counted in `succeeded`).
     pub cached: usize,
     /// Images never started (the batch was cancelled).
     pub skipped: usize,
@@ -150,7 +160,10 @@ pub struct BatchSummary {
     pub budget_spent: bool,
     /// Failed calls whose request the provider may have processed (and billed).
     pub possibly_billed_failures: usize,
+    /// How long the batch took.
     pub wall: Duration,
+    /// The batch was stopped (cancelled, or its consumer stopped taking results) before every
+    /// image was started.
     pub cancelled: bool,
     /// Answers the cache could not record during the batch (a rerun would pay for them again),
     /// counted after waiting for the cache's writes at the end (at most the client's timeout).

@@ -15,11 +15,14 @@ use serde::{Serialize, Serializer};
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Provider {
+    /// 聚合数据 (Juhe): shopping receipts.
     Juhe,
+    /// 银联商务 (ChinaUMS): used-car sales invoices.
     Chinaums,
 }
 
 impl Provider {
+    /// `"juhe"`, `"chinaums"`: its name in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Juhe => "juhe",
@@ -41,19 +44,30 @@ impl Provider {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Band {
+    /// 0: success (not an error).
     Success,
+    /// 1xx: the caller's input is wrong; nothing was sent.
     Usage,
+    /// 2xx: the image was refused before any request.
     Image,
+    /// 3xx: the request did not complete.
     Transport,
+    /// 4xx: credentials refused.
     Auth,
+    /// 5xx: quota or rate.
     Quota,
+    /// 6xx: the provider failed or is unavailable.
     Service,
+    /// 7xx: the provider could not recognize the document.
     Recognition,
+    /// 8xx: the answer could not be understood.
     Response,
+    /// 9xx: a bug in piaoju.
     Internal,
 }
 
 impl Band {
+    /// The band's name in JSON (`"transport"`).
     pub fn as_str(self) -> &'static str {
         match self {
             Band::Success => "success",
@@ -200,6 +214,7 @@ pub enum ErrorCode {
 /// What the catalogue knows of a provider's own code: which error it is and what it means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProviderCode {
+    /// Whose code it is.
     pub provider: Provider,
     /// The provider's number (Juhe `error_code`, ChinaUMS answer code).
     pub code: i64,
@@ -307,6 +322,7 @@ impl ErrorCode {
         self as u32
     }
 
+    /// The code's band (its hundreds digit).
     pub fn band(self) -> Band {
         match self as u32 / 100 {
             0 => Band::Success,
@@ -365,11 +381,17 @@ pub(crate) struct AnswerFacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Error {
+    /// The stable code (also C's `pj_status` and Python's `.code`).
     pub code: ErrorCode,
+    /// What happened, in English, never with a secret.
     pub message: String,
+    /// The provider the call was for, if it got that far.
     pub provider: Option<Provider>,
+    /// The provider's own code (Juhe `error_code`, ChinaUMS `errCode` or answer code).
     pub provider_code: Option<String>,
+    /// The provider's own text for it (at most 500 characters).
     pub provider_message: Option<String>,
+    /// The HTTP status of the answer, if there was one.
     pub http_status: Option<u16>,
     /// Requests made for the call (retries included); 0 when it failed before any.
     pub attempts: u32,
@@ -392,6 +414,7 @@ pub struct Error {
 }
 
 impl Error {
+    /// An error of this code and message, nothing else known.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
         debug_assert!(code != ErrorCode::Ok, "Ok is not an error code");
         Error {
@@ -416,11 +439,13 @@ impl Error {
         self
     }
 
+    /// The same error, for this provider.
     pub fn with_provider(mut self, provider: Provider) -> Error {
         self.provider = Some(provider);
         self
     }
 
+    /// The same error, with the provider's own code and text.
     pub fn with_provider_answer(
         mut self,
         code: impl Into<String>,
@@ -437,11 +462,13 @@ impl Error {
         self
     }
 
+    /// The same error, with the answer's HTTP status.
     pub fn with_http_status(mut self, status: u16) -> Error {
         self.http_status = Some(status);
         self
     }
 
+    /// The code's stable name (`"image_too_small"`).
     pub fn name(&self) -> &'static str {
         self.code.name()
     }
@@ -456,6 +483,7 @@ impl Error {
         self.answer.as_mut().and_then(|a| a.verdict.take())
     }
 
+    /// Whether the same call may succeed if made again later, unchanged.
     pub fn retryable(&self) -> bool {
         self.code.retryable()
     }
@@ -510,6 +538,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The result of piaoju's calls.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

@@ -31,8 +31,10 @@ const MAX_ROUNDS: usize = 8;
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum ImageFit {
+    /// Fit an image over the limits (the default).
     #[default]
     Auto,
+    /// Refuse an image over the limits.
     Off,
 }
 
@@ -52,7 +54,9 @@ pub struct ImageDescription {
     pub format: &'static str,
     /// In pixels; `None` for a PDF.
     pub width: Option<u32>,
+    /// In pixels; `None` for a PDF.
     pub height: Option<u32>,
+    /// Its size in bytes.
     pub bytes: u64,
 }
 
@@ -62,7 +66,9 @@ pub struct ImageDescription {
 pub struct ImageReport {
     /// Whether the image was re-encoded to fit the provider's limits.
     pub fitted: bool,
+    /// The image as given.
     pub original: ImageDescription,
+    /// The image as sent.
     pub sent: ImageDescription,
     /// The JPEG quality of a fitted image.
     pub quality: Option<u8>,

@@ -17,6 +17,8 @@
 //! # Ok::<(), piaoju::Error>(())
 //! ```
 
+#![deny(missing_docs)]
+
 // Public modules: batches, the standalone checks, the services' published facts.
 pub mod batch;
 pub mod check;

@@ -61,8 +61,11 @@ pub enum ValueKind {
     Date,
     /// An `HH:MM[:SS]` string.
     Time,
+    /// A whole number.
     Integer,
+    /// `true` or `false`.
     Boolean,
+    /// A floating-point number (a confidence score, never money).
     Float,
     /// A list of strings.
     Strings,
@@ -100,8 +103,11 @@ impl ValueKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SchemaField {
+    /// The field's name in the JSON.
     pub name: &'static str,
+    /// What kind of value it holds.
     pub kind: ValueKind,
+    /// Whether it may be null.
     pub nullable: bool,
 }
 
@@ -173,16 +179,21 @@ fn chinaums_tag<S: Serializer>(_: &ProviderTag, s: S) -> Result<S::Ok, S::Error>
     Provider::Chinaums.serialize(s)
 }
 
+/// A check's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum CheckStatus {
+    /// The fields agree.
     Pass,
+    /// The fields contradict each other (or a check digit fails): its message says how.
     Fail,
+    /// The check could not be made (a field is missing, or not a number).
     Skipped,
 }
 
 impl CheckStatus {
+    /// `"pass"`, `"fail"`, `"skipped"`.
     pub fn as_str(self) -> &'static str {
         match self {
             CheckStatus::Pass => "pass",
@@ -196,10 +207,15 @@ impl CheckStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Check {
+    /// The check's name (`"items_sum"`, `"vin"`, `"value_unreadable"`, …).
     pub name: String,
+    /// The fields it looked at.
     pub fields: Vec<String>,
+    /// Its outcome.
     pub status: CheckStatus,
+    /// What it found, with the numbers.
     pub message: String,
+    /// The corrected value, when exactly one common OCR confusion makes a failed check pass.
     pub suggestion: Option<String>,
 }
 
@@ -240,9 +256,11 @@ impl Check {
         field("suggestion", ValueKind::Text, true),
     ];
 
+    /// Whether the check passed.
     pub fn passed(&self) -> bool {
         self.status == CheckStatus::Pass
     }
+    /// Whether the check failed (a contradiction).
     pub fn failed(&self) -> bool {
         self.status == CheckStatus::Fail
     }
@@ -252,6 +270,7 @@ impl Check {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ReceiptItem {
+    /// The product's name as printed.
     pub product: Option<String>,
     /// Digits as printed (`"1.50"` stays 1.50), without their unit.
     pub quantity: Option<Decimal>,
@@ -263,6 +282,7 @@ pub struct ReceiptItem {
     /// The unit the price is per (`"15.80/kg"` → `kg`, `"12.00元/斤"` → `斤`), normalized as
     /// `quantity_unit`; `None` when none was printed.
     pub price_unit: Option<String>,
+    /// The line's amount (a discount line's is negative, or as printed).
     pub subtotal_amount: Option<Decimal>,
     /// The trimmed raw texts of quantity, unit price and subtotal (empty when there was none).
     #[serde(skip)]
@@ -312,7 +332,7 @@ impl ReceiptItem {
 /// The receipt's scalar fields: `name: Kind;`, each read from the provider's text of the same
 /// name. The struct, its reader and its schema are generated from this one list.
 macro_rules! receipt_fields {
-    ($( $name:ident: $kind:ident; )*) => {
+    ($( $name:ident: $kind:ident, $doc:literal; )*) => {
         /// A recognized shopping receipt (Juhe 购物小票). `document_type` and `provider` in its
         /// JSON come from the type.
         #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -321,9 +341,12 @@ macro_rules! receipt_fields {
         pub struct ShoppingReceipt {
             #[serde(rename = "provider", serialize_with = "juhe_tag")]
             provider_tag: ProviderTag,
+            /// Juhe's id of the recognition (`orderid`).
             pub order_id: Option<String>,
-            $( pub $name: Option<kind_type!($kind)>, )*
+            $( #[doc = $doc] pub $name: Option<kind_type!($kind)>, )*
+            /// The number of item lines the provider counted.
             pub table_row_num: Option<u64>,
+            /// The item lines, in the receipt's order.
             pub items: Vec<ReceiptItem>,
             /// What was done to the image before it was sent.
             pub image: Option<ImageReport>,
@@ -334,6 +357,7 @@ macro_rules! receipt_fields {
             /// Why the answer could not be recorded in the result cache (a rerun would pay for
             /// it again), if it could not; `None` without a cache.
             pub cache_error: Option<String>,
+            /// What the receipt's own arithmetic says (see [`crate::check`]).
             pub checks: Vec<Check>,
             /// The provider's `result` object, verbatim.
             pub raw: Value,
@@ -395,28 +419,32 @@ macro_rules! receipt_fields {
 }
 
 receipt_fields! {
-    shop_name: Text;
-    receipt_num: Text;
-    machine_num: Text;
-    employee_num: Text;
-    consumption_date: Date;
-    consumption_time: Time;
-    total_amount: Money;
-    change: Money;
-    currency: Text;
-    paid_amount: Money;
-    discount: Money;
-    print_date: Date;
-    print_time: Time;
+    shop_name: Text, "The shop's name (店名).";
+    receipt_num: Text, "The receipt's number (单号).";
+    machine_num: Text, "The till's number (机号).";
+    employee_num: Text, "The cashier's number (收银员).";
+    consumption_date: Date, "The day of the purchase (消费日期).";
+    consumption_time: Time, "The time of the purchase (消费时间).";
+    total_amount: Money, "The total due (合计, 应收).";
+    change: Money, "The change given (找零).";
+    currency: Text, "The currency as printed (人民币).";
+    paid_amount: Money, "What the customer paid (实收, 实付).";
+    discount: Money, "The discount on the whole receipt (优惠), as printed.";
+    print_date: Date, "The day the receipt was printed.";
+    print_time: Time, "The time the receipt was printed.";
 }
 
 /// Position of a recognized region, in pixels.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, Default)]
 #[non_exhaustive]
 pub struct Position {
+    /// Distance from the image's top edge.
     pub top: f64,
+    /// Distance from the image's left edge.
     pub left: f64,
+    /// The region's width.
     pub width: f64,
+    /// The region's height.
     pub height: f64,
 }
 
@@ -426,11 +454,15 @@ pub struct Position {
 pub struct Field {
     /// The provider's key (`"CJHJ"`).
     pub key: String,
+    /// The field's Chinese name (`"车价合计"`).
     pub chn_key: Option<String>,
     /// The raw recognized text.
     pub value: String,
+    /// The provider's confidence in the text, if it gave one.
     pub score: Option<f64>,
+    /// Where the text is in the image.
     pub position: Option<Position>,
+    /// The region's four corners, `x1, y1, … x4, y4`, as the provider gave them.
     pub quad: Vec<f64>,
 }
 
@@ -473,6 +505,7 @@ macro_rules! invoice_struct {
         pub struct UsedCarInvoice {
             #[serde(rename = "provider", serialize_with = "chinaums_tag")]
             provider_tag: ProviderTag,
+            /// ChinaUMS's id of the recognition (`SerialId`).
             pub serial_id: Option<String>,
             $( #[doc = $chn] pub $name: Option<kind_type!($kind)>, )*
             /// 发票专用章: `true` when a seal was detected, `false` when not, `None` if unknown.
@@ -488,6 +521,7 @@ macro_rules! invoice_struct {
             /// Why the answer could not be recorded in the result cache (a rerun would pay for
             /// it again), if it could not; `None` without a cache.
             pub cache_error: Option<String>,
+            /// What the invoice's own fields say of each other (see [`crate::check`]).
             pub checks: Vec<Check>,
             /// The provider's answer (the inner object with `PageInfo`), verbatim.
             pub raw: Value,
@@ -543,10 +577,12 @@ macro_rules! invoice_struct {
 with_invoice_fields!(invoice_struct);
 
 impl ShoppingReceipt {
+    /// [`DocumentType::ShoppingReceipt`].
     pub fn document_type(&self) -> DocumentType {
         DocumentType::ShoppingReceipt
     }
 
+    /// [`Provider::Juhe`].
     pub fn provider(&self) -> Provider {
         Provider::Juhe
     }
@@ -572,10 +608,12 @@ impl ShoppingReceipt {
 }
 
 impl UsedCarInvoice {
+    /// [`DocumentType::UsedCarInvoice`].
     pub fn document_type(&self) -> DocumentType {
         DocumentType::UsedCarInvoice
     }
 
+    /// [`Provider::Chinaums`].
     pub fn provider(&self) -> Provider {
         Provider::Chinaums
     }
@@ -629,11 +667,14 @@ stamped!(ShoppingReceipt, UsedCarInvoice);
 // Returned once and matched at once; boxing would only add an allocation per call.
 #[allow(clippy::large_enum_variant)]
 pub enum Document {
+    /// A shopping receipt.
     ShoppingReceipt(ShoppingReceipt),
+    /// A used-car sales invoice.
     UsedCarInvoice(UsedCarInvoice),
 }
 
 impl Document {
+    /// Which type of document it is.
     pub fn document_type(&self) -> DocumentType {
         match self {
             Document::ShoppingReceipt(_) => DocumentType::ShoppingReceipt,

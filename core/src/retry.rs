@@ -23,8 +23,12 @@ pub struct RetryConfig {
     /// Requests a call may make in all; 1 turns retries off.
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
+    /// The first retry waits a random time up to this (milliseconds; default 500); each
+    /// further one up to twice as long as the one before.
     #[serde(default = "default_base")]
     pub base_delay_ms: u64,
+    /// No wait between retries is longer than this (milliseconds; default 20 000), a
+    /// `Retry-After` included.
     #[serde(default = "default_max")]
     pub max_delay_ms: u64,
 }

@@ -165,6 +165,7 @@ pub struct CacheInfo {
     pub bytes: u64,
     /// When the oldest and the newest answer were kept (Unix seconds).
     pub oldest: Option<i64>,
+    /// When the newest answer was kept (Unix seconds).
     pub newest: Option<i64>,
 }
 

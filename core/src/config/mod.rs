@@ -24,7 +24,9 @@ use crate::text::strip_bom;
 
 pub use builder::ConfigBuilder;
 
+/// The default of `timeout_ms`: 15 s for a whole call.
 pub const DEFAULT_TIMEOUT_MS: u64 = 15_000;
+/// The default of `connect_timeout_ms`: 5 s for one connection.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
 /// The longest timeout accepted (one day): larger values are configuration mistakes.
 pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
@@ -36,8 +38,10 @@ pub const MAX_QPS_RANGE: std::ops::RangeInclusive<f64> = 0.001..=10_000.0;
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Config {
+    /// Juhe (shopping receipts): its key and endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub juhe: Option<JuheConfig>,
+    /// ChinaUMS (used-car invoices): its credentials, environment, endpoints and authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chinaums: Option<ChinaumsConfig>,
     /// Deadline for one whole HTTP exchange, in milliseconds.
@@ -49,6 +53,7 @@ pub struct Config {
     /// HTTP(S) proxy URL (`http://host:port`, `http://user:password@host:port`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
+    /// The `User-Agent` header (default `piaoju/VERSION`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
     /// Which certificate authorities HTTPS trusts.
@@ -92,48 +97,64 @@ impl CacheConfig {
     }
 }
 
+/// Juhe's part of the configuration (`juhe`).
 #[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JuheConfig {
+    /// The API key (a secret: never shown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// Where the API is (default `https://apis.juhe.cn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
 }
 
+/// ChinaUMS's environment: which hosts serve it.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Environment {
+    /// The test hosts (the default).
     #[default]
     Test,
+    /// The production hosts.
     Production,
 }
 
+/// How requests to ChinaUMS are authenticated.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AuthMode {
+    /// An access token, fetched with the app key and kept until it is due for renewal.
     #[default]
     AccessToken,
+    /// A signature of each request's body with the app key.
     BodySignature,
 }
 
+/// ChinaUMS's part of the configuration (`chinaums`).
 #[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ChinaumsConfig {
+    /// The application's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
+    /// The application's key (a secret: never shown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_key: Option<String>,
+    /// Test or production hosts.
     #[serde(default)]
     pub environment: Environment,
+    /// Replaces the environment's hosts (OCR and token endpoints alike).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// The token endpoint's whole URL, when it is not under `base_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,
+    /// Access token (the default) or body signature.
     #[serde(default)]
     pub auth: AuthMode,
     /// A limit on the base64 text of an image (ChinaUMS publishes none); with `image_fit`
@@ -157,6 +178,7 @@ pub enum TlsRoots {
     System,
 }
 
+/// Which certificate authorities HTTPS trusts (`tls`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -165,6 +187,7 @@ pub struct TlsConfig {
     /// in addition to the system's; otherwise instead of the bundled roots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
+    /// The root certificates: bundled (the default) or the system's.
     #[serde(default)]
     pub roots: TlsRoots,
 }
@@ -461,6 +484,7 @@ impl Config {
         Duration::from_millis(self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))
     }
 
+    /// The deadline of one connection.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(
             self.connect_timeout_ms
