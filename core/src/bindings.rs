@@ -8,6 +8,6 @@
 
 pub use crate::boundary::{catch_panic, Handles};
 pub use crate::config::ascii_json_hint;
-pub use crate::model::{schema, SchemaField, ValueKind};
 pub use crate::oneshot::call_json;
+pub use crate::schema::{schema, SchemaField, ValueKind};
 pub use crate::text::{ascii_json, display_path};

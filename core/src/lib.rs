@@ -52,6 +52,7 @@ mod os_error;
 mod outcome;
 mod process;
 mod retry;
+mod schema;
 mod text;
 mod wire;
 

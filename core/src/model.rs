@@ -10,6 +10,7 @@ use crate::decimal::Decimal;
 use crate::error::Provider;
 use crate::fit::ImageReport;
 use crate::normalize;
+use crate::schema::{field, SchemaField, ValueKind};
 use crate::spec::{self, with_invoice_fields};
 
 /// The document types piaoju recognizes, by their names in results and one-shot requests.
@@ -46,76 +47,6 @@ impl DocumentType {
             DocumentType::ShoppingReceipt => crate::image::JUHE_FORMATS,
             DocumentType::UsedCarInvoice => crate::image::CHINAUMS_FORMATS,
         }
-    }
-}
-
-/// The kind of a value in the result schema (what a binding converts it to).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ValueKind {
-    /// A string (or null).
-    Text,
-    /// An exact decimal, serialized as a string.
-    Decimal,
-    /// An ISO 8601 date string.
-    Date,
-    /// An `HH:MM[:SS]` string.
-    Time,
-    /// A whole number.
-    Integer,
-    /// `true` or `false`.
-    Boolean,
-    /// A floating-point number (a confidence score, never money).
-    Float,
-    /// A list of strings.
-    Strings,
-    /// A list of numbers.
-    Floats,
-    /// A `{top, left, width, height}` object.
-    Position,
-    /// The provider's JSON, verbatim.
-    Json,
-    /// A list of records of the named schema (`"ReceiptItem"`).
-    Records(&'static str),
-}
-
-impl ValueKind {
-    /// The kind's name in [`schema`]: `"text"`, `"decimal"`, …, `"records:ReceiptItem"`.
-    pub fn name(self) -> String {
-        match self {
-            ValueKind::Text => "text".into(),
-            ValueKind::Decimal => "decimal".into(),
-            ValueKind::Date => "date".into(),
-            ValueKind::Time => "time".into(),
-            ValueKind::Integer => "integer".into(),
-            ValueKind::Boolean => "boolean".into(),
-            ValueKind::Float => "float".into(),
-            ValueKind::Strings => "strings".into(),
-            ValueKind::Floats => "floats".into(),
-            ValueKind::Position => "position".into(),
-            ValueKind::Json => "json".into(),
-            ValueKind::Records(r) => format!("records:{r}"),
-        }
-    }
-}
-
-/// One field of a result record: its JSON name, its kind, and whether it may be null.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SchemaField {
-    /// The field's name in the JSON.
-    pub name: &'static str,
-    /// What kind of value it holds.
-    pub kind: ValueKind,
-    /// Whether it may be null.
-    pub nullable: bool,
-}
-
-const fn field(name: &'static str, kind: ValueKind, nullable: bool) -> SchemaField {
-    SchemaField {
-        name,
-        kind,
-        nullable,
     }
 }
 
@@ -319,7 +250,7 @@ impl ReceiptItem {
         Some(self.raw_texts[i].as_str()).filter(|t| !t.is_empty())
     }
 
-    const SCHEMA: &'static [SchemaField] = &[
+    pub(crate) const SCHEMA: &'static [SchemaField] = &[
         field("product", ValueKind::Text, true),
         field("quantity", ValueKind::Decimal, true),
         field("quantity_unit", ValueKind::Text, true),
@@ -383,7 +314,7 @@ macro_rules! receipt_fields {
                 }
             }
 
-            const SCHEMA: &'static [SchemaField] = &[
+            pub(crate) const SCHEMA: &'static [SchemaField] = &[
                 field("document_type", ValueKind::Text, false),
                 field("provider", ValueKind::Text, false),
                 field("order_id", ValueKind::Text, true),
@@ -485,7 +416,7 @@ impl Field {
         }
     }
 
-    const SCHEMA: &'static [SchemaField] = &[
+    pub(crate) const SCHEMA: &'static [SchemaField] = &[
         field("key", ValueKind::Text, false),
         field("chn_key", ValueKind::Text, true),
         field("value", ValueKind::Text, false),
@@ -557,7 +488,7 @@ macro_rules! invoice_struct {
                 }
             }
 
-            const SCHEMA: &'static [SchemaField] = &[
+            pub(crate) const SCHEMA: &'static [SchemaField] = &[
                 field("document_type", ValueKind::Text, false),
                 field("provider", ValueKind::Text, false),
                 field("serial_id", ValueKind::Text, true),
@@ -699,22 +630,10 @@ impl Document {
     }
 }
 
-/// The result schema, record by record, fields in JSON order: what the bindings build their
-/// result classes from. Records: `ShoppingReceipt`, `ReceiptItem`, `UsedCarInvoice`, `Field`,
-/// `Check`.
-pub fn schema() -> Vec<(&'static str, &'static [SchemaField])> {
-    vec![
-        ("ShoppingReceipt", ShoppingReceipt::SCHEMA),
-        ("ReceiptItem", ReceiptItem::SCHEMA),
-        ("UsedCarInvoice", UsedCarInvoice::SCHEMA),
-        ("Field", Field::SCHEMA),
-        ("Check", Check::SCHEMA),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::schema;
 
     fn keys(v: &Value) -> Vec<String> {
         v.as_object().unwrap().keys().cloned().collect()
