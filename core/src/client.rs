@@ -11,6 +11,7 @@ use crate::chinaums::Chinaums;
 use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::error::Result;
+use crate::hint;
 use crate::http::Http;
 use crate::image::ImageSource;
 use crate::juhe::Juhe;
@@ -86,7 +87,8 @@ impl Client {
         &self,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<ShoppingReceipt> {
-        self.juhe.recognize(&self.call(None), image.into())
+        let receipt = self.juhe.recognize(&self.call(None), image.into());
+        receipt.map_err(|e| hint::attach(e, &self.config))
     }
 
     /// Recognize a used-car sales invoice with ChinaUMS, within the configured `timeout_ms`
@@ -95,7 +97,8 @@ impl Client {
         &self,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<UsedCarInvoice> {
-        self.chinaums.recognize(&self.call(None), image.into())
+        let invoice = self.chinaums.recognize(&self.call(None), image.into());
+        invoice.map_err(|e| hint::attach(e, &self.config))
     }
 
     /// `missing_credentials` when this document type's provider has no credentials configured
@@ -126,14 +129,17 @@ impl Client {
         batch: Option<&BatchScope<'_>>,
     ) -> Result<Document> {
         let call = self.call(batch);
-        Ok(match document_type {
-            DocumentType::ShoppingReceipt => {
-                Document::ShoppingReceipt(self.juhe.recognize(&call, image)?)
-            }
-            DocumentType::UsedCarInvoice => {
-                Document::UsedCarInvoice(self.chinaums.recognize(&call, image)?)
-            }
-        })
+        let document = match document_type {
+            DocumentType::ShoppingReceipt => self
+                .juhe
+                .recognize(&call, image)
+                .map(Document::ShoppingReceipt),
+            DocumentType::UsedCarInvoice => self
+                .chinaums
+                .recognize(&call, image)
+                .map(Document::UsedCarInvoice),
+        };
+        document.map_err(|e| hint::attach(e, &self.config))
     }
 
     /// How long until a request of this document type's provider could go, as far as the

@@ -36,6 +36,7 @@ mod deadline;
 mod decimal;
 mod error;
 mod fit;
+mod hint;
 mod http;
 mod image;
 mod juhe;
@@ -68,8 +69,8 @@ pub use error::{Band, Error, ErrorCode, Provider, ProviderCode, Result};
 pub use fit::{ImageDescription, ImageFit, ImageReport, MAX_PIXELS};
 pub use image::{ImageFormat, ImageInfo, ImageSource, MAX_IMAGE_LEN};
 pub use model::{
-    schema, Check, CheckStatus, Document, DocumentType, Field, Position, ReceiptItem, SchemaField,
-    ShoppingReceipt, UsedCarInvoice, ValueKind,
+    label_zh, schema, Check, CheckStatus, Document, DocumentType, Field, Position, ReceiptItem,
+    SchemaField, ShoppingReceipt, UsedCarInvoice, ValueKind,
 };
 pub use oneshot::call_json;
 pub use retry::RetryConfig;
