@@ -82,7 +82,7 @@ step checksums sh -c "cd '$dist' && sha256sum -c SHA256SUMS"
   --exit-after 1200 >/dev/null &
 sandbox_pid=$!
 for _ in $(seq 1 100); do [ -s "$work/url" ] && break; sleep 0.1; done
-[ -s "$work/url" ] || { echo "FAIL the sandbox did not start"; echo "0 passed, 1 failed"; exit 1; }
+[ -s "$work/url" ] || { echo "FAIL sandbox-start"; echo "dist: $passed passed, $((failed + 1)) failed"; exit 1; }
 url=$(cat "$work/url")
 receipt=$root/tests/fixtures/receipt.png
 # The C programs read their configuration from the environment.
