@@ -21,7 +21,9 @@ max_glibc=2.17
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 dist=$root/dist
 version=$(piaoju_version "$root") || { echo "cannot read the workspace version"; exit 1; }
-abi_soname=libpiaoju.so.0
+abi=$(sed -n 's/^const ABI: u32 = \([0-9][0-9]*\);$/\1/p' ffi/build.rs)
+[ -n "$abi" ] || { echo "cannot read the ABI number from ffi/build.rs"; exit 1; }
+abi_soname=libpiaoju.so.$abi
 
 need() { command -v "$1" >/dev/null 2>&1; }
 missing=()
