@@ -46,6 +46,10 @@ def setup(build):
             wheel = next(pathlib.Path(dist).glob("piaoju-*.whl"))
             run(str(VENV_PY), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(wheel))
     exe = ROOT / "target" / "release" / "c_bench"
+    # The library's SONAME is libpiaoju.so.0 (ffi/build.rs): c_bench loads that name.
+    soname = ROOT / "target" / "release" / "libpiaoju.so.0"
+    if not soname.is_symlink():
+        soname.symlink_to("libpiaoju.so")
     run("gcc", "-O2", "-std=c99", f"-I{ROOT / 'include'}", str(ROOT / "bench" / "c_bench.c"), "-o", str(exe),
         f"-L{ROOT / 'target' / 'release'}", "-lpiaoju", "-lpthread")
     return exe
