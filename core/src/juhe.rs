@@ -62,7 +62,14 @@ impl Juhe {
         let key = self.credentials()?;
         let bytes = image.load()?;
         let info = image::preflight_juhe(&bytes)?;
-        let (bytes, report) = fit::prepare(bytes, info, &LIMITS, self.fit, "Juhe")?;
+        let (bytes, report) = fit::prepare(
+            bytes,
+            info,
+            &LIMITS,
+            self.fit,
+            Provider::Juhe,
+            Some(&call.deadline),
+        )?;
         let cache_key = cache::key(
             Provider::Juhe,
             DocumentType::ShoppingReceipt,

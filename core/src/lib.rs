@@ -77,6 +77,7 @@ pub use retry::RetryConfig;
 #[doc(hidden)]
 pub mod bench {
     pub use crate::chinaums::request_body;
+    pub use crate::fit::{bench_fit, bench_resize};
     pub use crate::juhe::{form, form_body};
 }
 
