@@ -877,6 +877,88 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn requantized_coefficients_turn_like_the_pixels() {
+        // 64x48 px of smooth colour (whole 16x16 MCUs: every turn is lossless), a red corner.
+        let (w, h) = (64, 48);
+        let mut pixels = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                let red = x < 16 && y < 16;
+                pixels.extend_from_slice(&if red {
+                    [250, 10, 10]
+                } else {
+                    [(x * 3) as u8, (y * 4) as u8, 120]
+                });
+            }
+        }
+        let img = Rgb {
+            width: w,
+            height: h,
+            pixels,
+        };
+        let src = encode(&img, 95, &free(), 0).unwrap();
+        let decoded = decode_scaled(&src, ImageFormat::Jpeg, (w, h), &free()).unwrap();
+        let diff = |a: &Rgb, b: &Rgb| -> f64 {
+            assert_eq!((a.width, a.height), (b.width, b.height));
+            let sum: u64 = a
+                .pixels
+                .iter()
+                .zip(&b.pixels)
+                .map(|(&x, &y)| u64::from(x.abs_diff(y)))
+                .sum();
+            sum as f64 / a.pixels.len() as f64
+        };
+        for o in 1..=8u16 {
+            let out = match jpeg::transcode(&src, o, &[75], src.len(), usize::MAX, &free()) {
+                Ok(jpeg::Transcoded::Done { jpeg, .. }) => jpeg,
+                _ => panic!("orientation {o}: not transcoded"),
+            };
+            assert_eq!(exif_orientation(&out), 1);
+            let (ow, oh) = jpeg_dims(&out).unwrap();
+            let got = decode_scaled(&out, ImageFormat::Jpeg, (ow, oh), &free()).unwrap();
+            let want = if o == 1 {
+                decoded.clone()
+            } else {
+                orient(&decoded, o)
+            };
+            let d = diff(&got, &want);
+            assert!(d < 3.0, "orientation {o}: mean difference {d}");
+            if o > 1 && o < 5 {
+                // Turned the wrong way, it would differ a lot: the test can fail.
+                assert!(diff(&got, &decoded) > 10.0, "orientation {o}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_estimate_picks_the_quality_a_full_encode_confirms() {
+        // A noisy 1024x768 photo re-encoded to fit between its sizes at 85 and at 75: the
+        // estimates choose 75 (one full encode), and it fits.
+        let src = jpeg(1024, 768, 95, None);
+        let size = |q: u8| match jpeg::transcode(&src, 1, &[q], usize::MAX, usize::MAX, &free()) {
+            Ok(jpeg::Transcoded::Done { jpeg, .. }) => jpeg.len(),
+            _ => panic!("not transcoded"),
+        };
+        let (s85, s75) = (size(85), size(75));
+        assert!(s85 > s75 * 11 / 10, "{s85} {s75}");
+        let max = (s85 + s75) / 2;
+        let Ok(jpeg::Transcoded::Done { jpeg, quality, .. }) =
+            jpeg::transcode(&src, 1, &QUALITIES, max, usize::MAX, &free())
+        else {
+            panic!("not transcoded")
+        };
+        assert_eq!((quality, jpeg.len()), (75, s75));
+        // Below the size at 65: too large, with an estimate near that size.
+        let s65 = size(65);
+        match jpeg::transcode(&src, 1, &QUALITIES, s65 / 2, usize::MAX, &free()) {
+            Ok(jpeg::Transcoded::TooLarge(e)) => {
+                assert!(e > s65 * 8 / 10 && e < s65 * 12 / 10, "{e} {s65}")
+            }
+            _ => panic!("fitted below its size at 65"),
+        }
+    }
+
+    #[test]
     fn transparency_is_laid_on_white() {
         let mut out = [0u8; 6];
         to_rgb(&[10, 20, 30, 0, 10, 20, 30, 255], 4, &mut out);

@@ -48,9 +48,8 @@ pub(super) struct BmpRows<'a> {
     stride: usize,
     /// Rows given so far.
     row: usize,
-    /// RLE: read position, and pixels of the rows ahead already decoded (indices).
+    /// RLE: read position.
     at: usize,
-    pending: Vec<Vec<u8>>,
     ended: bool,
     /// RLE delta: rows still to skip, and the column to resume at.
     skip_rows: usize,
@@ -160,7 +159,6 @@ impl<'a> BmpRows<'a> {
             stride,
             row: 0,
             at: offset,
-            pending: Vec::new(),
             ended: false,
             skip_rows: 0,
             resume_x: 0,
@@ -265,10 +263,7 @@ impl Rows for BmpRows<'_> {
         let y = self.row;
         self.row += 1;
         if self.compression == RLE8 || self.compression == RLE4 {
-            let indices = match self.pending.pop() {
-                Some(r) => r,
-                None => self.rle_row()?,
-            };
+            let indices = self.rle_row()?;
             for (px, &i) in out.chunks_exact_mut(3).zip(&indices) {
                 px.copy_from_slice(&self.color(i));
             }
@@ -317,5 +312,95 @@ impl Rows for BmpRows<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A BMP with a 40-byte header (and masks after it, if given), bottom-up unless `h` < 0.
+    fn bmp(w: i32, h: i32, bpp: u16, compression: u32, palette: &[[u8; 4]], masks: &[u32], data: &[u8]) -> Vec<u8> {
+        let offset = 54 + 4 * (palette.len() + masks.len());
+        let mut b = b"BM".to_vec();
+        b.extend_from_slice(&((offset + data.len()) as u32).to_le_bytes());
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&(offset as u32).to_le_bytes());
+        b.extend_from_slice(&40u32.to_le_bytes());
+        b.extend_from_slice(&w.to_le_bytes());
+        b.extend_from_slice(&h.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&bpp.to_le_bytes());
+        b.extend_from_slice(&compression.to_le_bytes());
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(&[0; 8]);
+        b.extend_from_slice(&(palette.len() as u32).to_le_bytes());
+        b.extend_from_slice(&[0; 4]);
+        for m in masks {
+            b.extend_from_slice(&m.to_le_bytes());
+        }
+        for p in palette {
+            b.extend_from_slice(p);
+        }
+        b.extend_from_slice(data);
+        b
+    }
+
+    fn rows(file: &[u8]) -> Result<(bool, Vec<Vec<u8>>)> {
+        let mut r = BmpRows::new(file)?;
+        let (w, h) = r.size();
+        let mut out = Vec::new();
+        for _ in 0..h {
+            let mut row = vec![0; w * 3];
+            r.next(&mut row)?;
+            out.push(row);
+        }
+        Ok((r.bottom_up(), out))
+    }
+
+    const PAL: [[u8; 4]; 3] = [[0, 0, 0, 0], [255, 0, 0, 0], [0, 0, 255, 0]]; // black, blue, red
+
+    #[test]
+    fn rle8_runs_literals_deltas_and_an_early_end() {
+        // Row 0 (bottom): 2 x index 1, literal [2, 1, 2]; end of line. Row 1: delta (1, 0),
+        // one index 2, end of bitmap: the rest is index 0.
+        let data = [2, 1, 0, 3, 2, 1, 2, 0, 0, 0, 0, 2, 1, 0, 1, 2, 0, 1];
+        let (up, r) = rows(&bmp(5, 3, 8, RLE8, &PAL, &[], &data)).unwrap();
+        assert!(up);
+        let (b, bl, red) = ([0, 0, 0], [0, 0, 255], [255, 0, 0]);
+        assert_eq!(r[0], [bl, bl, red, bl, red].concat());
+        assert_eq!(r[1], [b, red, b, b, b].concat());
+        assert_eq!(r[2], [b; 5].concat());
+        // Data that stops before its end-of-bitmap mark is truncated.
+        let e = rows(&bmp(5, 3, 8, RLE8, &PAL, &[], &data[..9])).unwrap_err();
+        assert!(e.message.contains("ends early"), "{e}");
+    }
+
+    #[test]
+    fn rle4_nibbles() {
+        // 3 pixels alternating 1, 2; then a literal of 3 nibbles [2, 1, 2]; end of bitmap.
+        let data = [3, 0x12, 0, 3, 0x21, 0x20, 0, 1];
+        let (_, r) = rows(&bmp(6, 1, 4, RLE4, &PAL, &[], &data)).unwrap();
+        let (bl, red) = ([0, 0, 255], [255, 0, 0]);
+        assert_eq!(r[0], [bl, red, bl, red, bl, red].concat());
+    }
+
+    #[test]
+    fn bit_fields_alpha_and_top_down_rows() {
+        // 16-bit 5-6-5, top-down: one white and one pure green pixel, padded to 4 bytes.
+        let data = [0xFF, 0xFF, 0xE0, 0x07];
+        let (up, r) = rows(&bmp(2, -1, 16, BITFIELDS, &[], &[0xF800, 0x07E0, 0x001F], &data)).unwrap();
+        assert!(!up);
+        assert_eq!(r[0], [255, 255, 255, 0, 255, 0]);
+        // 32-bit with an alpha mask: a transparent red pixel is white, an opaque one red.
+        let data = [0, 0, 255, 0, 0, 0, 255, 255];
+        let masks = [0xFF_0000, 0xFF00, 0xFF, 0xFF00_0000];
+        let (_, r) = rows(&bmp(2, 1, 32, ALPHABITFIELDS, &[], &masks, &data)).unwrap();
+        assert_eq!(r[0], [255, 255, 255, 255, 0, 0]);
+        // 1 bit a pixel through the palette; a short file is truncated.
+        let (_, r) = rows(&bmp(3, 1, 1, RGB, &PAL[..2], &[], &[0b0100_0000, 0, 0, 0])).unwrap();
+        assert_eq!(r[0], [0, 0, 0, 0, 0, 255, 0, 0, 0]);
+        let e = rows(&bmp(3, 2, 24, RGB, &[], &[], &[0; 12])).unwrap_err();
+        assert!(e.message.contains("ends early"), "{e}");
     }
 }

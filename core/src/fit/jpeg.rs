@@ -277,6 +277,8 @@ struct Compress<'b> {
 
 impl<'b> Compress<'b> {
     fn new(budget: &'b Budget<'b>, capacity: usize) -> Result<Self> {
+        // The first buffer: what is expected, within reason (it grows as needed).
+        let capacity = capacity.clamp(1 << 16, 64 << 20);
         let mut hooks = Hooks::new(budget);
         // SAFETY: as in Decompress::new.
         let mut cinfo: Box<j::jpeg_compress_struct> = Box::new(unsafe { std::mem::zeroed() });
@@ -286,7 +288,7 @@ impl<'b> Compress<'b> {
         let mut dest = Box::new(VecDest {
             // SAFETY: pointers and optional function pointers: zero is valid.
             mgr: unsafe { std::mem::zeroed() },
-            out: Vec::with_capacity(capacity.max(1 << 16)),
+            out: Vec::with_capacity(capacity),
         });
         dest.mgr.init_destination = Some(dest_init);
         dest.mgr.empty_output_buffer = Some(dest_empty);
@@ -455,6 +457,36 @@ impl Tally {
     }
 }
 
+/// transupp.h's `jpeg_transform_info` as the vendored C code declares it (mozjpeg-sys 2.2's
+/// Rust binding lacks the four `drop_*` fields, so C would write past its end), with spare room
+/// after it. Passed to jtransform_* by pointer.
+#[repr(C)]
+#[allow(dead_code)] // written by C
+struct TransformInfo {
+    transform: j::JXFORM_CODE,
+    perfect: j::boolean,
+    trim: j::boolean,
+    force_grayscale: j::boolean,
+    crop: j::boolean,
+    slow_hflip: j::boolean,
+    /// crop_width, crop_width_set, ... crop_yoffset_set.
+    crop_fields: [c_uint; 8],
+    drop_ptr: *mut c_void,
+    drop_coef_arrays: *mut c_void,
+    num_components: c_int,
+    workspace_coef_arrays: *mut c_void,
+    /// output_width, output_height, x_crop_offset, y_crop_offset, drop_width, drop_height.
+    dims: [c_uint; 6],
+    imcu_sample: [c_int; 2],
+    spare: [u64; 8],
+}
+
+impl TransformInfo {
+    fn ptr(&mut self) -> *mut j::jpeg_transform_info {
+        (self as *mut TransformInfo).cast()
+    }
+}
+
 /// What re-encoding the coefficients gave: the JPEG, its size and quality, or what the
 /// caller should do instead.
 pub(super) enum Transcoded {
@@ -514,12 +546,12 @@ pub(super) fn transcode(
         _ => j::JXFORM_CODE_JXFORM_NONE,
     };
     // SAFETY: a C struct of integers and pointers; zero is "no cropping, no options".
-    let mut info: Box<j::jpeg_transform_info> = Box::new(unsafe { std::mem::zeroed() });
+    let mut info: Box<TransformInfo> = Box::new(unsafe { std::mem::zeroed() });
     info.transform = transform;
     info.perfect = 1;
     if transform != j::JXFORM_CODE_JXFORM_NONE {
         let possible = run(budget, || unsafe {
-            j::jtransform_request_workspace(src, &mut *info)
+            j::jtransform_request_workspace(src, info.ptr())
         })?;
         if possible == 0 {
             return Ok(Transcoded::NotHere);
@@ -630,7 +662,7 @@ pub(super) fn transcode(
 /// One full re-encode of the coefficients `d` has read, at quality `q`.
 fn write_coefficients(
     d: &mut Decompress<'_, '_>,
-    info: &mut j::jpeg_transform_info,
+    info: &mut TransformInfo,
     transform: j::JXFORM_CODE,
     q: u8,
     budget: &Budget<'_>,
@@ -647,7 +679,7 @@ fn write_coefficients(
         let arrays = if transform == j::JXFORM_CODE_JXFORM_NONE {
             src_coefs
         } else {
-            j::jtransform_adjust_parameters(src, dst, src_coefs, info)
+            j::jtransform_adjust_parameters(src, dst, src_coefs, info.ptr())
         };
         // The tables the coefficients are quantized by, in the output's orientation.
         for (ci, table) in from.iter_mut().enumerate().take(dst.num_components as usize) {
@@ -717,11 +749,29 @@ fn write_coefficients(
             continue;
         }
         let input = rows(unsafe { *src_coefs.add(ci) }, if t { w } else { h }, false)?;
+        // A horizontal flip is done in place (jtransform asks no workspace for it): each row
+        // is copied before it is written.
+        let in_place = input.first() == out.first();
+        let mut copy: Vec<j::JBLOCK> = Vec::new();
         // Tiles of 8 output columns: a transposed source is read in 8 streams, not in 64.
         for tile in (0..w).step_by(8) {
             budget.check()?;
             for (by, &row) in out.iter().enumerate() {
                 let y1 = if vflip { h - 1 - by } else { by };
+                if in_place {
+                    if tile > 0 {
+                        break;
+                    }
+                    copy.clear();
+                    copy.extend_from_slice(unsafe { std::slice::from_raw_parts(row, w) });
+                    for (bx, block) in unsafe { std::slice::from_raw_parts_mut(row, w) }
+                        .iter_mut()
+                        .enumerate()
+                    {
+                        *block = requantize(&copy[w - 1 - bx], &signed);
+                    }
+                    continue;
+                }
                 for bx in tile..(tile + 8).min(w) {
                     let x1 = if hflip { w - 1 - bx } else { bx };
                     let (sy, sx) = if t { (x1, y1) } else { (y1, x1) };
