@@ -4,7 +4,10 @@
 
 fn cpu_ns() -> u64 {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    s.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0)
+    s.split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn peak_rss_kb() -> u64 {
@@ -22,7 +25,10 @@ fn main() {
         if a == "--resize" {
             let c0 = cpu_ns();
             piaoju::bench::bench_resize(5000, 3750, 4096, 3072);
-            println!("resize 5000x3750 -> 4096x3072: {:.1} ms cpu", (cpu_ns() - c0) as f64 / 1e6);
+            println!(
+                "resize 5000x3750 -> 4096x3072: {:.1} ms cpu",
+                (cpu_ns() - c0) as f64 / 1e6
+            );
             continue;
         }
         if a == "--out" {
@@ -49,7 +55,10 @@ fn main() {
                     report.quality,
                 );
             }
-            Err(e) => println!("{{\"file\": {a:?}, \"error\": {:?}, \"cpu_ms\": {cpu:.1}}}", e.to_string()),
+            Err(e) => println!(
+                "{{\"file\": {a:?}, \"error\": {:?}, \"cpu_ms\": {cpu:.1}}}",
+                e.to_string()
+            ),
         }
     }
 }

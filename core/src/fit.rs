@@ -180,19 +180,6 @@ pub(crate) fn prepare<'a>(
     ))
 }
 
-pub(crate) fn trace(what: &str) {
-    thread_local!(static T: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) });
-    if std::env::var_os("PIAOJU_FIT_TRACE").is_some() {
-        T.with(|t| {
-            let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-            let now: u64 = s.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0);
-            let last = t.get().unwrap_or(now);
-            eprintln!("  {what}: {:.1} ms cpu", (now - last) as f64 / 1e6);
-            t.set(Some(now));
-        });
-    }
-}
-
 /// The call's deadline, as fitting sees it.
 pub(crate) struct Budget<'a> {
     deadline: Option<&'a Deadline>,
@@ -305,10 +292,7 @@ impl<'a> PngRows<'a> {
             bytes: MAX_INTERLACED_PNG_BYTES,
         });
         let mut reader = decoder.read_info().map_err(png_error)?;
-        let (width, height) = (
-            reader.info().width as usize,
-            reader.info().height as usize,
-        );
+        let (width, height) = (reader.info().width as usize, reader.info().height as usize);
         let channels = reader.output_color_type().0.samples();
         let whole = if reader.info().interlaced {
             let size = reader
@@ -356,7 +340,11 @@ impl Rows for PngRows<'_> {
     fn next(&mut self, row: &mut [u8]) -> Result<()> {
         let line = self.width * self.channels;
         if let Some(whole) = &self.whole {
-            to_rgb(&whole[self.y * line..(self.y + 1) * line], self.channels, row);
+            to_rgb(
+                &whole[self.y * line..(self.y + 1) * line],
+                self.channels,
+                row,
+            );
         } else {
             let r = self.reader.next_row().map_err(png_error)?;
             let r = r.ok_or_else(truncated)?;
@@ -380,9 +368,7 @@ fn pump(rows: &mut dyn Rows, width: usize, height: usize, budget: &Budget<'_>) -
     let pixels = if (sw, sh) == (width, height) {
         let mut pixels = vec![0u8; sw * sh * 3];
         for i in 0..sh {
-            if i % 8 == 0 {
-                budget.check()?;
-            }
+            budget.check()?;
             let y = if flip { sh - 1 - i } else { i };
             rows.next(&mut pixels[y * sw * 3..(y + 1) * sw * 3])?;
         }
@@ -390,9 +376,7 @@ fn pump(rows: &mut dyn Rows, width: usize, height: usize, budget: &Budget<'_>) -
     } else {
         let mut resizer = resize::Resizer::new(sw, sh, width, height, flip);
         for i in 0..sh {
-            if i % 8 == 0 {
-                budget.check()?;
-            }
+            budget.check()?;
             rows.next(&mut row)?;
             resizer.push(&row);
         }
@@ -423,7 +407,12 @@ fn decode_scaled(
                     sw >= width && sh >= height
                 })
                 .unwrap_or(8);
-            pump(&mut jpeg::JpegRows::new(bytes, num, budget)?, width, height, budget)
+            pump(
+                &mut jpeg::JpegRows::new(bytes, num, budget)?,
+                width,
+                height,
+                budget,
+            )
         }
         ImageFormat::Png => pump(&mut PngRows::new(bytes)?, width, height, budget),
         ImageFormat::Bmp => pump(&mut bmp::BmpRows::new(bytes)?, width, height, budget),
@@ -682,7 +671,14 @@ fn fit_image(
 
     // A JPEG that only needs a lower quality: requantize its coefficients.
     if let (ImageFormat::Jpeg, Some(max), true) = (format, max_bytes, size == (w, h)) {
-        match jpeg::transcode(&bytes, orientation, &QUALITIES, max, MAX_TRANSCODE_BYTES, budget)? {
+        match jpeg::transcode(
+            &bytes,
+            orientation,
+            &QUALITIES,
+            max,
+            MAX_TRANSCODE_BYTES,
+            budget,
+        )? {
             jpeg::Transcoded::Done {
                 jpeg,
                 width,
@@ -698,9 +694,7 @@ fn fit_image(
     }
 
     // Decode and scale row by row; only the result is held whole.
-    trace("start");
     let img = decode_scaled(&bytes, format, size, budget)?;
-    trace("decode+resize");
     drop(bytes); // the input is no longer needed (when piaoju read it, its memory is freed)
     let mut img = if (2..=8).contains(&orientation) {
         budget.check()?;
@@ -713,10 +707,7 @@ fn fit_image(
             let size = scaled_size((img.width, img.height), factor, limits, provider)?;
             img = scale(&img, size.0, size.1, budget)?;
         }
-        trace("orient");
-        let fitted = encode_fitting(&img, max_bytes, budget)?;
-        trace("encode");
-        match fitted {
+        match encode_fitting(&img, max_bytes, budget)? {
             Fitted::Done(jpeg, quality) => {
                 return Ok((jpeg, img.width as u32, img.height as u32, quality));
             }

@@ -405,7 +405,14 @@ pub(crate) mod tests {
             let info = super::preflight_juhe(b)?;
             let off = crate::fit::ImageFit::Off;
             let juhe = crate::Provider::Juhe;
-            crate::fit::prepare(Cow::Borrowed(b), info, &crate::juhe::LIMITS, off, juhe, None)?;
+            crate::fit::prepare(
+                Cow::Borrowed(b),
+                info,
+                &crate::juhe::LIMITS,
+                off,
+                juhe,
+                None,
+            )?;
             Ok(info)
         };
         let e = preflight_juhe(&png_header(14, 100)).unwrap_err();

@@ -98,7 +98,11 @@ impl<'a> BmpRows<'a> {
         let entry = if dib == 12 { 3 } else { 4 };
         let mut palette = Vec::new();
         if bpp <= 8 {
-            let n = if colors == 0 { 1 << bpp } else { colors.min(256) };
+            let n = if colors == 0 {
+                1 << bpp
+            } else {
+                colors.min(256)
+            };
             for i in 0..n {
                 let p = palette_at + i * entry;
                 let Some(c) = data.get(p..p + 3) else { break };
@@ -110,13 +114,29 @@ impl<'a> BmpRows<'a> {
         }
         let mut masks = [None; 4];
         match (compression, bpp) {
-            (RGB, 16) => masks = [Mask::new(0x7C00), Mask::new(0x03E0), Mask::new(0x001F), None],
+            (RGB, 16) => {
+                masks = [
+                    Mask::new(0x7C00),
+                    Mask::new(0x03E0),
+                    Mask::new(0x001F),
+                    None,
+                ]
+            }
             (RGB, 32) => {
-                masks = [Mask::new(0xFF0000), Mask::new(0xFF00), Mask::new(0xFF), None];
+                masks = [
+                    Mask::new(0xFF0000),
+                    Mask::new(0xFF00),
+                    Mask::new(0xFF),
+                    None,
+                ];
             }
             (BITFIELDS | ALPHABITFIELDS, 16 | 32) => {
                 // In the header from V3 (56 bytes) on, else right after a 40-byte header.
-                let n = if compression == ALPHABITFIELDS || dib >= 56 { 4 } else { 3 };
+                let n = if compression == ALPHABITFIELDS || dib >= 56 {
+                    4
+                } else {
+                    3
+                };
                 for (i, m) in masks.iter_mut().enumerate().take(n) {
                     let p = 54 + 4 * i;
                     if p + 4 > data.len() {
@@ -198,7 +218,11 @@ impl<'a> BmpRows<'a> {
                         break;
                     }
                     row[x] = if four {
-                        if i % 2 == 0 { v >> 4 } else { v & 15 }
+                        if i % 2 == 0 {
+                            v >> 4
+                        } else {
+                            v & 15
+                        }
                     } else {
                         v
                     };
@@ -237,7 +261,11 @@ impl<'a> BmpRows<'a> {
                         }
                         row[x] = if four {
                             let b = lit[i / 2];
-                            if i % 2 == 0 { b >> 4 } else { b & 15 }
+                            if i % 2 == 0 {
+                                b >> 4
+                            } else {
+                                b & 15
+                            }
                         } else {
                             lit[i]
                         };
@@ -320,7 +348,15 @@ mod tests {
     use super::*;
 
     /// A BMP with a 40-byte header (and masks after it, if given), bottom-up unless `h` < 0.
-    fn bmp(w: i32, h: i32, bpp: u16, compression: u32, palette: &[[u8; 4]], masks: &[u32], data: &[u8]) -> Vec<u8> {
+    fn bmp(
+        w: i32,
+        h: i32,
+        bpp: u16,
+        compression: u32,
+        palette: &[[u8; 4]],
+        masks: &[u32],
+        data: &[u8],
+    ) -> Vec<u8> {
         let offset = 54 + 4 * (palette.len() + masks.len());
         let mut b = b"BM".to_vec();
         b.extend_from_slice(&((offset + data.len()) as u32).to_le_bytes());
@@ -389,7 +425,16 @@ mod tests {
     fn bit_fields_alpha_and_top_down_rows() {
         // 16-bit 5-6-5, top-down: one white and one pure green pixel, padded to 4 bytes.
         let data = [0xFF, 0xFF, 0xE0, 0x07];
-        let (up, r) = rows(&bmp(2, -1, 16, BITFIELDS, &[], &[0xF800, 0x07E0, 0x001F], &data)).unwrap();
+        let (up, r) = rows(&bmp(
+            2,
+            -1,
+            16,
+            BITFIELDS,
+            &[],
+            &[0xF800, 0x07E0, 0x001F],
+            &data,
+        ))
+        .unwrap();
         assert!(!up);
         assert_eq!(r[0], [255, 255, 255, 0, 255, 0]);
         // 32-bit with an alpha mask: a transparent red pixel is white, an opaque one red.

@@ -230,7 +230,9 @@ impl Rows for JpegRows<'_, '_> {
     /// Reads to the end of the image: a file without its EOI is refused here.
     fn finish(&mut self) -> Result<()> {
         let cinfo = &mut *self.d.cinfo;
-        run(self.d.budget, || unsafe { j::jpeg_finish_decompress(cinfo) })?;
+        run(self.d.budget, || unsafe {
+            j::jpeg_finish_decompress(cinfo)
+        })?;
         Ok(())
     }
 }
@@ -364,9 +366,9 @@ pub(super) fn encode(
 
 /// The zigzag order: the natural index of the k-th coefficient coded.
 const ZIGZAG: [usize; 64] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
-    20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58,
-    59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
 /// The factors `from / to` that requantize coefficients quantized by `from` to `to`.
@@ -557,9 +559,7 @@ pub(super) fn transcode(
             return Ok(Transcoded::NotHere);
         }
     }
-    super::trace("start");
     let src_coefs = run(budget, || unsafe { j::jpeg_read_coefficients(src) })?;
-    super::trace("read coefficients");
     let transposed = matches!(orientation, 5..=8);
     let transpose = |t: &[u16; 64]| -> [u16; 64] {
         let mut o = [0u16; 64];
@@ -596,7 +596,10 @@ pub(super) fn transcode(
             let to = if transposed { transpose(&to) } else { to };
             let ratio = ratios(&from, &to);
             let mut tally = Tally::new();
-            let (w, h) = (comp.width_in_blocks as usize, comp.height_in_blocks as usize);
+            let (w, h) = (
+                comp.width_in_blocks as usize,
+                comp.height_in_blocks as usize,
+            );
             let mut sampled = 0;
             for row in (0..h).step_by(16) {
                 let blocks = run(budget, || unsafe {
@@ -621,7 +624,6 @@ pub(super) fn transcode(
         }
     }
     drop(c);
-    super::trace("estimate");
     let Some(first) = chosen else {
         return Ok(Transcoded::TooLarge(last_estimate));
     };
@@ -643,7 +645,6 @@ pub(super) fn transcode(
             run(budget, || unsafe { j::jpeg_read_coefficients(src) })?;
         }
         let jpeg = write_coefficients(&mut d, &mut info, transform, q, budget, max_bytes)?;
-        super::trace("finish");
         if jpeg.len() <= max_bytes {
             let (w, h) = d.size();
             let (w, h) = if transposed { (h, w) } else { (w, h) };
@@ -682,7 +683,11 @@ fn write_coefficients(
             j::jtransform_adjust_parameters(src, dst, src_coefs, info.ptr())
         };
         // The tables the coefficients are quantized by, in the output's orientation.
-        for (ci, table) in from.iter_mut().enumerate().take(dst.num_components as usize) {
+        for (ci, table) in from
+            .iter_mut()
+            .enumerate()
+            .take(dst.num_components as usize)
+        {
             let comp = &*dst.comp_info.add(ci);
             *table = (*dst.quant_tbl_ptrs[comp.quant_tbl_no as usize]).quantval;
         }
@@ -693,7 +698,6 @@ fn write_coefficients(
         j::jpeg_write_coefficients(dst, arrays);
         arrays
     })?;
-    super::trace("write");
     // Requantize into the output's arrays: in place without a transform (they are the
     // source's, read again for another quality), else turning each block as it is copied
     // (what jtransform_execute_transform does, with the requantization in the same pass).
@@ -723,14 +727,25 @@ fn write_coefficients(
             let i = if t { u * 8 + v } else { k };
             signed[i] = if negative { -r } else { *r };
         }
-        let (w, h) = (comp.width_in_blocks as usize, comp.height_in_blocks as usize);
+        let (w, h) = (
+            comp.width_in_blocks as usize,
+            comp.height_in_blocks as usize,
+        );
         // Row pointers of both arrays, fetched once: the arrays are wholly in memory
         // (jmemnobs has no backing store), so the rows stay where they are.
         let mut rows = |array: j::jvirt_barray_ptr, n: usize, writable: bool| {
             run(budget, || unsafe {
                 let access = (*mem).access_virt_barray.expect("libjpeg memory manager");
                 (0..n)
-                    .map(|r| *access(&mut src.common, array, r as c_uint, 1, j::boolean::from(writable)))
+                    .map(|r| {
+                        *access(
+                            &mut src.common,
+                            array,
+                            r as c_uint,
+                            1,
+                            j::boolean::from(writable),
+                        )
+                    })
                     .collect::<Vec<_>>()
             })
         };
@@ -790,7 +805,6 @@ fn write_coefficients(
             }
         }
     }
-    super::trace("requantize+turn");
     run(budget, || unsafe { j::jpeg_finish_compress(dst) })?;
     Ok(c.take())
 }
