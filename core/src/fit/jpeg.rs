@@ -713,11 +713,11 @@ fn write_coefficients(
         _ => (false, false, false),
     };
     let mem = src.common.mem;
-    for ci in 0..dst.num_components as usize {
+    for (ci, from) in from.iter().enumerate().take(dst.num_components as usize) {
         // SAFETY: num_components entries; each names one of the tables set above.
         let comp = unsafe { &*dst.comp_info.add(ci) };
         let to = unsafe { (*dst.quant_tbl_ptrs[comp.quant_tbl_no as usize]).quantval };
-        let ratio = ratios(&from[ci], &to);
+        let ratio = ratios(from, &to);
         // The factor (sign included) for each coefficient of a source block: requantized in
         // the source's order, then transposed when the transform transposes.
         let mut signed = [0f32; 64];
