@@ -157,14 +157,16 @@ impl Resizer {
                 (&self.ring[slot * stride..(slot + 1) * stride], w)
             })
             .collect();
-        // Eight lanes at a time, every tap summed in registers before one store.
+        // 32 lanes at a time (four independent sums of eight: not one chain of dependent
+        // adds), every tap summed in registers before one store.
+        const LANES: usize = 32;
         let column = self.column.as_flattened_mut();
-        let body = column.len() / 8 * 8;
-        for (n, out) in column[..body].chunks_exact_mut(8).enumerate() {
-            let mut acc = [0f32; 8];
+        let body = column.len() / LANES * LANES;
+        for (n, out) in column[..body].chunks_exact_mut(LANES).enumerate() {
+            let mut acc = [0f32; LANES];
             for &(row, w) in &rows {
-                let src = &row[n * 8..n * 8 + 8];
-                for c in 0..8 {
+                let src = &row[n * LANES..(n + 1) * LANES];
+                for c in 0..LANES {
                     acc[c] += w * src[c];
                 }
             }
