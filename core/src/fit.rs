@@ -917,6 +917,19 @@ pub(crate) mod tests {
                 assert!(diff(&got, &decoded) > 10.0, "orientation {o}");
             }
         }
+        // A 4:4:4 photo is left to the decoder (re-encoded 4:2:0, as the pixels would be).
+        let mut full = Vec::new();
+        let mut e = jpeg_encoder::Encoder::new(&mut full, 95);
+        e.set_sampling_factor(jpeg_encoder::SamplingFactor::F_1_1);
+        e.encode(
+            &img.pixels,
+            w as u16,
+            h as u16,
+            jpeg_encoder::ColorType::Rgb,
+        )
+        .unwrap();
+        let r = jpeg::transcode(&full, 1, &[75], full.len(), usize::MAX, &free()).unwrap();
+        assert!(matches!(r, jpeg::Transcoded::NotHere));
     }
 
     #[test]

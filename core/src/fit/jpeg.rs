@@ -530,10 +530,21 @@ pub(super) fn transcode(
     if blocks.saturating_mul(128 * copies) > max_coefficient_bytes {
         return Ok(Transcoded::NotHere);
     }
-    let ok_space = matches!(
-        (src.jpeg_color_space, src.num_components),
-        (j::J_COLOR_SPACE::JCS_YCbCr, 3) | (j::J_COLOR_SPACE::JCS_GRAYSCALE, 1)
-    );
+    // YCbCr 4:2:0 (what phones write, and what a re-encode gives) or grey: the coefficients
+    // are kept as they are sampled. A 4:4:4 or 4:2:2 photo is decoded and re-encoded 4:2:0
+    // instead (its chroma alone would need a lower quality or a smaller image).
+    // SAFETY: jpeg_read_header filled num_components entries.
+    let sampling: Vec<(c_int, c_int)> = (0..src.num_components.max(0) as usize)
+        .map(|ci| unsafe {
+            let comp = &*src.comp_info.add(ci);
+            (comp.h_samp_factor, comp.v_samp_factor)
+        })
+        .collect();
+    let ok_space = match (src.jpeg_color_space, sampling.as_slice()) {
+        (j::J_COLOR_SPACE::JCS_YCbCr, [(2, 2), (1, 1), (1, 1)]) => true,
+        (j::J_COLOR_SPACE::JCS_GRAYSCALE, [_]) => true,
+        _ => false,
+    };
     if !ok_space {
         return Ok(Transcoded::NotHere);
     }
