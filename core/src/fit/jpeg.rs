@@ -540,11 +540,11 @@ pub(super) fn transcode(
             (comp.h_samp_factor, comp.v_samp_factor)
         })
         .collect();
-    let ok_space = match (src.jpeg_color_space, sampling.as_slice()) {
-        (j::J_COLOR_SPACE::JCS_YCbCr, [(2, 2), (1, 1), (1, 1)]) => true,
-        (j::J_COLOR_SPACE::JCS_GRAYSCALE, [_]) => true,
-        _ => false,
-    };
+    let ok_space = matches!(
+        (src.jpeg_color_space, sampling.as_slice()),
+        (j::J_COLOR_SPACE::JCS_YCbCr, [(2, 2), (1, 1), (1, 1)])
+            | (j::J_COLOR_SPACE::JCS_GRAYSCALE, [_])
+    );
     if !ok_space {
         return Ok(Transcoded::NotHere);
     }
