@@ -111,10 +111,13 @@ impl Resizer {
         let stride = self.sw * 4;
         let slot = self.received % self.ring_rows;
         let dst = &mut self.ring[slot * stride..(slot + 1) * stride];
-        for (d, s) in dst.chunks_exact_mut(4).zip(row.chunks_exact(3)) {
-            d[0] = f32::from(s[0]);
-            d[1] = f32::from(s[1]);
-            d[2] = f32::from(s[2]);
+        // Plain indexing: this loop runs once a source pixel, in unoptimized builds too.
+        let mut x = 0;
+        while x < self.sw {
+            dst[4 * x] = f32::from(row[3 * x]);
+            dst[4 * x + 1] = f32::from(row[3 * x + 1]);
+            dst[4 * x + 2] = f32::from(row[3 * x + 2]);
+            x += 1;
         }
         self.received += 1;
         while self.made < self.dh && self.v.end(self.made, self.sh) <= self.received {
@@ -166,8 +169,8 @@ impl Resizer {
             let mut acc = [0f32; LANES];
             for &(row, w) in &rows {
                 let src = &row[n * LANES..(n + 1) * LANES];
-                for c in 0..LANES {
-                    acc[c] += w * src[c];
+                for (a, s) in acc.iter_mut().zip(src) {
+                    *a += w * s;
                 }
             }
             out.copy_from_slice(&acc);
@@ -223,9 +226,8 @@ unsafe fn horizontal_avx2(h: &Filter, column: &[[f32; 4]], sw: usize, out: &mut 
         let ws = &h.weights[x * taps..x * taps + n];
         let px = &column[s..s + n];
         let mut acc = _mm_setzero_ps();
-        for t in 0..n {
-            let p = _mm_loadu_ps(px[t].as_ptr());
-            acc = _mm_fmadd_ps(_mm_set1_ps(ws[t]), p, acc);
+        for (&w, p) in ws.iter().zip(px) {
+            acc = _mm_fmadd_ps(_mm_set1_ps(w), _mm_loadu_ps(p.as_ptr()), acc);
         }
         let i = _mm_cvtps_epi32(acc);
         let b = _mm_packus_epi16(_mm_packs_epi32(i, i), _mm_setzero_si128());
