@@ -111,13 +111,10 @@ impl Resizer {
         let stride = self.sw * 4;
         let slot = self.received % self.ring_rows;
         let dst = &mut self.ring[slot * stride..(slot + 1) * stride];
-        // Plain indexing: this loop runs once a source pixel, in unoptimized builds too.
-        let mut x = 0;
-        while x < self.sw {
-            dst[4 * x] = f32::from(row[3 * x]);
-            dst[4 * x + 1] = f32::from(row[3 * x + 1]);
-            dst[4 * x + 2] = f32::from(row[3 * x + 2]);
-            x += 1;
+        for (d, s) in dst.chunks_exact_mut(4).zip(row.chunks_exact(3)) {
+            d[0] = f32::from(s[0]);
+            d[1] = f32::from(s[1]);
+            d[2] = f32::from(s[2]);
         }
         self.received += 1;
         while self.made < self.dh && self.v.end(self.made, self.sh) <= self.received {
@@ -169,8 +166,8 @@ impl Resizer {
             let mut acc = [0f32; LANES];
             for &(row, w) in &rows {
                 let src = &row[n * LANES..(n + 1) * LANES];
-                for (a, s) in acc.iter_mut().zip(src) {
-                    *a += w * s;
+                for c in 0..LANES {
+                    acc[c] += w * src[c];
                 }
             }
             out.copy_from_slice(&acc);
