@@ -8,6 +8,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
+echo "== build tools"
+# libjpeg-turbo's SIMD code (built by mozjpeg-sys for fitting JPEGs) is assembled with nasm;
+# without it only the C code is built (correct, slower).
+if ! command -v nasm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq nasm >/dev/null \
+    || echo "nasm could not be installed: JPEG fitting is built without SIMD"
+fi
+
 echo "== fixtures"
 python3 scripts/make_fixtures.py --check
 python3 scripts/make_ocr_corpus.py --check

@@ -133,7 +133,14 @@ impl Chinaums {
         let (app_id, app_key) = self.credentials()?;
         let bytes = image.load()?;
         let info = image::preflight_chinaums(&bytes)?;
-        let (bytes, report) = fit::prepare(bytes, info, &self.limits, self.fit, "ChinaUMS")?;
+        let (bytes, report) = fit::prepare(
+            bytes,
+            info,
+            &self.limits,
+            self.fit,
+            Provider::Chinaums,
+            Some(&call.deadline),
+        )?;
         let done = call.recognize(Recognition {
             provider: Provider::Chinaums,
             operation: DocumentType::UsedCarInvoice,

@@ -499,7 +499,15 @@ pub(crate) mod tests {
         let preflight_juhe = |b: &[u8]| -> Result<ImageInfo> {
             let info = super::preflight_juhe(b)?;
             let off = crate::fit::ImageFit::Off;
-            crate::fit::prepare(Cow::Borrowed(b), info, &crate::juhe::LIMITS, off, "Juhe")?;
+            let juhe = crate::Provider::Juhe;
+            crate::fit::prepare(
+                Cow::Borrowed(b),
+                info,
+                &crate::juhe::LIMITS,
+                off,
+                juhe,
+                None,
+            )?;
             Ok(info)
         };
         let e = preflight_juhe(&png_header(14, 100)).unwrap_err();

@@ -66,7 +66,14 @@ impl Juhe {
         let key = self.credentials()?;
         let bytes = image.load()?;
         let info = image::preflight_juhe(&bytes)?;
-        let (bytes, report) = fit::prepare(bytes, info, &LIMITS, self.fit, "Juhe")?;
+        let (bytes, report) = fit::prepare(
+            bytes,
+            info,
+            &LIMITS,
+            self.fit,
+            Provider::Juhe,
+            Some(&call.deadline),
+        )?;
         let done = call.recognize(Recognition {
             provider: Provider::Juhe,
             operation: DocumentType::ShoppingReceipt,

@@ -81,6 +81,7 @@ pub use text::{ascii_json, display_path};
 #[doc(hidden)]
 pub mod bench {
     pub use crate::chinaums::request_body;
+    pub use crate::fit::{bench_fit, bench_resize};
     pub use crate::juhe::{form, form_body};
 }
 
