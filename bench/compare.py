@@ -3,7 +3,14 @@
 and from C, and the floor (base64 alone in Rust), against one local sandbox that answers at
 once. Prints one table; asserts nothing (machines are noisy: read the ratios).
 
-    python3 bench/compare.py [--calls N] [--no-build]
+    python3 bench/compare.py [--calls N] [--no-build] [--fit-only] [--fit-runs N]
+
+Then fitting over-limit photos (bench/photos.py makes them with Pillow, at bench time): one
+whole call from Python, piaoju against Pillow doing the same job (draft(), Lanczos thumbnail,
+exif_transpose, JPEG quality 92/85/75/65 until the base64 is within 6 MiB, then smaller) and
+sending it with requests; client CPU and peak RSS growth of the call (median of --fit-runs
+fresh processes), and the PSNR of each sent image against the same reference (Pillow's full
+decode, turned upright, Lanczos-scaled to that image's size).
 
 Installs what it needs into .venv (requests, maturin; the piaoju wheel, release build), builds
 the release sandbox, libpiaoju and a small C program. Every measured case runs in a fresh
@@ -37,15 +44,21 @@ def run(*cmd, **kw):
 def setup(build):
     if not VENV_PY.exists():
         run(sys.executable, "-m", "venv", str(ROOT / ".venv"))
-    run(str(VENV_PY), "-m", "pip", "install", "--quiet", "requests", "maturin>=1.9.4,<2")
+    run(str(VENV_PY), "-m", "pip", "install", "--quiet", "requests", "maturin>=1.9.4,<2", "pillow")
     if build:
         run("cargo", "build", "--quiet", "--release", "-p", "piaoju-sandbox", "-p", "piaoju-ffi", cwd=ROOT)
+        run("cargo", "build", "--quiet", "--release", "-p", "piaoju", "--features", "bench",
+            "--example", "fit_bench", cwd=ROOT)
         with tempfile.TemporaryDirectory() as dist:
             run(str(ROOT / ".venv" / "bin" / "maturin"), "build", "--quiet", "--release",
                 "-m", str(ROOT / "python" / "Cargo.toml"), "--out", dist)
             wheel = next(pathlib.Path(dist).glob("piaoju-*.whl"))
             run(str(VENV_PY), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(wheel))
     exe = ROOT / "target" / "release" / "c_bench"
+    # The library's SONAME is libpiaoju.so.0 (ffi/build.rs): c_bench loads that name.
+    soname = ROOT / "target" / "release" / "libpiaoju.so.0"
+    if not soname.is_symlink():
+        soname.symlink_to("libpiaoju.so")
     run("gcc", "-O2", "-std=c99", f"-I{ROOT / 'include'}", str(ROOT / "bench" / "c_bench.c"), "-o", str(exe),
         f"-L{ROOT / 'target' / 'release'}", "-lpiaoju", "-lpthread")
     return exe
@@ -135,6 +148,133 @@ def threads_worker(url, path, threads, calls):
     print(json.dumps({"ok": sum(done), "wall_s": time.perf_counter() - t0}))
 
 
+# ----- fitting photos: piaoju against Pillow ---------------------------------------------------
+
+MAX_SIDE, MAX_B64 = 4096, 6 * 1024 * 1024
+
+
+def b64_len(n):
+    return (n + 2) // 3 * 4
+
+
+def pillow_fit(data):
+    """What a Pillow user writes for Juhe's limits."""
+    import io
+    import math
+
+    from PIL import Image, ImageOps
+
+    im = Image.open(io.BytesIO(data))
+    w, h = im.size
+    f = min(1.0, MAX_SIDE / max(w, h))
+    im.draft("RGB", (int(w * f), int(h * f)))
+    im.thumbnail((MAX_SIDE, MAX_SIDE), Image.LANCZOS)
+    im = ImageOps.exif_transpose(im)
+    if im.mode != "RGB":
+        im = im.convert("RGB")
+    cur = im
+    for _ in range(8):
+        last = 0
+        for q in (92, 85, 75, 65):
+            buf = io.BytesIO()
+            cur.save(buf, "JPEG", quality=q)
+            last = b64_len(buf.tell())
+            if last <= MAX_B64:
+                return buf.getvalue()
+        f = math.sqrt(MAX_B64 / last) * 0.95
+        cur = im.resize((int(cur.width * f), int(cur.height * f)), Image.LANCZOS)
+    raise RuntimeError("could not fit")
+
+
+def fit_worker(kind, url, path, out):
+    import requests
+
+    warm = ROOT / "tests" / "fixtures" / "receipt.jpg"
+    if kind == "piaoju":
+        import piaoju
+
+        client = piaoju.Client(juhe_key=JUHE_KEY, juhe_base_url=url, timeout=300)
+
+        def call(p):
+            return client.recognize_shopping_receipt(p).image["sent"]
+    else:
+        import tempfile as tf
+
+        from PIL import Image
+
+        session = requests.Session()
+        warm = pathlib.Path(tf.mkdtemp()) / "warm.jpg"
+        Image.new("RGB", (64, 48), (200, 100, 50)).save(warm)
+
+        def call(p):
+            jpeg = pillow_fit(pathlib.Path(p).read_bytes())
+            r = session.post(f"{url}/shoppingReceipt/query",
+                             data={"key": JUHE_KEY, "image": base64.b64encode(jpeg).decode()})
+            assert r.json()["error_code"] == 0, r.text[:200]
+            if out != "-":
+                pathlib.Path(out).write_bytes(jpeg)
+            return {"bytes": len(jpeg)}
+    call(str(warm))  # warm up: imports, connection
+    rss0 = rss_kb()
+    c0 = time.process_time()
+    sent = call(path)
+    cpu = time.process_time() - c0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"cpu_ms": cpu * 1000, "rss_delta_kb": max(0, peak - rss0), "sent": dict(sent)}))
+
+
+def psnr_worker(source, *images):
+    """PSNR of each image against the source decoded whole, upright, Lanczos-scaled to it."""
+    import io
+    import math
+
+    from PIL import Image, ImageChops, ImageOps
+
+    ref = ImageOps.exif_transpose(Image.open(source)).convert("RGB")
+    out = []
+    for path in images:
+        im = Image.open(path).convert("RGB")
+        r = ref if ref.size == im.size else ref.resize(im.size, Image.LANCZOS)
+        hist = ImageChops.difference(im, r).histogram()
+        se = sum(n * (i % 256) ** 2 for i, n in enumerate(hist))
+        mse = se / (im.width * im.height * 3)
+        out.append(10 * math.log10(255 * 255 / mse) if mse else 99.0)
+    print(json.dumps(out))
+
+
+def fit_rows(url, tmp, runs):
+    import statistics
+
+    made = in_process("--make-photos", tmp)
+    print(f"Fitting to Juhe's limits (longest side 4096 px, base64 6 MiB): one call from Python, "
+          f"median of {runs} fresh processes; peak RSS is the call's growth (file read included)\n")
+    header = (f"{'photo':<24} {'MB':>5} {'piaoju CPU':>10} {'Pillow CPU':>10} {'ratio':>6} "
+              f"{'piaoju RSS':>10} {'Pillow RSS':>10} {'sent by piaoju':>22} {'PSNR piaoju/Pillow':>19}")
+    print(header)
+    print("-" * len(header))
+    for label, path in made.items():
+        size_mb = pathlib.Path(path).stat().st_size / 1e6
+        rows = {}
+        for kind in ["piaoju", "pillow"]:
+            out = str(pathlib.Path(tmp) / f"pillow-{pathlib.Path(path).stem}.jpg")
+            results = [in_process("--fit-worker", kind, url, path, out) for _ in range(runs)]
+            rows[kind] = (statistics.median(r["cpu_ms"] for r in results),
+                          statistics.median(r["rss_delta_kb"] for r in results) / 1024, results[0]["sent"])
+        psnr = ""
+        if "JPEG" in label and "10000" not in label:
+            ours = pathlib.Path(tmp) / "piaoju"
+            ours.mkdir(exist_ok=True)
+            subprocess.run([str(ROOT / "target" / "release" / "examples" / "fit_bench"), "--out", str(ours), path],
+                           check=True, capture_output=True)
+            p, q = in_process("--psnr", path, str(ours / pathlib.Path(path).name), out)
+            psnr = f"{p:.2f} / {q:.2f} dB"
+        (pc, pr, sent), (qc, qr, _) = rows["piaoju"], rows["pillow"]
+        sent_s = f"{sent['width']}x{sent['height']} {sent['bytes'] / 1e6:.2f} MB"
+        print(f"{label:<24} {size_mb:5.1f} {pc:8.0f}ms {qc:8.0f}ms {pc / qc:6.2f} {pr:8.0f}MB {qr:8.0f}MB "
+              f"{sent_s:>22} {psnr:>19}")
+    print()
+
+
 # ----- the driver ------------------------------------------------------------------------------
 
 def in_process(*args):
@@ -156,7 +296,21 @@ def main():
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--worker", nargs=4)
     parser.add_argument("--threads-worker", nargs=4)
+    parser.add_argument("--fit-only", action="store_true")
+    parser.add_argument("--fit-runs", type=int, default=3)
+    parser.add_argument("--fit-worker", nargs=4)
+    parser.add_argument("--make-photos")
+    parser.add_argument("--psnr", nargs="+")
     args = parser.parse_args()
+    if args.fit_worker:
+        return fit_worker(*args.fit_worker)
+    if args.make_photos:
+        sys.path.insert(0, str(ROOT / "bench"))
+        import photos
+
+        return print(json.dumps(photos.make(args.make_photos)))
+    if args.psnr:
+        return psnr_worker(*args.psnr)
     if args.worker:
         kind, url, path, n = args.worker
         return worker(kind, url, path, int(n))
@@ -185,8 +339,14 @@ def main():
                 row = json.loads(line)
                 floors[row["bytes"]] = row
             config = json.dumps({"juhe": {"key": JUHE_KEY, "base_url": url}, "timeout_ms": 60000})
-            print(f"machine: {os.cpu_count()} cores, {os.uname().sysname} {os.uname().release}; "
-                  f"{args.calls} calls a case after one warm-up; sandbox at {url}\n")
+            cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                        if line.startswith("model name")), "?")
+            print(f"machine: {cpu}, {os.cpu_count()} cores, {os.uname().sysname} {os.uname().release}; "
+                  f"load average {os.getloadavg()[0]:.2f} at the start; sandbox at {url}\n")
+            fit_rows(url, tmp, args.fit_runs)
+            if args.fit_only:
+                return
+            print(f"{args.calls} calls a case after one warm-up\n")
             header = f"{'image':<8} {'client':<34} {'CPU ms/call':>12} {'wall ms/call':>13} {'peak RSS +MB':>13} {'CPU vs requests':>16}"
             print(header)
             print("-" * len(header))

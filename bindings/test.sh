@@ -77,6 +77,12 @@ step() {
 mkdir -p "$work/count" "$work/java/classes" "$work/java/example" "$work/dotnet" "$work/delphi" "$work/files"
 step build-count-strings gcc -std=gnu99 -Wall -Wextra -Werror -shared -fPIC -I"$root/include" \
   bindings/count_strings.c -o "$work/count/libpiaoju.so" -ldl -lpthread
+# The library's SONAME is libpiaoju.so.0 (ffi/build.rs): a program linked with it (the Delphi
+# example) loads that name, so each folder it runs with holds both names.
+ln -s libpiaoju.so "$work/count/libpiaoju.so.0"
+mkdir -p "$work/lib"
+ln -s "$target/libpiaoju.so" "$work/lib/libpiaoju.so"
+ln -s "$target/libpiaoju.so" "$work/lib/libpiaoju.so.0"
 jna=/usr/share/java/jna.jar
 step build-java sh -c "javac -encoding UTF-8 -Xlint:all -Werror -cp '$jna' -d '$work/java/classes' bindings/java/src/piaoju/*.java \
   && jar cf '$work/java/piaoju.jar' -C '$work/java/classes' . \
@@ -85,7 +91,7 @@ timed java-build
 step build-dotnet sh -c "mcs -warnaserror+ -codepage:utf8 -target:library -out:'$work/dotnet/Piaoju.dll' bindings/dotnet/Piaoju.cs \
   && mcs -warnaserror+ -codepage:utf8 -r:'$work/dotnet/Piaoju.dll' -out:'$work/dotnet/Example.exe' bindings/dotnet/example/Example.cs"
 timed dotnet-build
-step build-delphi fpc -Sew -vwn -FU"$work/delphi" -FE"$work/delphi" -Fubindings/delphi -Fl"$target" \
+step build-delphi fpc -Sew -vwn -FU"$work/delphi" -FE"$work/delphi" -Fubindings/delphi -Fl"$work/lib" \
   bindings/delphi/example/Example.dpr
 timed delphi-build
 
@@ -156,10 +162,10 @@ done
 step "dotnet: Dispose during 4 calls, each call answered" dispose_during_calls
 
 step "delphi zh_CN.GBK under valgrind: no leak, no invalid access" env LC_ALL=zh_CN.GBK LANG=zh_CN.GBK \
-  LD_LIBRARY_PATH="$target" valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+  LD_LIBRARY_PATH="$work/lib" valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
   --show-leak-kinds=definite "$work/delphi/Example" "$url" "$root/tests/fixtures" "$work/files"
 step "delphi zh_CN.GBK under valgrind, free during calls: no leak, no invalid access" env LC_ALL=zh_CN.GBK \
-  LANG=zh_CN.GBK LD_LIBRARY_PATH="$target" valgrind --quiet --error-exitcode=99 --leak-check=full \
+  LANG=zh_CN.GBK LD_LIBRARY_PATH="$work/lib" valgrind --quiet --error-exitcode=99 --leak-check=full \
   --errors-for-leak-kinds=definite --show-leak-kinds=definite "$work/delphi/Example" "$url" "$root/tests/fixtures" \
   "$work/files" --close-during-calls
 timed valgrind

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Build libpiaoju and install the libraries, the header and a pkg-config file.
+# Build libpiaoju from source and install it in the SDK's layout: lib/libpiaoju.so.VERSION with
+# its links libpiaoju.so.0 and libpiaoju.so, lib/libpiaoju.a, include/piaoju.h,
+# lib/pkgconfig/piaoju.pc and lib/cmake/piaoju/ (find_package(piaoju)).
 #   scripts/install-c.sh [--prefix DIR] [--debug]
 # Default prefix /usr/local; then: gcc app.c $(pkg-config --cflags --libs piaoju)
+# Needs a Rust toolchain; the prebuilt SDK and .deb (scripts/dist.sh) do not.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 prefix=/usr/local
@@ -14,12 +17,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 cd "$root"
+. packaging/layout.sh
 if [ "$profile" = release ]; then cargo build --release -p piaoju-ffi; else cargo build -p piaoju-ffi; fi
 target=${CARGO_TARGET_DIR:-$root/target}/$profile
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
-mkdir -p "$prefix/lib/pkgconfig" "$prefix/include"
-install -m 0755 "$target/libpiaoju.so" "$prefix/lib/libpiaoju.so"
-install -m 0644 "$target/libpiaoju.a" "$prefix/lib/libpiaoju.a"
-install -m 0644 include/piaoju.h "$prefix/include/piaoju.h"
-sed -e "s|@PREFIX@|$prefix|" -e "s|@VERSION@|$version|" ffi/piaoju.pc.in > "$prefix/lib/pkgconfig/piaoju.pc"
+version=$(piaoju_version "$root")
+mkdir -p "$prefix"
+prefix=$(cd "$prefix" && pwd)
+piaoju_lay_out "$prefix" lib "$prefix" .. "$target/libpiaoju.so" "$target/libpiaoju.a" "$version" \
+  "$(piaoju_static_libs "$(rustc -vV | sed -n 's/^host: //p')")"
 echo "installed piaoju $version into $prefix"

@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Every test suite of the repository, from a fresh clone: Rust, C/C++, the host wrappers
-# (Java, .NET, Delphi), Python.
+# (Java, .NET, Delphi), the release artifacts (scripts/dist.sh, then scripts/test-dist.sh),
+# Python (against the wheel built for dist/).
 # Installs what it needs; Python tools go into .venv/ (created here).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+echo "== build tools"
+# libjpeg-turbo's SIMD code (built by mozjpeg-sys for fitting JPEGs) is assembled with nasm;
+# without it only the C code is built (correct, slower).
+if ! command -v nasm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq nasm >/dev/null \
+    || echo "nasm could not be installed: JPEG fitting is built without SIMD"
+fi
 
 echo "== fixtures"
 python3 scripts/make_fixtures.py --check
@@ -34,19 +43,20 @@ bash tests/c/run.sh
 echo "== host wrappers: java, .net, delphi"
 bash bindings/test.sh
 
+echo "== dist: C SDK, .deb and wheel for glibc 2.17, tested as users install them"
+bash scripts/dist.sh
+bash scripts/test-dist.sh
+
 echo "== python"
-# The suite runs against the wheel that maturin builds, installed in .venv (created if missing);
-# a second, throw-away venv checks that `pip install ./python` works too.
+# The suite runs against the wheel built for dist/ by scripts/dist.sh, installed in .venv (created
+# there); a second, throw-away venv checks that `pip install ./python` works too.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet "maturin>=1.9.4,<2" "pytest>=7" "mypy>=1.10" \
-  "dask[distributed]>=2024.1"
-.venv/bin/maturin build --release --quiet -m python/Cargo.toml --out "$work/dist"
-.venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$work"/dist/piaoju-*.whl
+.venv/bin/python -m pip install --quiet "pytest>=7" "mypy>=1.10" "dask[distributed]>=2024.1"
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+.venv/bin/python -m pip install --quiet --force-reinstall --no-deps \
+  "dist/piaoju-$version-cp39-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
 
 python3 -m venv "$work/venv-source"
 "$work/venv-source/bin/python" -m pip install --quiet ./python

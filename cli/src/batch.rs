@@ -23,7 +23,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use piaoju::batch::{BatchOptions, BatchSource, BatchSummary, Progress};
 use piaoju::{CacheConfig, Error, ErrorCode};
 
-use crate::output::Sink;
+use crate::output::{CsvOptions, Sink};
 use crate::{Common, Interrupt, Kind, Session, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 
 /// How a signal is called in messages.
@@ -72,8 +72,28 @@ pub struct BatchArgs {
     /// are not started (exit status 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_requests: Option<u64>,
+    /// Take only the images a folder holds: its other files are not written as skipped rows
+    /// (they are still counted in the summary) and do not make the exit status 1.
+    #[arg(long)]
+    only_images: bool,
+    /// CSV files without the UTF-8 byte-order mark (for programs; Excel needs it to read
+    /// UTF-8 on a Chinese Windows).
+    #[arg(long)]
+    no_bom: bool,
+    /// The CSV column names: en (the fields' names) or zh (中文).
+    #[arg(long, value_enum, default_value_t = Headers::En)]
+    headers: Headers,
     #[command(flatten)]
     common: Common,
+}
+
+/// The language of CSV column names.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Headers {
+    /// The fields' names (`total_amount`).
+    En,
+    /// Chinese names (`合计金额`).
+    Zh,
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
@@ -158,10 +178,14 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
         }
     }
     let inputs = crate::inputs::expand(&args.inputs, document_type).map_err(usage)?;
-    if inputs.images.is_empty() {
+    if inputs.images().next().is_none() {
         return Err(usage(format!(
-            "no images found in the inputs (directories are searched for .{})",
-            crate::inputs::extensions(document_type).join(", .")
+            "no images found in the inputs (directories are searched for .{}){}",
+            crate::inputs::extensions(document_type).join(", ."),
+            match inputs.skipped().count() {
+                0 => String::new(),
+                n => format!("; {n} other files: {}", skipped_list(&inputs)),
+            }
         )));
     }
     let mut cache = None;
@@ -201,6 +225,10 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
         document_type,
         args.out.as_deref(),
         args.items_out.as_deref(),
+        CsvOptions {
+            bom: !args.no_bom,
+            chinese: args.headers == Headers::Zh,
+        },
     )
     .map_err(|e| Error::new(ErrorCode::InvalidArgument, e))?;
     if inputs.duplicates > 0 {
@@ -210,12 +238,29 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
         );
     }
 
-    let names = crate::inputs::input_names(&inputs.images);
-    let items: Vec<_> = inputs
-        .images
-        .into_iter()
-        .map(|p| (document_type, BatchSource::Path(p)))
+    let paths: Vec<PathBuf> = inputs
+        .entries
+        .iter()
+        .map(|e| e.path().to_path_buf())
         .collect();
+    let names = crate::inputs::input_names(&paths);
+    // Each image's place among the inputs (the results are written in that order).
+    let places: Vec<usize> = inputs.images().map(|(i, _)| i).collect();
+    let items: Vec<_> = inputs
+        .images()
+        .map(|(_, p)| (document_type, BatchSource::Path(p.to_path_buf())))
+        .collect();
+    let skipped = inputs.skipped().count();
+    if !args.only_images {
+        for (i, _, why) in inputs.skipped() {
+            sink.write_skipped(i, &names[i], why).map_err(|e| {
+                Error::new(
+                    ErrorCode::InvalidArgument,
+                    format!("cannot write the results: {e}"),
+                )
+            })?;
+        }
+    }
     let bar = progress_bar(items.len());
     let write_error: std::cell::RefCell<Option<std::io::Error>> = Default::default();
     let mut told = false;
@@ -233,7 +278,8 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
                 return ControlFlow::Break(());
             }
             // With results on a terminal too, the bar steps aside for each line.
-            match bar.suspend(|| sink.write(&names[i], &outcome)) {
+            let place = places[i];
+            match bar.suspend(|| sink.write(place, &names[place], &outcome)) {
                 Ok(()) => ControlFlow::Continue(()),
                 Err(e) => {
                     *write_error.borrow_mut() = Some(e);
@@ -274,6 +320,18 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
         eprintln!("piaoju: cannot finish writing the results to {destination}: {e}");
         return Ok(EXIT_FAILED);
     }
+    if skipped > 0 {
+        eprintln!(
+            "piaoju: {skipped} file{} {}: {}",
+            if skipped == 1 { "" } else { "s" },
+            if args.only_images {
+                "that are not images ignored (--only-images)"
+            } else {
+                "skipped (written as skipped rows)"
+            },
+            skipped_list(&inputs)
+        );
+    }
     eprintln!("{}", summary_line(&summary, &destination, cache.as_deref()));
     if let Some(warning) = cache_warning(&summary, cache.as_deref()) {
         eprintln!("{warning}");
@@ -283,11 +341,32 @@ fn execute(args: &BatchArgs, interrupt: &Interrupt<'_>) -> Result<i32, Error> {
         128 + signal
     } else if summary.cancelled && interrupt.flag.load(Ordering::SeqCst) {
         EXIT_INTERRUPTED
-    } else if summary.failed > 0 || summary.skipped > 0 {
+    } else if summary.failed > 0 || summary.skipped > 0 || (skipped > 0 && !args.only_images) {
         EXIT_FAILED
     } else {
         EXIT_OK
     })
+}
+
+/// `b-scan.pdf (receipts take jpg, jpeg, png, bmp), c.HEIC (HEIC is not accepted: …)`: the
+/// first ten skipped files by name, and how many more.
+fn skipped_list(inputs: &crate::inputs::Inputs) -> String {
+    let mut listed: Vec<String> = inputs
+        .skipped()
+        .take(10)
+        .map(|(_, path, why)| {
+            let name = path.file_name().map_or_else(
+                || piaoju::bindings::display_path(path),
+                |n| piaoju::bindings::display_path(Path::new(n)),
+            );
+            format!("{name} ({why})")
+        })
+        .collect();
+    let more = inputs.skipped().count().saturating_sub(10);
+    if more > 0 {
+        listed.push(format!("and {more} more"));
+    }
+    listed.join(", ")
 }
 
 fn progress_bar(total: usize) -> ProgressBar {

@@ -1,18 +1,59 @@
 //! A batch's inputs: files, directories (recursive, by the provider's image extensions) and
 //! `@list.txt` files (one input per line), checked before anything is sent.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use piaoju::DocumentType;
 
-/// The images to recognize, in order, each once; and how many inputs named an image already
-/// listed.
+/// The inputs, in order, each once (the images to recognize and the files a folder holds that
+/// are skipped); and how many inputs named an image already listed.
 #[derive(Debug, Default)]
 pub struct Inputs {
-    pub images: Vec<PathBuf>,
+    pub entries: Vec<Entry>,
     pub duplicates: usize,
+}
+
+/// One input of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// An image to recognize.
+    Image(PathBuf),
+    /// A file a folder holds that the document type does not take, and why.
+    Skipped { path: PathBuf, reason: String },
+}
+
+impl Entry {
+    pub fn path(&self) -> &Path {
+        match self {
+            Entry::Image(p) | Entry::Skipped { path: p, .. } => p,
+        }
+    }
+}
+
+impl Inputs {
+    /// The images to recognize, with their place among the entries.
+    pub fn images(&self) -> impl Iterator<Item = (usize, &Path)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e {
+                Entry::Image(p) => Some((i, p.as_path())),
+                Entry::Skipped { .. } => None,
+            })
+    }
+
+    /// The skipped files, with their place among the entries.
+    pub fn skipped(&self) -> impl Iterator<Item = (usize, &Path, &str)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e {
+                Entry::Skipped { path, reason } => Some((i, path.as_path(), reason.as_str())),
+                Entry::Image(_) => None,
+            })
+    }
 }
 
 /// Expand `args`. A file is taken whatever its extension (it was named); a directory gives its
@@ -23,7 +64,10 @@ pub struct Inputs {
 /// cannot be listed is an error naming it.
 pub fn expand(args: &[std::ffi::OsString], document_type: DocumentType) -> Result<Inputs, String> {
     let extensions = extensions(document_type);
-    let mut found = Found::default();
+    let mut found = Found {
+        document_type: Some(document_type),
+        ..Found::default()
+    };
     for arg in args {
         match list_name(arg) {
             Some(list) => {
@@ -45,9 +89,44 @@ pub fn expand(args: &[std::ffi::OsString], document_type: DocumentType) -> Resul
         }
     }
     Ok(Inputs {
-        images: found.images,
+        entries: found.entries,
         duplicates: found.duplicates,
     })
+}
+
+/// Why a file a folder holds is not recognized: its format (read from its first bytes) and what
+/// to do with it, or what the document type takes.
+fn skip_reason(path: &Path, document_type: DocumentType) -> String {
+    let mut head = [0u8; 32];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    let takes = format!(
+        "{} take {}",
+        match document_type {
+            DocumentType::UsedCarInvoice => "invoices",
+            _ => "receipts",
+        },
+        extensions(document_type).join(", ")
+    );
+    match piaoju::ImageFormat::sniff(&head[..n]) {
+        Some(format) if !document_type.image_formats().contains(&format) => format!(
+            "{} is not accepted: {}",
+            format.name().to_ascii_uppercase(),
+            format.conversion_hint()
+        ),
+        // An image of a format it takes, under another name: it was not named, so it is
+        // reported rather than sent.
+        Some(format) => format!(
+            "a {} image named {}: rename it to be recognized",
+            format.name().to_ascii_uppercase(),
+            path.extension().map_or_else(
+                || "without an extension".into(),
+                |e| format!(".{}", e.to_string_lossy())
+            )
+        ),
+        None => takes,
+    }
 }
 
 /// `@LIST`: the list's path.
@@ -153,9 +232,12 @@ pub fn extensions(document_type: DocumentType) -> Vec<&'static str> {
 
 #[derive(Default)]
 struct Found {
-    images: Vec<PathBuf>,
-    seen: HashSet<PathBuf>,
+    entries: Vec<Entry>,
+    /// Each file's identity (its canonical path), and its entry.
+    seen: HashMap<PathBuf, usize>,
     duplicates: usize,
+    /// Set when files a folder holds that it does not take are reported (as skipped).
+    document_type: Option<DocumentType>,
 }
 
 impl Found {
@@ -181,23 +263,40 @@ impl Found {
                 .map_err(|e| format!("input {path:?}: {e}"))?;
             if kind.is_dir() {
                 self.walk(&path, extensions)?;
+            } else if kind.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+                // A symbolic link to a directory is not followed (no loops).
+                self.skip(path, "a link to a folder (not followed)".into());
             } else if has_extension(&path, extensions) {
-                // A symbolic link to a file counts; one to a directory is not followed (no loops).
-                if kind.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
-                    continue;
-                }
                 self.push(path);
+            } else if let Some(document_type) = self.document_type {
+                let reason = skip_reason(&path, document_type);
+                self.skip(path, reason);
             }
         }
         Ok(())
     }
 
+    /// An image to recognize. A file a folder's walk skipped becomes one when it is named
+    /// (in its place); one named twice counts as a duplicate.
     fn push(&mut self, path: PathBuf) {
         let identity = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-        if self.seen.insert(identity) {
-            self.images.push(path);
-        } else {
-            self.duplicates += 1;
+        match self.seen.get(&identity) {
+            Some(&i) if matches!(self.entries[i], Entry::Skipped { .. }) => {
+                self.entries[i] = Entry::Image(path);
+            }
+            Some(_) => self.duplicates += 1,
+            None => {
+                self.seen.insert(identity, self.entries.len());
+                self.entries.push(Entry::Image(path));
+            }
+        }
+    }
+
+    fn skip(&mut self, path: PathBuf, reason: String) {
+        let identity = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if let std::collections::hash_map::Entry::Vacant(v) = self.seen.entry(identity) {
+            v.insert(self.entries.len());
+            self.entries.push(Entry::Skipped { path, reason });
         }
     }
 }
@@ -248,26 +347,37 @@ mod tests {
             format!("@{}", list.display()).into(),
         ];
         let got = expand(&args, DocumentType::ShoppingReceipt).unwrap();
-        let names: Vec<String> = got
-            .images
-            .iter()
-            .map(|p| p.strip_prefix(&d).unwrap().display().to_string())
-            .collect();
-        // Receipts: jpg, jpeg, png, bmp; a named file is taken whatever its extension.
+        let relative = |p: &Path| p.strip_prefix(&d).unwrap().display().to_string();
+        let names: Vec<String> = got.images().map(|(_, p)| relative(p)).collect();
+        // Receipts: jpg, jpeg, png, bmp; a named file is taken whatever its extension, in the
+        // place the folder's walk gave it.
         assert_eq!(
             names,
             [
                 "a.JPG",
                 "b.png",
+                "notes.txt",
                 "sub/c.bmp",
                 "sub/deeper/d.jpeg",
-                "notes.txt"
             ]
         );
         assert_eq!(got.duplicates, 1);
+        // The folder's other files are skipped, and say why (list.txt and scan.pdf).
+        let skipped: Vec<(String, &str)> = got
+            .skipped()
+            .map(|(_, p, why)| (relative(p), why))
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                ("list.txt".to_string(), "receipts take jpg, jpeg, png, bmp"),
+                ("scan.pdf".to_string(), "receipts take jpg, jpeg, png, bmp"),
+            ]
+        );
         let invoices = expand(&[d.clone().into_os_string()], DocumentType::UsedCarInvoice).unwrap();
-        assert_eq!(invoices.images.len(), 4, "{:?}", invoices.images); // a.JPG b.png scan.pdf d.jpeg
-        assert!(invoices.images.iter().any(|p| p.ends_with("scan.pdf")));
+        let images: Vec<_> = invoices.images().map(|(_, p)| relative(p)).collect();
+        assert_eq!(images, ["a.JPG", "b.png", "scan.pdf", "sub/deeper/d.jpeg"]);
+        assert_eq!(invoices.skipped().count(), 3); // list.txt notes.txt sub/c.bmp
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -294,9 +404,10 @@ mod tests {
             DocumentType::ShoppingReceipt,
         )
         .unwrap();
-        assert_eq!(got.images.len(), 3, "{:?}", got.images);
+        let images: Vec<PathBuf> = got.images().map(|(_, p)| p.to_path_buf()).collect();
+        assert_eq!(images.len(), 3, "{images:?}");
         assert_eq!(got.duplicates, 1, "the listed file is the folder's");
-        let names = input_names(&got.images);
+        let names = input_names(&images);
         let texts: std::collections::HashSet<_> = names.iter().map(|n| n.text.clone()).collect();
         assert_eq!(texts.len(), 3, "{names:?}");
         let dir = d.display().to_string();

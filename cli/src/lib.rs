@@ -14,9 +14,10 @@ mod cache;
 mod inputs;
 pub mod logging;
 mod output;
+mod view;
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32};
 
@@ -91,8 +92,21 @@ impl Kind {
 struct Single {
     /// The image file.
     image: PathBuf,
+    /// text: the document in a dozen lines for a person; json: the result's JSON. Default:
+    /// text when stdout is a terminal, json otherwise (a pipe or a file).
+    #[arg(long, value_enum)]
+    format: Option<OutputFormat>,
     #[command(flatten)]
     common: Common,
+}
+
+/// How a single document is printed.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum OutputFormat {
+    /// For a person.
+    Text,
+    /// The result's JSON (its schema, see the README).
+    Json,
 }
 
 /// Flags of every command.
@@ -142,6 +156,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>, interrupt: Interrupt<'_>) -
 }
 
 fn run_single(op: DocumentType, single: &Single) -> i32 {
+    let format = single.format.unwrap_or(if std::io::stdout().is_terminal() {
+        OutputFormat::Text
+    } else {
+        OutputFormat::Json
+    });
     // A panic is reported like any other error (901), never as a backtrace.
     let outcome = piaoju::bindings::catch_panic(|| {
         let session = Session::start(&single.common, |_| Ok(()))?;
@@ -149,15 +168,24 @@ fn run_single(op: DocumentType, single: &Single) -> i32 {
             .client
             .recognize(op, &single.image)
             .map_err(|e| session.explain(e))?;
-        Ok(serde_json::to_string_pretty(&doc).expect("results serialize"))
+        Ok(match format {
+            OutputFormat::Text => view::document(&doc, session.sandbox.is_some()),
+            OutputFormat::Json => {
+                serde_json::to_string_pretty(&doc).expect("results serialize") + "\n"
+            }
+        })
     });
     match outcome {
-        Ok(json) => {
-            println!("{json}");
+        Ok(text) => {
+            print!("{text}");
             EXIT_OK
         }
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "{}", e.to_json());
+            let text = match format {
+                OutputFormat::Text => view::error(&e),
+                OutputFormat::Json => e.to_json() + "\n",
+            };
+            let _ = write!(std::io::stderr(), "{text}");
             exit_status(&e)
         }
     }

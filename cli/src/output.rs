@@ -1,12 +1,16 @@
-//! Where a batch's results go: JSON Lines (one object per input: `input`, `ok`, `result` or
-//! `error`) or CSV (one row per document, the scalar fields of the result schema, then
-//! `checks_passed`, `failed_checks` and the error's fields), on stdout or in a file; receipts'
-//! items optionally in a second CSV. A file is written as `FILE.partial` and renamed to `FILE`
-//! when the batch ends, so a crash never leaves a half-written `FILE` (nor clobbers the one of an
-//! earlier run).
+//! Where a batch's results go: JSON Lines (one object per input: `input`, `ok`, `result`,
+//! `error` or `skipped`) or CSV (one row per document, the scalar fields of the result schema,
+//! then the checks and the error's fields), on stdout or in a file; receipts' items optionally
+//! in a second CSV, each row with its receipt's shop, number, date and total.
+//!
+//! A file is written as `FILE.partial` as results come, and when the batch ends its rows are
+//! written in the order of the inputs into `FILE` (a crash never leaves a half-written `FILE`,
+//! nor clobbers the one of an earlier run). CSV files start with a UTF-8 byte-order mark unless
+//! asked not to, so that Excel on a Chinese Windows reads them as UTF-8, and can have Chinese
+//! column names.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use piaoju::bindings::ValueKind;
@@ -39,64 +43,122 @@ impl Format {
     }
 }
 
-/// One output: a file written under a temporary name, or stdout.
-struct Destination {
-    writer: Box<dyn Write>,
-    /// (temporary, final) names of a file.
-    file: Option<(PathBuf, PathBuf)>,
+/// How CSV files are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// Start with a UTF-8 byte-order mark (Excel then reads UTF-8, whatever the code page).
+    pub bom: bool,
+    /// Chinese column names.
+    pub chinese: bool,
+}
+
+/// A file written under a temporary name, its rows recorded so that they can be put in the
+/// inputs' order at the end.
+struct OrderedFile {
+    writer: BufWriter<File>,
+    partial: PathBuf,
+    path: PathBuf,
+    /// What comes first (a BOM, the header row).
+    head: u64,
+    /// Every row: (input's place, start, length), in the order written.
+    rows: Vec<(usize, u64, u64)>,
+    written: u64,
+}
+
+/// One output: a file, or stdout.
+enum Destination {
+    Stdout(LineFlushing),
+    File(OrderedFile),
 }
 
 impl Destination {
-    fn stdout() -> Destination {
-        Destination {
-            writer: Box::new(LineFlushing(io::stdout())),
-            file: None,
-        }
-    }
-
     fn file(path: &Path) -> Result<Destination, String> {
         let mut partial = path.as_os_str().to_owned();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
         let f = File::create(&partial).map_err(|e| format!("cannot create {partial:?}: {e}"))?;
-        Ok(Destination {
-            writer: Box::new(BufWriter::new(f)),
-            file: Some((partial, path.to_path_buf())),
-        })
+        Ok(Destination::File(OrderedFile {
+            writer: BufWriter::new(f),
+            partial,
+            path: path.to_path_buf(),
+            head: 0,
+            rows: Vec::new(),
+            written: 0,
+        }))
     }
 
-    fn finish(mut self) -> io::Result<()> {
-        self.writer.flush()?;
-        drop(self.writer);
-        if let Some((partial, path)) = self.file {
-            std::fs::rename(partial, path)?;
+    /// The start of the file: written once, before any row.
+    fn head(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Destination::Stdout(out) => out.write_all(bytes),
+            Destination::File(f) => {
+                f.writer.write_all(bytes)?;
+                f.head += bytes.len() as u64;
+                f.written += bytes.len() as u64;
+                Ok(())
+            }
         }
-        Ok(())
+    }
+
+    /// A row of the input at place `index`.
+    fn row(&mut self, index: usize, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Destination::Stdout(out) => out.write_all(bytes),
+            Destination::File(f) => {
+                f.writer.write_all(bytes)?;
+                f.rows.push((index, f.written, bytes.len() as u64));
+                f.written += bytes.len() as u64;
+                Ok(())
+            }
+        }
+    }
+
+    /// Write the file's rows in the inputs' order under its final name.
+    fn finish(self) -> io::Result<()> {
+        let Destination::File(mut f) = self else {
+            return Ok(());
+        };
+        f.writer.flush()?;
+        drop(f.writer);
+        let mut from = File::open(&f.partial)?;
+        let mut ordering = f.partial.clone().into_os_string();
+        ordering.push(".ordered");
+        let ordering = PathBuf::from(ordering);
+        let mut to = BufWriter::new(File::create(&ordering)?);
+        let mut copy = |start: u64, len: u64| -> io::Result<()> {
+            from.seek(SeekFrom::Start(start))?;
+            io::copy(&mut (&mut from).take(len), &mut to)?;
+            Ok(())
+        };
+        copy(0, f.head)?;
+        // A stable sort: the rows of one input (its items) keep their order.
+        f.rows.sort_by_key(|(index, _, _)| *index);
+        for (_, start, len) in &f.rows {
+            copy(*start, *len)?;
+        }
+        to.flush()?;
+        to.get_ref().sync_all()?;
+        drop(to);
+        std::fs::rename(&ordering, &f.path)?;
+        std::fs::remove_file(&f.partial)
     }
 }
 
 /// Stdout flushed at each line, so that a pipe sees each result as it finishes.
 struct LineFlushing(io::Stdout);
 
-impl Write for LineFlushing {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
-    }
-
+impl LineFlushing {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         let mut out = self.0.lock();
         out.write_all(buf)?;
         out.flush()
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
     }
 }
 
 /// The results of a batch, written as they come.
 pub struct Sink {
     format: Format,
+    csv: CsvOptions,
     main: Destination,
     items: Option<Destination>,
     /// CSV: the scalar fields of the document's schema record.
@@ -132,13 +194,85 @@ fn scalar_columns(record: &str) -> Vec<(&'static str, ValueKind)> {
         .collect()
 }
 
+/// The command's own columns, with their Chinese names (the result's fields are named by the
+/// table beside the schema, `piaoju::bindings::label_zh`).
+const OWN_COLUMNS_ZH: &[(&str, &str)] = &[
+    ("input", "文件"),
+    ("input_bytes_hex", "文件名字节"),
+    ("ok", "成功"),
+    ("skipped", "跳过原因"),
+    ("line", "行号"),
+    ("checks_passed", "校验通过"),
+    ("failed_checks", "未通过的校验"),
+    ("suggestions", "更正建议"),
+    ("error_code", "错误码"),
+    ("error_name", "错误名称"),
+    ("error_message", "错误信息"),
+    ("error_hint", "处理建议"),
+    ("possibly_billed", "可能已计费"),
+];
+
+/// Before the result's columns.
+const LEAD_COLUMNS: [&str; 4] = ["input", "input_bytes_hex", "ok", "skipped"];
 /// After the result's columns (a failed call's `attempts` go in the schema's column).
-const ERROR_COLUMNS: [&str; 4] = [
+const TAIL_COLUMNS: [&str; 8] = [
+    "checks_passed",
+    "failed_checks",
+    "suggestions",
     "error_code",
     "error_name",
     "error_message",
+    "error_hint",
     "possibly_billed",
 ];
+/// The receipt's fields on each item row, after the input's.
+const ITEM_RECEIPT_COLUMNS: [&str; 4] = [
+    "shop_name",
+    "receipt_num",
+    "consumption_date",
+    "total_amount",
+];
+
+/// A column's name in the header: the field's own, or its Chinese name.
+fn header(name: &'static str, chinese: bool) -> &'static str {
+    if !chinese {
+        return name;
+    }
+    OWN_COLUMNS_ZH
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, zh)| *zh)
+        .or_else(|| piaoju::bindings::label_zh(name))
+        .unwrap_or(name)
+}
+
+/// The checks that failed: `fields: message (suggestion: …)`, and the suggestions alone
+/// (`field → reading`), each joined with ` | `.
+fn failed_checks(value: &Value) -> (String, String) {
+    let checks = value["checks"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let mut failed = Vec::new();
+    let mut suggestions = Vec::new();
+    for c in checks.iter().filter(|c| c["status"] == "fail") {
+        let fields: Vec<&str> = c["fields"]
+            .as_array()
+            .map(|f| f.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let what = if fields.is_empty() {
+            c["name"].as_str().unwrap_or("").to_string()
+        } else {
+            fields.join(", ")
+        };
+        let message = c["message"].as_str().unwrap_or("");
+        match c["suggestion"].as_str() {
+            Some(s) => {
+                failed.push(format!("{what}: {message} (suggestion: {s})"));
+                suggestions.push(format!("{} → {s}", fields.first().unwrap_or(&"")));
+            }
+            None => failed.push(format!("{what}: {message}")),
+        }
+    }
+    (failed.join(" | "), suggestions.join(" | "))
+}
 
 impl Sink {
     /// `out` None is stdout (JSON Lines); `items` is a CSV path for receipts' items.
@@ -146,6 +280,7 @@ impl Sink {
         document_type: DocumentType,
         out: Option<&Path>,
         items: Option<&Path>,
+        csv: CsvOptions,
     ) -> Result<Sink, String> {
         let format = match out {
             Some(p) => Format::of(p)?,
@@ -157,9 +292,10 @@ impl Sink {
         };
         let mut sink = Sink {
             format,
+            csv,
             main: match out {
                 Some(p) => Destination::file(p)?,
-                None => Destination::stdout(),
+                None => Destination::Stdout(LineFlushing(io::stdout())),
             },
             items: items.map(Destination::file).transpose()?,
             columns: scalar_columns(record),
@@ -171,24 +307,38 @@ impl Sink {
     }
 
     fn write_headers(&mut self) -> io::Result<()> {
+        let chinese = self.csv.chinese;
+        let bom: &[u8] = if self.csv.bom { b"\xEF\xBB\xBF" } else { b"" };
         if self.format == Format::Csv {
-            let mut header: Vec<&str> = vec!["input", "input_bytes_hex", "ok"];
-            header.extend(self.columns.iter().map(|(n, _)| *n));
-            header.extend(["checks_passed", "failed_checks"]);
-            header.extend(ERROR_COLUMNS);
-            csv_row(&mut self.main.writer, header.iter().map(|h| Cell::Plain(h)))?;
+            let mut names: Vec<&str> = LEAD_COLUMNS.to_vec();
+            names.extend(self.columns.iter().map(|(n, _)| *n));
+            names.extend(TAIL_COLUMNS);
+            let mut head = bom.to_vec();
+            csv_row(
+                &mut head,
+                names.into_iter().map(|n| Cell::Plain(header(n, chinese))),
+            )?;
+            self.main.head(&head)?;
         }
         if let Some(items) = &mut self.items {
-            let mut header: Vec<&str> = vec!["input", "input_bytes_hex", "line"];
-            header.extend(self.item_columns.iter().map(|(n, _)| *n));
-            csv_row(&mut items.writer, header.iter().map(|h| Cell::Plain(h)))?;
+            let mut names: Vec<&str> = vec!["input", "input_bytes_hex"];
+            names.extend(ITEM_RECEIPT_COLUMNS);
+            names.push("line");
+            names.extend(self.item_columns.iter().map(|(n, _)| *n));
+            let mut head = bom.to_vec();
+            csv_row(
+                &mut head,
+                names.into_iter().map(|n| Cell::Plain(header(n, chinese))),
+            )?;
+            items.head(&head)?;
         }
         Ok(())
     }
 
-    /// Write one input's outcome.
+    /// Write the outcome of the input at place `index` among the inputs.
     pub fn write(
         &mut self,
+        index: usize,
         input: &InputName,
         outcome: &Result<Document, Error>,
     ) -> io::Result<()> {
@@ -198,41 +348,87 @@ impl Sink {
         };
         match self.format {
             Format::JsonLines => {
-                let mut line = match outcome {
+                let line = match outcome {
                     Ok(_) => json!({"input": input.text, "ok": true, "result": value}),
                     Err(_) => json!({"input": input.text, "ok": false, "error": value}),
                 };
-                if let Some(hex) = &input.bytes_hex {
-                    line["input_bytes_hex"] = json!(hex);
-                }
-                let mut text = serde_json::to_string(&line).map_err(io::Error::other)?;
-                text.push('\n');
-                self.main.writer.write_all(text.as_bytes())?;
+                self.write_json_line(index, input, line)?;
             }
-            Format::Csv => self.write_csv_row(input, outcome, &value)?,
+            Format::Csv => self.write_csv_row(index, input, outcome, &value)?,
         }
         if let (Some(items), Ok(_)) = (&mut self.items, outcome) {
             let list = value["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            let kind = |name: &str| {
+                self.columns
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or(ValueKind::Text, |(_, k)| *k)
+            };
+            let receipt: Vec<Cell> = ITEM_RECEIPT_COLUMNS
+                .iter()
+                .map(|name| cell(&value[*name], kind(name)))
+                .collect();
+            let mut rows = Vec::new();
             for (n, item) in list.iter().enumerate() {
                 let line = (n + 1).to_string();
                 let mut cells = vec![
                     Cell::Text(&input.text),
                     Cell::Plain(input.bytes_hex.as_deref().unwrap_or("")),
-                    Cell::Plain(&line),
                 ];
+                cells.extend(receipt.iter().map(Cell::again));
+                cells.push(Cell::Plain(&line));
                 cells.extend(
                     self.item_columns
                         .iter()
                         .map(|(name, kind)| cell(&item[*name], *kind)),
                 );
-                csv_row(&mut items.writer, cells.into_iter())?;
+                csv_row(&mut rows, cells.into_iter())?;
             }
+            items.row(index, &rows)?;
         }
         Ok(())
     }
 
+    /// Write a file a folder holds that was not sent, and why.
+    pub fn write_skipped(&mut self, index: usize, input: &InputName, why: &str) -> io::Result<()> {
+        match self.format {
+            Format::JsonLines => self.write_json_line(
+                index,
+                input,
+                json!({"input": input.text, "ok": false, "skipped": why}),
+            ),
+            Format::Csv => {
+                let mut cells = vec![
+                    Cell::Text(&input.text),
+                    Cell::Plain(input.bytes_hex.as_deref().unwrap_or("")),
+                    Cell::Plain("false"),
+                    Cell::Text(why),
+                ];
+                cells.extend((0..self.columns.len() + TAIL_COLUMNS.len()).map(|_| Cell::Plain("")));
+                let mut row = Vec::new();
+                csv_row(&mut row, cells.into_iter())?;
+                self.main.row(index, &row)
+            }
+        }
+    }
+
+    fn write_json_line(
+        &mut self,
+        index: usize,
+        input: &InputName,
+        mut line: Value,
+    ) -> io::Result<()> {
+        if let Some(hex) = &input.bytes_hex {
+            line["input_bytes_hex"] = json!(hex);
+        }
+        let mut text = serde_json::to_string(&line).map_err(io::Error::other)?;
+        text.push('\n');
+        self.main.row(index, text.as_bytes())
+    }
+
     fn write_csv_row(
         &mut self,
+        index: usize,
         input: &InputName,
         outcome: &Result<Document, Error>,
         value: &Value,
@@ -242,7 +438,9 @@ impl Sink {
             Cell::Text(&input.text),
             Cell::Plain(input.bytes_hex.as_deref().unwrap_or("")),
             Cell::Plain(ok),
+            Cell::Plain(""),
         ];
+        let mut row = Vec::new();
         match outcome {
             Ok(_) => {
                 cells.extend(
@@ -250,41 +448,38 @@ impl Sink {
                         .iter()
                         .map(|(name, kind)| cell(&value[*name], *kind)),
                 );
-                let checks = value["checks"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-                let failed: Vec<&str> = checks
-                    .iter()
-                    .filter(|c| c["status"] == "fail")
-                    .filter_map(|c| c["name"].as_str())
-                    .collect();
-                let joined = failed.join(";");
+                let (failed, suggestions) = failed_checks(value);
                 cells.push(Cell::Plain(if failed.is_empty() {
                     "true"
                 } else {
                     "false"
                 }));
-                cells.push(Cell::Text(&joined));
-                cells.extend(ERROR_COLUMNS.iter().map(|_| Cell::Plain("")));
-                csv_row(&mut self.main.writer, cells.into_iter())
+                cells.push(Cell::Owned(failed, true));
+                cells.push(Cell::Owned(suggestions, true));
+                cells.extend((0..5).map(|_| Cell::Plain("")));
+                csv_row(&mut row, cells.into_iter())?;
             }
             Err(e) => {
                 let (code, attempts) = (e.code.as_u32().to_string(), e.attempts.to_string());
                 cells.extend(self.columns.iter().map(|(name, _)| {
                     Cell::Plain(if *name == "attempts" { &attempts } else { "" })
                 }));
-                cells.extend([Cell::Plain(""), Cell::Plain("")]);
+                cells.extend([Cell::Plain(""), Cell::Plain(""), Cell::Plain("")]);
                 let billed = if e.possibly_billed { "true" } else { "false" };
                 cells.extend([
                     Cell::Plain(&code),
                     Cell::Plain(e.code.name()),
                     Cell::Text(&e.message),
+                    Cell::Text(e.hint().unwrap_or("")),
                     Cell::Plain(billed),
                 ]);
-                csv_row(&mut self.main.writer, cells.into_iter())
+                csv_row(&mut row, cells.into_iter())?;
             }
         }
+        self.main.row(index, &row)
     }
 
-    /// Flush and give every file its final name.
+    /// Write every file in the inputs' order under its final name.
     pub fn finish(self) -> io::Result<()> {
         self.main.finish()?;
         if let Some(items) = self.items {
@@ -295,9 +490,9 @@ impl Sink {
 
     /// Where the results go, for the summary.
     pub fn describe(&self) -> String {
-        match &self.main.file {
-            Some((_, path)) => path.display().to_string(),
-            None => "stdout".into(),
+        match &self.main {
+            Destination::File(f) => f.path.display().to_string(),
+            Destination::Stdout(_) => "stdout".into(),
         }
     }
 }
@@ -308,6 +503,17 @@ enum Cell<'a> {
     Text(&'a str),
     Plain(&'a str),
     Owned(String, bool),
+}
+
+impl Cell<'_> {
+    /// The same cell, borrowed again (for the receipt's columns on each of its items' rows).
+    fn again(&self) -> Cell<'_> {
+        match self {
+            Cell::Text(t) => Cell::Text(t),
+            Cell::Plain(t) => Cell::Plain(t),
+            Cell::Owned(t, guard) => Cell::Owned(t.clone(), *guard),
+        }
+    }
 }
 
 fn cell(v: &Value, kind: ValueKind) -> Cell<'static> {

@@ -277,6 +277,9 @@ fn csv_items_and_list_inputs() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("1 input(s) named an image already listed"));
     let text = std::fs::read_to_string(&csv).unwrap();
+    let text = text
+        .strip_prefix('\u{feff}')
+        .expect("a UTF-8 byte-order mark");
     let rows: Vec<Vec<&str>> = text
         .split("\r\n")
         .filter(|l| !l.is_empty())
@@ -291,29 +294,32 @@ fn csv_items_and_list_inputs() {
         assert_eq!(row[col("checks_passed")], "true");
     }
     let items = std::fs::read_to_string(&items).unwrap();
+    let items = items
+        .strip_prefix('\u{feff}')
+        .expect("a UTF-8 byte-order mark");
     let item_rows: Vec<&str> = items.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
         item_rows[0],
-        "input,input_bytes_hex,line,product,quantity,quantity_unit,unit_price,price_unit,subtotal_amount"
+        "input,input_bytes_hex,shop_name,receipt_num,consumption_date,total_amount,line,product,\
+         quantity,quantity_unit,unit_price,price_unit,subtotal_amount"
     );
     assert_eq!(item_rows.len(), 1 + 2 * 4);
-    // Results come in the order they finish: each image's four items, in their order.
+    // In the inputs' order, each image's four items in their order, each with its receipt.
+    let mut expected = Vec::new();
     for (path, _) in &imgs {
-        let prefix = format!("{},,", path.display());
-        let mine: Vec<&str> = item_rows
-            .iter()
-            .filter_map(|r| r.strip_prefix(prefix.as_str()))
-            .collect();
-        assert_eq!(
-            mine,
-            [
-                "1,500g营养快线,2,,4.50,,9.00",
-                "2,30g良兴魔芋素毛肚,1,,,,1.00",
-                "3,45g乡巴佬小腿王,1,,,,1.50",
-                "4,乡巴佬吉利蛋,1,,,,1.00"
-            ]
-        );
+        for item in [
+            "1,500g营养快线,2,,4.50,,9.00",
+            "2,30g良兴魔芋素毛肚,1,,,,1.00",
+            "3,45g乡巴佬小腿王,1,,,,1.50",
+            "4,乡巴佬吉利蛋,1,,,,1.00",
+        ] {
+            expected.push(format!(
+                "{},,多又好超市,NO.01202011196374,2020-11-19,12.50,{item}",
+                path.display()
+            ));
+        }
     }
+    assert_eq!(item_rows[1..], expected);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -9,5 +9,5 @@
 pub use crate::boundary::{catch_panic, Handles};
 pub use crate::config::ascii_json_hint;
 pub use crate::oneshot::call_json;
-pub use crate::schema::{schema, SchemaField, ValueKind};
+pub use crate::schema::{label_zh, schema, SchemaField, ValueKind};
 pub use crate::text::{ascii_json, display_path};

@@ -159,6 +159,8 @@ pub struct ImageBody<'a> {
     stage: Stage,
     buf: Vec<u8>,
     at: usize,
+    /// Bytes handed to the transport so far.
+    sent: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +192,7 @@ impl<'a> ImageBody<'a> {
             stage: Stage::Prefix,
             buf: Vec::with_capacity(CHUNK / 3 * 4 * 3 + 16),
             at: 0,
+            sent: 0,
         }
     }
 
@@ -211,7 +214,13 @@ impl<'a> ImageBody<'a> {
             stage: Stage::Prefix,
             buf: Vec::with_capacity(self.buf.capacity()),
             at: 0,
+            sent: 0,
         }
+    }
+
+    /// The bytes read from it so far (handed to the transport to send).
+    pub fn sent(&self) -> u64 {
+        self.sent
     }
 
     /// Fill `buf` with the next piece; false at the end.
@@ -272,6 +281,7 @@ impl Read for ImageBody<'_> {
         let n = out.len().min(self.buf.len() - self.at);
         out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
         self.at += n;
+        self.sent += n as u64;
         Ok(n)
     }
 }

@@ -239,7 +239,7 @@ impl Call<'_> {
         let bytes = image.load()?;
         let info = preflight(&bytes)?;
         let label = provider.label();
-        let prepared = fit::prepare(bytes, info, limits, fit, label);
+        let prepared = fit::prepare(bytes, info, limits, fit, provider, Some(&self.deadline));
         match &prepared {
             Ok((_, r)) if r.fitted => log::info!(
                 target: LOG_TARGET,

@@ -228,8 +228,11 @@ fn auth_rejected(answer: &HttpAnswer) -> Error {
     let mut e = ums_err(
         ErrorCode::AuthRejected,
         format!(
-            "ChinaUMS refused the credentials (HTTP {}){}",
+            "ChinaUMS refused the credentials (HTTP {}{}){}",
             answer.status,
+            code.as_deref()
+                .map(|c| format!(", errCode {c}"))
+                .unwrap_or_default(),
             msg.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
         ),
         answer.status,

@@ -12,11 +12,12 @@ use crate::chinaums::Chinaums;
 use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Result};
+use crate::hint;
 use crate::http::Http;
 use crate::image::ImageSource;
 use crate::juhe::Juhe;
 use crate::model::{Document, DocumentType, ShoppingReceipt, UsedCarInvoice};
-use crate::outcome::{alone, Outcome};
+use crate::outcome::{alone, Outcome, Stop};
 use crate::retry::Retrier;
 
 /// A client for both providers. `Send + Sync`: share one between threads; it reuses connections
@@ -128,7 +129,8 @@ impl Client {
         &self,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<ShoppingReceipt> {
-        alone(self.juhe.recognize(&self.call(None), image.into()))
+        let receipt = alone(self.juhe.recognize(&self.call(None), image.into()));
+        receipt.map_err(|e| hint::attach(e, &self.config))
     }
 
     /// Recognize a used-car sales invoice with ChinaUMS, within the configured `timeout_ms`
@@ -137,7 +139,8 @@ impl Client {
         &self,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<UsedCarInvoice> {
-        alone(self.chinaums.recognize(&self.call(None), image.into()))
+        let invoice = alone(self.chinaums.recognize(&self.call(None), image.into()));
+        invoice.map_err(|e| hint::attach(e, &self.config))
     }
 
     /// `missing_credentials` when this document type's provider has no credentials configured
@@ -168,13 +171,19 @@ impl Client {
         batch: Option<&BatchScope<'_>>,
     ) -> Outcome<Document> {
         let call = self.call(batch);
-        Ok(match document_type {
-            DocumentType::ShoppingReceipt => {
-                Document::ShoppingReceipt(self.juhe.recognize(&call, image)?)
-            }
-            DocumentType::UsedCarInvoice => {
-                Document::UsedCarInvoice(self.chinaums.recognize(&call, image)?)
-            }
+        let document = match document_type {
+            DocumentType::ShoppingReceipt => self
+                .juhe
+                .recognize(&call, image)
+                .map(Document::ShoppingReceipt),
+            DocumentType::UsedCarInvoice => self
+                .chinaums
+                .recognize(&call, image)
+                .map(Document::UsedCarInvoice),
+        };
+        document.map_err(|stop| match stop {
+            Stop::Failed(e) => Stop::Failed(hint::attach(e, &self.config)),
+            not_sent => not_sent,
         })
     }
 
@@ -265,8 +274,11 @@ mod tests {
         };
         let (auto, off) = (refusal(ImageFit::Auto), refusal(ImageFit::Off));
         assert_eq!(auto.code, ErrorCode::ImageDimensionsTooLarge, "{auto}");
-        assert_eq!(auto, off);
-        assert_eq!(auto.attempts, 0);
+        assert_eq!((&auto.message, auto.attempts), (&off.message, 0));
+        // Its hint never suggests fitting, which this build cannot do.
+        for e in [auto, off] {
+            assert!(!e.hint().unwrap_or_default().contains("image_fit"), "{e}");
+        }
     }
 
     /// Without the `cache` feature a configured cache is refused, from JSON and from the

@@ -32,6 +32,11 @@ impl Deadline {
         }
     }
 
+    /// The whole deadline (the call's `timeout_ms`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The time left (zero once there is none).
     pub fn left(&self) -> Duration {
         self.at.saturating_duration_since(Instant::now())

@@ -365,14 +365,16 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// What an answer that gave an error said beyond the error.
+/// What an error carries beyond its fields, boxed so that an error stays small.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct AnswerFacts {
-    /// Its `Retry-After`.
+pub(crate) struct Details {
+    /// The answer's `Retry-After`.
     pub retry_after: Option<std::time::Duration>,
-    /// Its body, when the error is the provider's verdict on the image itself (no document
-    /// detected, …): the cache keeps it so that a rerun does not pay for it again.
+    /// The answer's body, when the error is the provider's verdict on the image itself (no
+    /// document detected, …): the cache keeps it so that a rerun does not pay for it again.
     pub verdict: Option<Vec<u8>>,
+    /// What to do next (see [`Error::hint`]).
+    pub hint: Option<String>,
 }
 
 /// Every failure of piaoju: a stable code, a message, and what the provider said.
@@ -405,9 +407,8 @@ pub struct Error {
     /// the error code on Windows): a file that cannot be read, a refused connection. The
     /// message says it in English, never in the host's locale.
     pub os_error: Option<i32>,
-    /// What the answer that gave this error said beyond the error, if anything (boxed: an
-    /// error stays small).
-    pub(crate) answer: Option<Box<AnswerFacts>>,
+    /// What the error carries beyond its fields, if anything.
+    pub(crate) details: Option<Box<Details>>,
     /// Nothing was processed: the provider refused the request for its rate, or the call
     /// gave up waiting for it. A batch sends the image again when the provider is ready.
     pub(crate) refused: bool,
@@ -428,7 +429,7 @@ impl Error {
             possibly_billed: false,
             cached: false,
             os_error: None,
-            answer: None,
+            details: None,
             refused: false,
         }
     }
@@ -473,14 +474,26 @@ impl Error {
         self.code.name()
     }
 
+    /// What to do next, when there is something to say: which setting or variable to check,
+    /// how to make the image acceptable (`"check PIAOJU_JUHE_KEY: …"`).
+    pub fn hint(&self) -> Option<&str> {
+        self.details.as_ref().and_then(|d| d.hint.as_deref())
+    }
+
+    /// The error with this hint (replacing any).
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
+        self.details.get_or_insert_with(Box::default).hint = Some(hint.into());
+        self
+    }
+
     /// The `Retry-After` of the answer that gave this error, if any.
     pub(crate) fn retry_after(&self) -> Option<std::time::Duration> {
-        self.answer.as_ref().and_then(|a| a.retry_after)
+        self.details.as_ref().and_then(|a| a.retry_after)
     }
 
     /// Take the answer's body, when the error is a verdict on the image.
     pub(crate) fn take_verdict(&mut self) -> Option<Vec<u8>> {
-        self.answer.as_mut().and_then(|a| a.verdict.take())
+        self.details.as_mut().and_then(|a| a.verdict.take())
     }
 
     /// Whether the same call may succeed if made again later, unchanged.
@@ -502,11 +515,12 @@ impl Error {
 
 impl Serialize for Error {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Error", 13)?;
+        let mut st = s.serialize_struct("Error", 14)?;
         st.serialize_field("code", &self.code.as_u32())?;
         st.serialize_field("name", self.code.name())?;
         st.serialize_field("band", self.code.band().as_str())?;
         st.serialize_field("message", &self.message)?;
+        st.serialize_field("hint", &self.hint())?;
         st.serialize_field("provider", &self.provider)?;
         st.serialize_field("provider_code", &self.provider_code)?;
         st.serialize_field("provider_message", &self.provider_message)?;
@@ -522,6 +536,7 @@ impl Serialize for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The message already says the provider's code and text.
         write!(
             f,
             "[{} {}] {}",
@@ -529,8 +544,8 @@ impl fmt::Display for Error {
             self.code.name(),
             self.message
         )?;
-        if let (Some(c), Some(m)) = (&self.provider_code, &self.provider_message) {
-            write!(f, " (provider code {c}: {m})")?;
+        if let Some(hint) = self.hint() {
+            write!(f, " (hint: {hint})")?;
         }
         Ok(())
     }
@@ -665,7 +680,8 @@ mod tests {
         assert_eq!(v["possibly_billed"], false);
         assert_eq!(v["cached"], false);
         assert_eq!(v["os_error"], serde_json::Value::Null);
-        assert_eq!(v.as_object().unwrap().len(), 13);
+        assert_eq!(v["hint"], serde_json::Value::Null);
+        assert_eq!(v.as_object().unwrap().len(), 14);
         let e = Error::new(ErrorCode::ImageUnreadable, "gone").with_os_error(Some(2));
         let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
         assert_eq!(v["os_error"], 2);

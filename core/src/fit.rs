@@ -5,17 +5,30 @@
 //! Never upscaled; a PDF is never touched; a header claiming more than [`MAX_PIXELS`] is
 //! refused before anything is allocated.
 //!
-//! Without the `fit` feature (no codecs built), an image over the limits is refused as with
-//! `image_fit: "off"`: the decoding and encoding below are left out.
+//! How, cheaply: a JPEG that only needs a lower quality has its DCT coefficients requantized
+//! (and turned upright losslessly), never decoded to pixels ([`jpeg::transcode`]); otherwise
+//! a JPEG is decoded straight to the smallest M/8 of its size at least as large as needed, and
+//! every format's rows go through a streaming resizer as they are decoded ([`resize`]), so only
+//! the fitted image is ever held whole. The quality is chosen from estimates (the coefficients'
+//! entropy, or a sample of stripes encoded), so one full encode is usually the only one. The
+//! call's deadline is checked between rows and blocks: when it runs out, a `timeout`, and
+//! nothing is sent.
+//!
+//! Without the `fit` feature (no codecs built: neither libjpeg-turbo nor png), an image over
+//! the limits is refused as with `image_fit: "off"`: the decoding and encoding are left out.
 #![cfg_attr(not(feature = "fit"), allow(dead_code))]
+
+mod bmp;
+#[cfg(feature = "fit")]
+mod jpeg;
+mod resize;
 
 use std::borrow::Cow;
 
 use serde::Serialize;
-#[cfg(feature = "fit")]
-use zune_core::{bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions};
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::deadline::Deadline;
+use crate::error::{Error, ErrorCode, Provider, Result};
 use crate::image::{base64_len, ImageFormat, ImageInfo};
 
 /// The most pixels piaoju decodes (a 48-megapixel photo has 48 million).
@@ -25,6 +38,13 @@ pub const MAX_PIXELS: u64 = 100_000_000;
 const QUALITIES: [u8; 4] = [92, 85, 75, 65];
 /// Rounds of scaling down after the longest side fits (each aims at the size limit).
 const MAX_ROUNDS: usize = 8;
+/// With no side limit, an image over the size limit is first scaled to at most this many
+/// pixels (its RGB, 72 MB, is what is held whole; a 4.5 MiB JPEG of more is a blank page).
+const MAX_WORKING_PIXELS: u64 = 24_000_000;
+/// The largest DCT coefficient buffer (and its rotated copy) re-encoded without decoding.
+const MAX_TRANSCODE_BYTES: usize = 160 << 20;
+/// An interlaced PNG is decoded whole before it is resized: at most this many bytes.
+const MAX_INTERLACED_PNG_BYTES: usize = 160 << 20;
 
 /// Whether over-limit images are fitted (`"auto"`, the default) or refused (`"off"`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -94,8 +114,11 @@ pub(crate) fn prepare<'a>(
     info: ImageInfo,
     limits: &Limits,
     fit: ImageFit,
-    provider: &str,
+    provider: Provider,
+    deadline: Option<&Deadline>,
 ) -> Result<(Cow<'a, [u8]>, ImageReport)> {
+    let budget = Budget { deadline, provider };
+    let provider = provider.label();
     let original = describe(&info, bytes.len());
     let b64 = base64_len(bytes.len());
     if let (Some((w, h)), Some(min)) = (info.size, limits.min_side) {
@@ -149,7 +172,8 @@ pub(crate) fn prepare<'a>(
             format!("the image claims {w}x{h} px; piaoju decodes at most {MAX_PIXELS} pixels"),
         ));
     }
-    let (jpeg, width, height, quality) = fit_image(bytes, info.format, limits, provider)?;
+    let (jpeg, width, height, quality) =
+        fit_image(bytes, info.format, (w, h), limits, provider, &budget)?;
     let sent = ImageDescription {
         format: "jpeg",
         width: Some(width),
@@ -167,6 +191,34 @@ pub(crate) fn prepare<'a>(
     ))
 }
 
+/// The call's deadline, as fitting sees it.
+pub(crate) struct Budget<'a> {
+    deadline: Option<&'a Deadline>,
+    provider: Provider,
+}
+
+impl Budget<'_> {
+    fn is_over(&self) -> bool {
+        self.deadline
+            .is_some_and(|d| d.remaining(self.provider, "fitting the image").is_err())
+    }
+
+    fn expired(&self) -> Error {
+        match self.deadline {
+            Some(d) => d.expired(self.provider, "fitting the image"),
+            None => error(ErrorCode::Timeout, "fitting the image took too long".into()),
+        }
+    }
+
+    /// A `timeout` once the deadline has passed.
+    fn check(&self) -> Result<()> {
+        if self.is_over() {
+            return Err(self.expired());
+        }
+        Ok(())
+    }
+}
+
 /// An RGB image, 3 bytes a pixel, rows top to bottom.
 #[derive(Clone)]
 struct Rgb {
@@ -182,80 +234,228 @@ fn corrupt(what: impl std::fmt::Display) -> Error {
     )
 }
 
-/// RGB from RGBA or gray-alpha: transparent pixels are laid on white.
-fn flatten(pixels: &[u8], channels: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(pixels.len() / channels * 3);
-    for px in pixels.chunks_exact(channels) {
-        let (rgb, alpha): (&[u8], u16) = match channels {
-            4 => (&px[..3], u16::from(px[3])),
-            2 => (&px[..1], u16::from(px[1])),
-            _ => (px, 255),
-        };
-        let on_white = |c: u8| ((u16::from(c) * alpha + 255 * (255 - alpha)) / 255) as u8;
-        match rgb.len() {
-            1 => out.extend_from_slice(&[on_white(rgb[0]); 3]),
-            _ => out.extend(rgb.iter().map(|&c| on_white(c))),
-        }
+/// Data missing: the file ends early, or a part of it is cut short. The same code as a
+/// truncated header (`image_corrupt`): the file was read; what it holds is not a whole image.
+fn truncated() -> Error {
+    error(
+        ErrorCode::ImageCorrupt,
+        "the image data ends early (the file is truncated or damaged); nothing was sent".into(),
+    )
+}
+
+/// A decoder giving an image's rows one at a time, as RGB.
+trait Rows {
+    fn size(&self) -> (usize, usize);
+    /// Whether the rows come bottom row first.
+    fn bottom_up(&self) -> bool {
+        false
     }
-    out
+    /// The next row, `width * 3` bytes.
+    fn next(&mut self, row: &mut [u8]) -> Result<()>;
+    /// After the last row: whatever checks the end of the data.
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// RGB from gray, gray-alpha, RGB or RGBA samples: transparent pixels are laid on white.
+fn to_rgb(src: &[u8], channels: usize, out: &mut [u8]) {
+    let on_white = |c: u8, a: u8| {
+        let a = u16::from(a);
+        ((u16::from(c) * a + 255 * (255 - a)) / 255) as u8
+    };
+    match channels {
+        3 => out.copy_from_slice(&src[..out.len()]),
+        1 => out
+            .chunks_exact_mut(3)
+            .zip(src)
+            .for_each(|(o, &g)| o.fill(g)),
+        2 => out
+            .chunks_exact_mut(3)
+            .zip(src.chunks_exact(2))
+            .for_each(|(o, p)| o.fill(on_white(p[0], p[1]))),
+        _ => out
+            .chunks_exact_mut(3)
+            .zip(src.chunks_exact(4))
+            .for_each(|(o, p)| {
+                for c in 0..3 {
+                    o[c] = on_white(p[c], p[3]);
+                }
+            }),
+    }
 }
 
 #[cfg(feature = "fit")]
-fn decode(bytes: &[u8], format: ImageFormat) -> Result<Rgb> {
-    let options = DecoderOptions::default()
-        .set_max_width(1 << 16)
-        .set_max_height(1 << 16);
-    match format {
-        ImageFormat::Jpeg => {
-            let options = options.jpeg_set_out_colorspace(ColorSpace::RGB);
-            let mut d = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
-            let pixels = d.decode().map_err(|e| corrupt(format!("{e:?}")))?;
-            let (width, height) = d.dimensions().ok_or_else(|| corrupt("no dimensions"))?;
-            Ok(Rgb {
-                width,
-                height,
-                pixels,
-            })
-        }
-        ImageFormat::Bmp => {
-            let mut d = zune_bmp::BmpDecoder::new_with_options(ZCursor::new(bytes), options);
-            let pixels = d.decode().map_err(|e| corrupt(format!("{e:?}")))?;
-            let (width, height) = d.dimensions().ok_or_else(|| corrupt("no dimensions"))?;
-            let channels = d.colorspace().map_or(3, |c| c.num_components());
-            Ok(Rgb {
-                width,
-                height,
-                pixels: if channels == 3 {
-                    pixels
-                } else {
-                    flatten(&pixels, channels)
-                },
-            })
-        }
-        ImageFormat::Png => {
-            let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
-            decoder
-                .set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-            let mut reader = decoder.read_info().map_err(corrupt)?;
+/// A PNG's rows (an interlaced PNG is decoded whole first: its rows come in passes).
+struct PngRows<'a> {
+    reader: png::Reader<std::io::Cursor<&'a [u8]>>,
+    width: usize,
+    height: usize,
+    channels: usize,
+    whole: Option<Vec<u8>>,
+    y: usize,
+}
+
+#[cfg(feature = "fit")]
+impl<'a> PngRows<'a> {
+    fn new(bytes: &'a [u8]) -> Result<Self> {
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+        decoder.set_limits(png::Limits {
+            bytes: MAX_INTERLACED_PNG_BYTES,
+        });
+        let mut reader = decoder.read_info().map_err(png_error)?;
+        let (width, height) = (reader.info().width as usize, reader.info().height as usize);
+        let channels = reader.output_color_type().0.samples();
+        let whole = if reader.info().interlaced {
             let size = reader
                 .output_buffer_size()
-                .ok_or_else(|| corrupt("too large"))?;
+                .filter(|&n| n <= MAX_INTERLACED_PNG_BYTES)
+                .ok_or_else(|| {
+                    error(
+                        ErrorCode::ImageTooComplex,
+                        format!(
+                            "the image is an interlaced PNG of {width}x{height} px; piaoju decodes interlaced PNGs of at most {MAX_INTERLACED_PNG_BYTES} bytes of pixels"
+                        ),
+                    )
+                })?;
             let mut buf = vec![0; size];
-            let frame = reader.next_frame(&mut buf).map_err(corrupt)?;
-            buf.truncate(frame.buffer_size());
-            let channels = frame.color_type.samples();
-            Ok(Rgb {
-                width: frame.width as usize,
-                height: frame.height as usize,
-                pixels: if channels == 3 {
-                    buf
-                } else {
-                    flatten(&buf, channels)
-                },
-            })
+            reader.next_frame(&mut buf).map_err(png_error)?;
+            Some(buf)
+        } else {
+            None
+        };
+        Ok(PngRows {
+            reader,
+            width,
+            height,
+            channels,
+            whole,
+            y: 0,
+        })
+    }
+}
+
+#[cfg(feature = "fit")]
+fn png_error(e: png::DecodingError) -> Error {
+    match e {
+        png::DecodingError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            truncated()
         }
+        e => corrupt(e),
+    }
+}
+
+#[cfg(feature = "fit")]
+impl Rows for PngRows<'_> {
+    fn size(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+
+    fn next(&mut self, row: &mut [u8]) -> Result<()> {
+        let line = self.width * self.channels;
+        if let Some(whole) = &self.whole {
+            to_rgb(
+                &whole[self.y * line..(self.y + 1) * line],
+                self.channels,
+                row,
+            );
+        } else {
+            let r = self.reader.next_row().map_err(png_error)?;
+            let r = r.ok_or_else(truncated)?;
+            to_rgb(r.data(), self.channels, row);
+        }
+        self.y += 1;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        // Data after the last row is not needed (the end chunk may be missing).
+        Ok(())
+    }
+}
+
+/// Every row of `rows`, scaled to `width` x `height` as they come.
+fn pump(rows: &mut dyn Rows, width: usize, height: usize, budget: &Budget<'_>) -> Result<Rgb> {
+    let (sw, sh) = rows.size();
+    let flip = rows.bottom_up();
+    let mut row = vec![0u8; sw * 3];
+    let pixels = if (sw, sh) == (width, height) {
+        let mut pixels = vec![0u8; sw * sh * 3];
+        for i in 0..sh {
+            budget.check()?;
+            let y = if flip { sh - 1 - i } else { i };
+            rows.next(&mut pixels[y * sw * 3..(y + 1) * sw * 3])?;
+        }
+        pixels
+    } else {
+        let mut resizer = resize::Resizer::new(sw, sh, width, height, flip);
+        for _ in 0..sh {
+            budget.check()?;
+            rows.next(&mut row)?;
+            resizer.push(&row);
+        }
+        resizer.finish()
+    };
+    rows.finish()?;
+    Ok(Rgb {
+        width,
+        height,
+        pixels,
+    })
+}
+
+#[cfg(feature = "fit")]
+/// Decode `bytes` scaled to `width` x `height` (in its stored orientation).
+fn decode_scaled(
+    bytes: &[u8],
+    format: ImageFormat,
+    (width, height): (usize, usize),
+    budget: &Budget<'_>,
+) -> Result<Rgb> {
+    match format {
+        ImageFormat::Jpeg => {
+            let (w, h) = jpeg_dims(bytes)?;
+            // The smallest DCT scale at least as large as the target.
+            let num = (1..=8)
+                .find(|&n| {
+                    let (sw, sh) = jpeg::scaled(w, h, n);
+                    sw >= width && sh >= height
+                })
+                .unwrap_or(8);
+            pump(
+                &mut jpeg::JpegRows::new(bytes, num, budget)?,
+                width,
+                height,
+                budget,
+            )
+        }
+        ImageFormat::Png => pump(&mut PngRows::new(bytes)?, width, height, budget),
+        ImageFormat::Bmp => pump(&mut bmp::BmpRows::new(bytes)?, width, height, budget),
         _ => Err(corrupt("not a raster format")),
     }
+}
+
+#[cfg(feature = "fit")]
+fn jpeg_dims(bytes: &[u8]) -> Result<(usize, usize)> {
+    let info = crate::image::inspect(bytes)?;
+    let (w, h) = info.size.ok_or_else(|| corrupt("no dimensions"))?;
+    Ok((w as usize, h as usize))
+}
+
+/// Scale an image held whole (a second round, after the first missed the size limit).
+fn scale(img: &Rgb, width: usize, height: usize, budget: &Budget<'_>) -> Result<Rgb> {
+    let mut resizer = resize::Resizer::new(img.width, img.height, width, height, false);
+    let stride = img.width * 3;
+    for row in img.pixels.chunks_exact(stride) {
+        budget.check()?;
+        resizer.push(row);
+    }
+    Ok(Rgb {
+        width,
+        height,
+        pixels: resizer.finish(),
+    })
 }
 
 /// The EXIF orientation (1–8) of a JPEG; 1 when it has none.
@@ -307,25 +507,31 @@ fn tiff_orientation(tiff: &[u8]) -> Option<u16> {
         .filter(|o| (1..=8).contains(o))
 }
 
-/// The image as it is meant to be seen, for an EXIF orientation (2–8).
+/// The image as it is meant to be seen, for an EXIF orientation (2–8), in tiles of 32x32
+/// pixels so that turning a photo reads and writes memory in order.
 fn orient(img: &Rgb, orientation: u16) -> Rgb {
     let (w, h) = (img.width, img.height);
     let swap = orientation >= 5;
     let (ow, oh) = if swap { (h, w) } else { (w, h) };
     let mut pixels = vec![0u8; img.pixels.len()];
-    for oy in 0..oh {
-        for ox in 0..ow {
-            let (sx, sy) = match orientation {
-                2 => (w - 1 - ox, oy),
-                3 => (w - 1 - ox, h - 1 - oy),
-                4 => (ox, h - 1 - oy),
-                5 => (oy, ox),
-                6 => (oy, h - 1 - ox),
-                7 => (w - 1 - oy, h - 1 - ox),
-                _ => (w - 1 - oy, ox), // 8
-            };
-            let (s, o) = ((sy * w + sx) * 3, (oy * ow + ox) * 3);
-            pixels[o..o + 3].copy_from_slice(&img.pixels[s..s + 3]);
+    const TILE: usize = 32;
+    for ty in (0..oh).step_by(TILE) {
+        for tx in (0..ow).step_by(TILE) {
+            for oy in ty..(ty + TILE).min(oh) {
+                for ox in tx..(tx + TILE).min(ow) {
+                    let (sx, sy) = match orientation {
+                        2 => (w - 1 - ox, oy),
+                        3 => (w - 1 - ox, h - 1 - oy),
+                        4 => (ox, h - 1 - oy),
+                        5 => (oy, ox),
+                        6 => (oy, h - 1 - ox),
+                        7 => (w - 1 - oy, h - 1 - ox),
+                        _ => (w - 1 - oy, ox), // 8
+                    };
+                    let (s, o) = ((sy * w + sx) * 3, (oy * ow + ox) * 3);
+                    pixels[o..o + 3].copy_from_slice(&img.pixels[s..s + 3]);
+                }
+            }
         }
     }
     Rgb {
@@ -336,115 +542,195 @@ fn orient(img: &Rgb, orientation: u16) -> Rgb {
 }
 
 #[cfg(feature = "fit")]
-fn scale(img: &Rgb, width: usize, height: usize) -> Result<Cow<'_, Rgb>> {
-    if (width, height) == (img.width, img.height) {
-        return Ok(Cow::Borrowed(img));
-    }
-    let mut resizer = resize::new(
+fn encode(img: &Rgb, quality: u8, budget: &Budget<'_>, capacity: usize) -> Result<Vec<u8>> {
+    jpeg::encode(
+        &img.pixels,
         img.width,
         img.height,
-        width,
-        height,
-        resize::Pixel::RGB8,
-        resize::Type::Lanczos3,
+        quality,
+        budget,
+        capacity,
     )
-    .map_err(|e| corrupt(format!("cannot scale: {e:?}")))?;
-    let mut pixels = vec![0u8; width * height * 3];
-    // SAFETY: RGB<u8> is #[repr(C)] of three u8 (size 3, alignment 1), so a byte buffer of
-    // whole pixels is a pixel buffer; the resizer writes straight into the result.
-    let (src, dst) = unsafe {
-        (
-            std::slice::from_raw_parts(
-                img.pixels.as_ptr().cast::<resize::px::RGB<u8>>(),
-                img.pixels.len() / 3,
-            ),
-            std::slice::from_raw_parts_mut(
-                pixels.as_mut_ptr().cast::<resize::px::RGB<u8>>(),
-                width * height,
-            ),
-        )
-    };
-    resizer
-        .resize(src, dst)
-        .map_err(|e| corrupt(format!("cannot scale: {e:?}")))?;
-    Ok(Cow::Owned(Rgb {
-        width,
+}
+
+/// What one size gave.
+enum Fitted {
+    Done(Vec<u8>, u8),
+    /// Even the lowest quality is (estimated) this many bytes.
+    TooLarge(usize),
+}
+
+/// Every 8th band of 16 rows (whole MCU rows): an image an eighth the size that compresses
+/// like the whole.
+fn stripes(img: &Rgb) -> Rgb {
+    let stride = img.width * 3;
+    let mut pixels = Vec::with_capacity(img.pixels.len() / 7);
+    let mut height = 0;
+    for band in (0..img.height).step_by(128) {
+        let end = (band + 16).min(img.height);
+        pixels.extend_from_slice(&img.pixels[band * stride..end * stride]);
+        height += end - band;
+    }
+    Rgb {
+        width: img.width,
         height,
         pixels,
-    }))
+    }
 }
 
 #[cfg(feature = "fit")]
-fn encode(img: &Rgb, quality: u8) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let encoder = jpeg_encoder::Encoder::new(&mut out, quality);
-    encoder
-        .encode(
-            &img.pixels,
-            img.width as u16,
-            img.height as u16,
-            jpeg_encoder::ColorType::Rgb,
-        )
-        .map_err(|e| error(ErrorCode::Internal, format!("cannot encode JPEG: {e}")))?;
-    Ok(out)
+/// The highest quality whose JPEG is at most `max_bytes`, chosen from estimates made on a
+/// sample of stripes, then encoded once (again only when the estimate missed).
+fn encode_fitting(img: &Rgb, max_bytes: Option<usize>, budget: &Budget<'_>) -> Result<Fitted> {
+    let Some(max) = max_bytes else {
+        let jpeg = encode(img, QUALITIES[0], budget, 0)?;
+        return Ok(Fitted::Done(jpeg, QUALITIES[0]));
+    };
+    let mut estimates = Vec::new();
+    let mut chosen = None;
+    if img.height >= 512 {
+        let sample = stripes(img);
+        let ratio = img.height as f64 / sample.height as f64;
+        for q in QUALITIES {
+            let n = encode(&sample, q, budget, 0)?.len();
+            let estimate = (n as f64 * ratio) as usize;
+            estimates.push((q, estimate));
+            if estimate <= max {
+                chosen = Some(q);
+                break;
+            }
+        }
+    } else {
+        chosen = Some(QUALITIES[0]);
+    }
+    // A quality estimated just over the limit is tried first, in case it fits after all.
+    let near = |e: usize| (e as f64) < max as f64 * 1.06;
+    let mut order: Vec<u8> = estimates
+        .iter()
+        .filter(|&&(q, e)| Some(q) != chosen && near(e))
+        .map(|&(q, _)| q)
+        .collect();
+    match chosen {
+        Some(first) => {
+            order.push(first);
+            order.extend(QUALITIES.iter().copied().filter(|&q| q < first));
+        }
+        None if order.is_empty() => {
+            return Ok(Fitted::TooLarge(estimates.last().map_or(max * 2, |e| e.1)));
+        }
+        None => {}
+    }
+    let mut last = 0;
+    for q in order {
+        let jpeg = encode(img, q, budget, max)?;
+        if jpeg.len() <= max {
+            return Ok(Fitted::Done(jpeg, q));
+        }
+        last = jpeg.len();
+    }
+    Ok(Fitted::TooLarge(last))
 }
 
+fn scaled_size(
+    (w, h): (usize, usize),
+    factor: f64,
+    limits: &Limits,
+    provider: &str,
+) -> Result<(usize, usize)> {
+    let nw = ((w as f64 * factor).floor() as usize).clamp(1, w);
+    let nh = ((h as f64 * factor).floor() as usize).clamp(1, h);
+    if let Some(min) = limits.min_side {
+        if nw.min(nh) < min as usize {
+            return Err(error(
+                ErrorCode::ImageTooSmall,
+                format!(
+                    "the image cannot be fitted to {provider}'s limits: at {nw}x{nh} px its shortest side would be below {min} px"
+                ),
+            ));
+        }
+    }
+    if nw > usize::from(u16::MAX) || nh > usize::from(u16::MAX) {
+        return Err(error(
+            ErrorCode::ImageDimensionsTooLarge,
+            format!("the image is {nw}x{nh} px; JPEG allows at most 65535 px a side"),
+        ));
+    }
+    Ok((nw, nh))
+}
+
+/// The factor that brings an image of `bytes` bytes (at the lowest quality) to the limit.
+fn shrink(max: usize, bytes: usize) -> f64 {
+    (max as f64 / bytes.max(1) as f64).sqrt().min(1.0) * 0.95
+}
+
+#[cfg(feature = "fit")]
 /// Decode, scale, orient and encode until the limits are met.
-#[cfg(feature = "fit")]
 fn fit_image(
     bytes: Cow<'_, [u8]>,
     format: ImageFormat,
+    (w, h): (u32, u32),
     limits: &Limits,
     provider: &str,
+    budget: &Budget<'_>,
 ) -> Result<(Vec<u8>, u32, u32, u8)> {
+    budget.check()?;
+    let (w, h) = (w as usize, h as usize);
     let orientation = if format == ImageFormat::Jpeg {
         exif_orientation(&bytes)
     } else {
         1
     };
-    let img = decode(&bytes, format)?;
+    let max_bytes = limits.max_base64.map(|b64| b64 / 4 * 3);
+    let mut factor = match limits.max_side {
+        Some(m) => (f64::from(m) / w.max(h) as f64).min(1.0),
+        None => (MAX_WORKING_PIXELS as f64 / (w * h) as f64).sqrt().min(1.0),
+    };
+    let mut size = scaled_size((w, h), factor, limits, provider)?;
+
+    // A JPEG that only needs a lower quality: requantize its coefficients.
+    if let (ImageFormat::Jpeg, Some(max), true) = (format, max_bytes, size == (w, h)) {
+        match jpeg::transcode(
+            &bytes,
+            orientation,
+            &QUALITIES,
+            max,
+            MAX_TRANSCODE_BYTES,
+            budget,
+        )? {
+            jpeg::Transcoded::Done {
+                jpeg,
+                width,
+                height,
+                quality,
+            } => return Ok((jpeg, width as u32, height as u32, quality)),
+            jpeg::Transcoded::TooLarge(estimate) => {
+                factor *= shrink(max, estimate);
+                size = scaled_size((w, h), factor, limits, provider)?;
+            }
+            jpeg::Transcoded::NotHere => {}
+        }
+    }
+
+    // Decode and scale row by row; only the result is held whole.
+    let img = decode_scaled(&bytes, format, size, budget)?;
     drop(bytes); // the input is no longer needed (when piaoju read it, its memory is freed)
-    let long = img.width.max(img.height) as f64;
-    let mut factor = limits
-        .max_side
-        .map_or(1.0, |m| (f64::from(m) / long).min(1.0));
-    for _ in 0..MAX_ROUNDS {
-        let w = ((img.width as f64 * factor).floor() as usize).max(1);
-        let h = ((img.height as f64 * factor).floor() as usize).max(1);
-        if let Some(min) = limits.min_side {
-            if w.min(h) < min as usize {
-                return Err(error(
-                    ErrorCode::ImageTooSmall,
-                    format!(
-                        "the image cannot be fitted to {provider}'s limits: at {w}x{h} px its shortest side would be below {min} px"
-                    ),
-                ));
+    let mut img = if (2..=8).contains(&orientation) {
+        budget.check()?;
+        orient(&img, orientation)
+    } else {
+        img
+    };
+    for round in 0..MAX_ROUNDS {
+        if round > 0 {
+            let size = scaled_size((img.width, img.height), factor, limits, provider)?;
+            img = scale(&img, size.0, size.1, budget)?;
+        }
+        match encode_fitting(&img, max_bytes, budget)? {
+            Fitted::Done(jpeg, quality) => {
+                return Ok((jpeg, img.width as u32, img.height as u32, quality));
             }
+            Fitted::TooLarge(bytes) => factor = shrink(max_bytes.unwrap_or(bytes), bytes),
         }
-        if w > usize::from(u16::MAX) || h > usize::from(u16::MAX) {
-            return Err(error(
-                ErrorCode::ImageDimensionsTooLarge,
-                format!("the image is {w}x{h} px; JPEG allows at most 65535 px a side"),
-            ));
-        }
-        let scaled = scale(&img, w, h)?;
-        let upright = if (2..=8).contains(&orientation) {
-            Cow::Owned(orient(&scaled, orientation))
-        } else {
-            scaled
-        };
-        let mut last = 0;
-        for quality in QUALITIES {
-            let jpeg = encode(&upright, quality)?;
-            let b64 = base64_len(jpeg.len());
-            if limits.max_base64.is_none_or(|max| b64 <= max) {
-                return Ok((jpeg, upright.width as u32, upright.height as u32, quality));
-            }
-            last = b64;
-        }
-        // Still too large at the lowest quality: scale down towards the size limit.
-        let max = limits.max_base64.unwrap_or(last) as f64;
-        factor *= (max / last as f64).sqrt() * 0.95;
     }
     Err(error(
         ErrorCode::ImageTooLarge,
@@ -452,13 +738,42 @@ fn fit_image(
     ))
 }
 
+/// Fit `bytes` to Juhe's limits with no deadline: for `examples/fit_bench.rs` only.
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub fn bench_resize(sw: usize, sh: usize, dw: usize, dh: usize) -> usize {
+    let mut r = resize::Resizer::new(sw, sh, dw, dh, false);
+    let row: Vec<u8> = (0..sw * 3).map(|i| (i * 7) as u8).collect();
+    for _ in 0..sh {
+        r.push(&row);
+    }
+    r.finish().len()
+}
+
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub fn bench_fit(bytes: &[u8]) -> Result<(Vec<u8>, ImageReport)> {
+    let info = crate::image::inspect(bytes)?;
+    let (out, report) = prepare(
+        Cow::Borrowed(bytes),
+        info,
+        &crate::juhe::LIMITS,
+        ImageFit::Auto,
+        Provider::Juhe,
+        None,
+    )?;
+    Ok((out.into_owned(), report))
+}
+
 /// Without the codecs, never called (`prepare` refuses first).
 #[cfg(not(feature = "fit"))]
 fn fit_image(
     _: Cow<'_, [u8]>,
     _: ImageFormat,
+    _: (u32, u32),
     _: &Limits,
     provider: &str,
+    _: &Budget<'_>,
 ) -> Result<(Vec<u8>, u32, u32, u8)> {
     Err(error(
         ErrorCode::Internal,
@@ -490,13 +805,20 @@ pub(crate) mod tests {
         px
     }
 
+    fn free() -> Budget<'static> {
+        Budget {
+            deadline: None,
+            provider: Provider::Juhe,
+        }
+    }
+
     pub fn jpeg(width: usize, height: usize, quality: u8, orientation: Option<u16>) -> Vec<u8> {
         let img = Rgb {
             width,
             height,
             pixels: noisy(width, height, 7),
         };
-        let mut out = encode(&img, quality).unwrap();
+        let mut out = encode(&img, quality, &free(), 0).unwrap();
         if let Some(o) = orientation {
             // An APP1 Exif segment (big-endian TIFF, one IFD entry: Orientation) after SOI.
             let mut exif = b"Exif\0\0MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01".to_vec();
@@ -520,12 +842,14 @@ pub(crate) mod tests {
 
     fn run(bytes: Vec<u8>, fit: ImageFit) -> Result<(Vec<u8>, ImageReport)> {
         let info = crate::image::inspect(&bytes)?;
-        let (out, report) = prepare(Cow::Owned(bytes), info, &juhe(), fit, "Juhe")?;
+        let juhe = juhe();
+        let (out, report) = prepare(Cow::Owned(bytes), info, &juhe, fit, Provider::Juhe, None)?;
         Ok((out.into_owned(), report))
     }
 
     fn red_at(jpeg: &[u8], corner_x: bool, corner_y: bool) -> bool {
-        let img = decode(jpeg, ImageFormat::Jpeg).unwrap();
+        let (w, h) = jpeg_dims(jpeg).unwrap();
+        let img = decode_scaled(jpeg, ImageFormat::Jpeg, (w, h), &free()).unwrap();
         let x = if corner_x { img.width - 4 } else { 3 };
         let y = if corner_y { img.height - 4 } else { 3 };
         let p = &img.pixels[(y * img.width + x) * 3..][..3];
@@ -578,11 +902,107 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn requantized_coefficients_turn_like_the_pixels() {
+        // 64x48 px of smooth colour (whole 16x16 MCUs: every turn is lossless), a red corner.
+        let (w, h) = (64, 48);
+        let mut pixels = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                let red = x < 16 && y < 16;
+                pixels.extend_from_slice(&if red {
+                    [250, 10, 10]
+                } else {
+                    [(x * 3) as u8, (y * 4) as u8, 120]
+                });
+            }
+        }
+        let img = Rgb {
+            width: w,
+            height: h,
+            pixels,
+        };
+        let src = encode(&img, 95, &free(), 0).unwrap();
+        let decoded = decode_scaled(&src, ImageFormat::Jpeg, (w, h), &free()).unwrap();
+        let diff = |a: &Rgb, b: &Rgb| -> f64 {
+            assert_eq!((a.width, a.height), (b.width, b.height));
+            let sum: u64 = a
+                .pixels
+                .iter()
+                .zip(&b.pixels)
+                .map(|(&x, &y)| u64::from(x.abs_diff(y)))
+                .sum();
+            sum as f64 / a.pixels.len() as f64
+        };
+        for o in 1..=8u16 {
+            let out = match jpeg::transcode(&src, o, &[75], src.len(), usize::MAX, &free()) {
+                Ok(jpeg::Transcoded::Done { jpeg, .. }) => jpeg,
+                _ => panic!("orientation {o}: not transcoded"),
+            };
+            assert_eq!(exif_orientation(&out), 1);
+            let (ow, oh) = jpeg_dims(&out).unwrap();
+            let got = decode_scaled(&out, ImageFormat::Jpeg, (ow, oh), &free()).unwrap();
+            let want = if o == 1 {
+                decoded.clone()
+            } else {
+                orient(&decoded, o)
+            };
+            let d = diff(&got, &want);
+            assert!(d < 3.0, "orientation {o}: mean difference {d}");
+            if o > 1 && o < 5 {
+                // Turned the wrong way, it would differ a lot: the test can fail.
+                assert!(diff(&got, &decoded) > 10.0, "orientation {o}");
+            }
+        }
+        // A 4:4:4 photo is left to the decoder (re-encoded 4:2:0, as the pixels would be).
+        let mut full = Vec::new();
+        let mut e = jpeg_encoder::Encoder::new(&mut full, 95);
+        e.set_sampling_factor(jpeg_encoder::SamplingFactor::F_1_1);
+        e.encode(
+            &img.pixels,
+            w as u16,
+            h as u16,
+            jpeg_encoder::ColorType::Rgb,
+        )
+        .unwrap();
+        let r = jpeg::transcode(&full, 1, &[75], full.len(), usize::MAX, &free()).unwrap();
+        assert!(matches!(r, jpeg::Transcoded::NotHere));
+    }
+
+    #[test]
+    fn the_estimate_picks_the_quality_a_full_encode_confirms() {
+        // A noisy 1024x768 photo re-encoded to fit between its sizes at 85 and at 75: the
+        // estimates choose 75 (one full encode), and it fits.
+        let src = jpeg(1024, 768, 95, None);
+        let size = |q: u8| match jpeg::transcode(&src, 1, &[q], usize::MAX, usize::MAX, &free()) {
+            Ok(jpeg::Transcoded::Done { jpeg, .. }) => jpeg.len(),
+            _ => panic!("not transcoded"),
+        };
+        let (s85, s75) = (size(85), size(75));
+        assert!(s85 > s75 * 11 / 10, "{s85} {s75}");
+        let max = (s85 + s75) / 2;
+        let Ok(jpeg::Transcoded::Done { jpeg, quality, .. }) =
+            jpeg::transcode(&src, 1, &QUALITIES, max, usize::MAX, &free())
+        else {
+            panic!("not transcoded")
+        };
+        assert_eq!((quality, jpeg.len()), (75, s75));
+        // Below the size at 65: too large, with an estimate near that size.
+        let s65 = size(65);
+        match jpeg::transcode(&src, 1, &QUALITIES, s65 / 2, usize::MAX, &free()) {
+            Ok(jpeg::Transcoded::TooLarge(e)) => {
+                assert!(e > s65 * 8 / 10 && e < s65 * 12 / 10, "{e} {s65}")
+            }
+            _ => panic!("fitted below its size at 65"),
+        }
+    }
+
+    #[test]
     fn transparency_is_laid_on_white() {
-        assert_eq!(
-            flatten(&[10, 20, 30, 0, 10, 20, 30, 255], 4),
-            [255, 255, 255, 10, 20, 30]
-        );
-        assert_eq!(flatten(&[0, 0], 2), [255, 255, 255]);
+        let mut out = [0u8; 6];
+        to_rgb(&[10, 20, 30, 0, 10, 20, 30, 255], 4, &mut out);
+        assert_eq!(out, [255, 255, 255, 10, 20, 30]);
+        let mut out = [0u8; 3];
+        to_rgb(&[0, 0], 2, &mut out);
+        assert_eq!(out, [255, 255, 255]);
     }
 }

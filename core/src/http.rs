@@ -164,7 +164,7 @@ impl Http {
         mut body: ImageBody<'_>,
     ) -> Result<HttpAnswer> {
         let len = body.len();
-        self.exchange(
+        let answer = self.exchange(
             deadline,
             provider,
             url,
@@ -172,7 +172,36 @@ impl Http {
             authorization,
             Some(len),
             |req| req.send(ureq::SendBody::from_reader(&mut body)),
-        )
+        );
+        // A timeout says how far the request had gone.
+        answer.map_err(|e| match body.sent() {
+            _ if e.code != ErrorCode::Timeout || e.message.contains("while reading") => e,
+            0 => timed_out(
+                e,
+                provider,
+                url,
+                deadline,
+                "before the request was sent (connecting)",
+            ),
+            n if n < len => timed_out(
+                e,
+                provider,
+                url,
+                deadline,
+                &format!(
+                    "while sending the request ({} of {} sent)",
+                    megabytes(n),
+                    megabytes(len)
+                ),
+            ),
+            _ => timed_out(
+                e,
+                provider,
+                url,
+                deadline,
+                "while waiting for the answer (the whole request was sent)",
+            ),
+        })
     }
 
     /// POST `body` to `url` and read the whole answer, whatever its status, within the time
@@ -195,6 +224,12 @@ impl Http {
             None,
             |req| req.send(body),
         )
+        .map_err(|e| match e.code {
+            ErrorCode::Timeout if !e.message.contains("while reading") => {
+                timed_out(e, provider, url, deadline, "before its answer came")
+            }
+            _ => e,
+        })
     }
 
     /// One exchange: the request with its headers and the call's remaining time, sent by `send`;
@@ -240,12 +275,42 @@ impl Http {
             .with_config()
             .limit(MAX_RESPONSE_LEN)
             .read_to_vec()
-            .map_err(|e| transport_error(provider, url, e).with_http_status(status))?;
+            .map_err(|e| {
+                let e = transport_error(provider, url, e).with_http_status(status);
+                if e.code == ErrorCode::Timeout {
+                    timed_out(e, provider, url, deadline, "while reading the answer")
+                } else {
+                    e
+                }
+            })?;
         Ok(HttpAnswer {
             status,
             body,
             retry_after,
         })
+    }
+}
+
+/// A timeout's error saying what timed out and after how long: `Juhe request to URL: the
+/// call's deadline of 15000 ms (timeout_ms) passed while waiting for the answer (…)`.
+fn timed_out(e: Error, provider: Provider, url: &str, deadline: &Deadline, when: &str) -> Error {
+    Error {
+        message: format!(
+            "{} request to {}: the call's deadline of {} ms (timeout_ms) passed {when}",
+            provider.label(),
+            redact_url(url),
+            deadline.timeout().as_millis()
+        ),
+        ..e
+    }
+}
+
+/// `1.2 MB`, `340 KB`, `512 bytes`.
+fn megabytes(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{} KB", n / 1_000),
+        n => format!("{n} bytes"),
     }
 }
 

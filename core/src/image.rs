@@ -29,6 +29,10 @@ pub enum ImageFormat {
     Webp,
     /// TIFF (recognized to be refused).
     Tiff,
+    /// HEIC/HEIF (an iPhone's photos), recognized to say what to do with it.
+    Heic,
+    /// AVIF, recognized to say what to do with it.
+    Avif,
 }
 
 impl ImageFormat {
@@ -42,6 +46,8 @@ impl ImageFormat {
             ImageFormat::Gif => "gif",
             ImageFormat::Webp => "webp",
             ImageFormat::Tiff => "tiff",
+            ImageFormat::Heic => "heic",
+            ImageFormat::Avif => "avif",
         }
     }
 
@@ -55,6 +61,35 @@ impl ImageFormat {
             ImageFormat::Gif => &["gif"],
             ImageFormat::Webp => &["webp"],
             ImageFormat::Tiff => &["tif", "tiff"],
+            ImageFormat::Heic => &["heic", "heif"],
+            ImageFormat::Avif => &["avif"],
+        }
+    }
+
+    /// The format of a file, from its first bytes (a dozen are enough); `None` for a file
+    /// that is none of these.
+    pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
+        match inspect(bytes) {
+            Ok(info) => Some(info.format),
+            Err(_) => [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Bmp]
+                .into_iter()
+                .find(|f| match f {
+                    ImageFormat::Png => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+                    ImageFormat::Jpeg => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
+                    _ => bytes.starts_with(b"BM"),
+                }),
+        }
+    }
+
+    /// What to do with an image of this format that a provider does not take.
+    pub fn conversion_hint(self) -> &'static str {
+        match self {
+            ImageFormat::Heic => {
+                "export it as JPEG (iPhone: Settings > Camera > Formats > Most Compatible takes \
+                 JPEG photos; Photos on Windows or Preview on a Mac: Save as / Export as JPEG)"
+            }
+            ImageFormat::Pdf => "export the PDF's page as PNG or JPEG (receipts take images only)",
+            _ => "convert it to JPEG or PNG",
         }
     }
 }
@@ -211,10 +246,12 @@ pub fn inspect(bytes: &[u8]) -> Result<ImageInfo> {
         ImageFormat::Webp
     } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
         ImageFormat::Tiff
+    } else if let Some(format) = iso_media_image(bytes) {
+        format
     } else {
         return Err(Error::new(
             ErrorCode::ImageFormatUnsupported,
-            "the file is not a recognized image (expected jpeg, png, bmp or pdf)",
+            "the file is not an image piaoju recognizes (jpeg, png, bmp or pdf)",
         ));
     };
     let size = match format {
@@ -229,6 +266,20 @@ pub fn inspect(bytes: &[u8]) -> Result<ImageInfo> {
         }
     }
     Ok(ImageInfo { format, size })
+}
+
+/// HEIC/HEIF or AVIF: an ISO media file (`ftyp` box) whose brand is one of theirs.
+fn iso_media_image(b: &[u8]) -> Option<ImageFormat> {
+    if b.len() < 12 || &b[4..8] != b"ftyp" {
+        return None;
+    }
+    match &b[8..12] {
+        b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1" => {
+            Some(ImageFormat::Heic)
+        }
+        b"avif" | b"avis" => Some(ImageFormat::Avif),
+        _ => None,
+    }
 }
 
 fn png_size(b: &[u8]) -> Result<(u32, u32)> {
@@ -307,30 +358,39 @@ pub fn base64_len(n: usize) -> usize {
 /// Preflight for Juhe: jpg/jpeg/png/bmp (its size and sides are checked, or fitted, by
 /// [`crate::fit::prepare`]).
 pub fn preflight_juhe(bytes: &[u8]) -> Result<ImageInfo> {
-    let info = inspect(bytes)?;
-    if !JUHE_FORMATS.contains(&info.format) {
-        return Err(Error::new(
-            ErrorCode::ImageFormatUnsupported,
-            format!(
-                "Juhe accepts jpg, jpeg, png and bmp; this image is {}",
-                info.format.name()
-            ),
-        ));
-    }
-    Ok(info)
+    preflight(
+        bytes,
+        JUHE_FORMATS,
+        "Juhe's receipt OCR takes jpg, jpeg, png and bmp",
+    )
 }
 
 /// Preflight for ChinaUMS: png, jpg or pdf.
 pub fn preflight_chinaums(bytes: &[u8]) -> Result<ImageInfo> {
-    let info = inspect(bytes)?;
-    if !CHINAUMS_FORMATS.contains(&info.format) {
+    preflight(
+        bytes,
+        CHINAUMS_FORMATS,
+        "ChinaUMS's invoice OCR takes png, jpg and pdf",
+    )
+}
+
+/// The image's format and size, if the provider (`takes` says what it accepts) takes its
+/// format; otherwise an error that names the format found and what to do with it.
+fn preflight(bytes: &[u8], accepted: &[ImageFormat], takes: &str) -> Result<ImageInfo> {
+    let info = inspect(bytes).map_err(|e| match e.code {
+        ErrorCode::ImageFormatUnsupported => Error::new(e.code, format!("{}: {takes}", e.message))
+            .with_hint(format!("give an image it takes ({takes})")),
+        _ => e,
+    })?;
+    if !accepted.contains(&info.format) {
         return Err(Error::new(
             ErrorCode::ImageFormatUnsupported,
             format!(
-                "ChinaUMS accepts png, jpg and pdf; this image is {}",
-                info.format.name()
+                "this image is {}: {takes}",
+                info.format.name().to_ascii_uppercase()
             ),
-        ));
+        )
+        .with_hint(info.format.conversion_hint()));
     }
     Ok(info)
 }
@@ -365,6 +425,40 @@ pub(crate) mod tests {
         v.extend_from_slice(&h.to_le_bytes());
         v.extend_from_slice(&[0; 28]);
         v
+    }
+
+    #[test]
+    fn photos_the_providers_do_not_take_are_named_with_what_to_do() {
+        let heic = [&[0, 0, 0, 0x18][..], b"ftypheic", &[0; 12]].concat();
+        let e = preflight_juhe(&heic).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ImageFormatUnsupported);
+        assert_eq!(
+            e.message,
+            "this image is HEIC: Juhe's receipt OCR takes jpg, jpeg, png and bmp"
+        );
+        assert!(
+            e.hint().unwrap().contains("export it as JPEG"),
+            "{:?}",
+            e.hint()
+        );
+        let avif = [&[0, 0, 0, 0x18][..], b"ftypavif", &[0; 12]].concat();
+        assert_eq!(inspect(&avif).unwrap().format, ImageFormat::Avif);
+        let webp = [b"RIFF".as_slice(), &[0; 4], b"WEBPVP8 ", &[0; 8]].concat();
+        let e = preflight_chinaums(&webp).unwrap_err();
+        assert!(
+            e.message.starts_with("this image is WEBP: ChinaUMS"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.hint(), Some("convert it to JPEG or PNG"));
+        let e = preflight_juhe(b"%PDF-1.7 ...").unwrap_err();
+        assert!(e.hint().unwrap().contains("receipts take images only"));
+        let e = preflight_juhe(b"hello, not an image").unwrap_err();
+        assert_eq!(
+            e.message,
+            "the file is not an image piaoju recognizes (jpeg, png, bmp or pdf): Juhe's \
+             receipt OCR takes jpg, jpeg, png and bmp"
+        );
     }
 
     #[test]
@@ -417,7 +511,15 @@ pub(crate) mod tests {
         let preflight_juhe = |b: &[u8]| -> Result<ImageInfo> {
             let info = super::preflight_juhe(b)?;
             let off = crate::fit::ImageFit::Off;
-            crate::fit::prepare(Cow::Borrowed(b), info, &crate::juhe::LIMITS, off, "Juhe")?;
+            let juhe = crate::Provider::Juhe;
+            crate::fit::prepare(
+                Cow::Borrowed(b),
+                info,
+                &crate::juhe::LIMITS,
+                off,
+                juhe,
+                None,
+            )?;
             Ok(info)
         };
         let e = preflight_juhe(&png_header(14, 100)).unwrap_err();

@@ -41,6 +41,7 @@ mod deadline;
 mod decimal;
 mod error;
 mod fit;
+mod hint;
 mod http;
 mod image;
 mod juhe;
@@ -88,6 +89,7 @@ pub use retry::RetryConfig;
 #[doc(hidden)]
 pub mod bench {
     pub use crate::chinaums::request_body;
+    pub use crate::fit::{bench_fit, bench_resize};
     pub use crate::juhe::{form, form_body};
 }
 

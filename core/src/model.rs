@@ -633,7 +633,7 @@ impl Document {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::schema;
+    use crate::schema::{label_zh, schema};
 
     fn keys(v: &Value) -> Vec<String> {
         v.as_object().unwrap().keys().cloned().collect()
@@ -645,6 +645,20 @@ mod tests {
 
     /// The schema lists exactly the keys each record serializes, in order (serde_json keeps
     /// insertion order with `preserve_order`; without it, compare sorted).
+    #[test]
+    fn every_scalar_field_has_a_chinese_label() {
+        for (record, fields) in schema() {
+            if record == "Field" || record == "Check" {
+                continue;
+            }
+            for f in fields {
+                assert!(label_zh(f.name).is_some(), "{record}.{}", f.name);
+            }
+        }
+        assert_eq!(label_zh("total_price"), Some("车价合计小写"));
+        assert_eq!(label_zh("total_amount"), Some("合计金额"));
+    }
+
     #[test]
     fn schema_matches_what_records_serialize() {
         let mut receipt = ShoppingReceipt::new(None, Value::Null);

@@ -355,9 +355,9 @@ mod tests {
         });
         let short = Deadline::after(Duration::from_millis(200));
         let mut e = err(ErrorCode::RateLimited, Some(429), false);
-        e.answer = Some(Box::new(crate::error::AnswerFacts {
+        e.details = Some(Box::new(crate::error::Details {
             retry_after: Some(Duration::from_secs(30)),
-            verdict: None,
+            ..Default::default()
         }));
         let started = std::time::Instant::now();
         let got = slow

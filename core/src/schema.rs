@@ -86,3 +86,49 @@ pub fn schema() -> Vec<(&'static str, &'static [SchemaField])> {
         ("Check", Check::SCHEMA),
     ]
 }
+
+/// Chinese names of the fields that are not an invoice's (whose names are the provider's,
+/// [`crate::spec`]), for columns a person reads (`piaoju batch --headers zh`).
+const LABELS_ZH: &[(&str, &str)] = &[
+    ("document_type", "票据类型"),
+    ("provider", "服务商"),
+    ("order_id", "订单号"),
+    ("shop_name", "店铺名称"),
+    ("receipt_num", "小票号"),
+    ("machine_num", "机号"),
+    ("employee_num", "收银员号"),
+    ("consumption_date", "消费日期"),
+    ("consumption_time", "消费时间"),
+    ("total_amount", "合计金额"),
+    ("change", "找零"),
+    ("currency", "币种"),
+    ("paid_amount", "实收金额"),
+    ("discount", "优惠金额"),
+    ("print_date", "打印日期"),
+    ("print_time", "打印时间"),
+    ("table_row_num", "商品行数"),
+    ("items", "商品明细"),
+    ("product", "商品名称"),
+    ("quantity", "数量"),
+    ("quantity_unit", "数量单位"),
+    ("unit_price", "单价"),
+    ("price_unit", "单价单位"),
+    ("subtotal_amount", "小计"),
+    ("serial_id", "流水号"),
+    ("has_seal", "发票专用章"),
+    ("fields", "识别字段"),
+    ("image", "图片"),
+    ("attempts", "请求次数"),
+    ("cached", "来自缓存"),
+    ("cache_error", "缓存错误"),
+    ("checks", "校验"),
+    ("raw", "原始结果"),
+];
+
+/// A result field's Chinese name, for columns a person reads: an invoice field's is the
+/// provider's own (`车价合计小写`), the others' come from one table beside the schema.
+pub fn label_zh(field: &str) -> Option<&'static str> {
+    crate::spec::invoice_field_by_name(field)
+        .map(|f| f.chinese_name)
+        .or_else(|| LABELS_ZH.iter().find(|(n, _)| *n == field).map(|(_, l)| *l))
+}

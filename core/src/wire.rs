@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::error::{AnswerFacts, Error, ErrorCode, Provider, Result};
+use crate::error::{Error, ErrorCode, Provider, Result};
 
 /// A completed HTTP exchange: any status, and the body bytes (what the parsers read).
 #[derive(Debug)]
@@ -117,26 +117,20 @@ pub(crate) fn parsed<T>(
 ) -> Result<(T, Vec<u8>)> {
     match parse(&answer) {
         Ok(value) => Ok((value, answer.body)),
-        Err(e) if e.code.band() == crate::error::Band::Recognition => Err(Error {
-            possibly_billed: true,
-            answer: Some(Box::new(AnswerFacts {
-                retry_after: answer.retry_after,
-                verdict: Some(answer.body),
-            })),
-            ..e
-        }),
-        // Refused for the provider's rate: not processed.
-        Err(e) => Err(Error {
-            refused: !e.possibly_billed
-                && matches!(e.code, ErrorCode::RateLimited | ErrorCode::IpRateLimited),
-            answer: answer.retry_after.map(|r| {
-                Box::new(AnswerFacts {
-                    retry_after: Some(r),
-                    verdict: None,
-                })
-            }),
-            ..e
-        }),
+        Err(mut e) => {
+            if e.code.band() == crate::error::Band::Recognition {
+                e.possibly_billed = true;
+                e.details.get_or_insert_with(Box::default).verdict = Some(answer.body);
+            } else {
+                // Refused for the provider's rate: not processed.
+                e.refused = !e.possibly_billed
+                    && matches!(e.code, ErrorCode::RateLimited | ErrorCode::IpRateLimited);
+            }
+            if let Some(r) = answer.retry_after {
+                e.details.get_or_insert_with(Box::default).retry_after = Some(r);
+            }
+            Err(e)
+        }
     }
 }
 

@@ -74,3 +74,31 @@ fn a_call_within_its_deadline_succeeds() {
     let inv = c.recognize_used_car_invoice(INVOICE_PNG).unwrap();
     assert_eq!(inv.vin.as_deref(), Some("LFV3A28W6K3705006"));
 }
+
+#[test]
+fn a_timeout_says_what_timed_out_and_after_how_long() {
+    let sb = Sandbox::start().unwrap();
+    let receipt = include_bytes!("../../tests/fixtures/receipt.png");
+    let late = client(&sb, "delay=3000", 400);
+    let e = late.recognize_shopping_receipt(&receipt[..]).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Timeout);
+    assert!(
+        e.message.ends_with(
+            "the call's deadline of 400 ms (timeout_ms) passed while waiting for the answer \
+             (the whole request was sent)"
+        ),
+        "{}",
+        e.message
+    );
+    assert!(e.hint().unwrap().contains("now 400 ms"), "{:?}", e.hint());
+    assert!(!e.to_string().contains("global"), "{e}");
+    // The answer arrives one byte every 100 ms.
+    let drip = client(&sb, "drip=100", 600);
+    let e = drip.recognize_shopping_receipt(&receipt[..]).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Timeout);
+    assert!(
+        e.message.ends_with("passed while reading the answer"),
+        "{}",
+        e.message
+    );
+}

@@ -172,3 +172,145 @@ fn off_keeps_the_refusals_and_bombs_are_refused_from_the_header() {
     assert_eq!(e.code, ErrorCode::ImageTooLarge);
     assert_eq!(sb.stats().juhe_requests + sb.stats().ocr_requests, 0);
 }
+
+/// A baseline YCbCr (4:4:4) JPEG of `w` x `h` px whose every block is flat (DC difference 0,
+/// then end of block), with one-code Huffman tables: two bits a block, all zero. A
+/// 10 000 x 10 000 one is 1.2 MB: a small file claiming many pixels, legitimately.
+fn flat_jpeg(w: u16, h: u16) -> Vec<u8> {
+    let mut j = vec![0xFF, 0xD8];
+    j.extend_from_slice(&[0xFF, 0xDB, 0, 67, 0]);
+    j.extend_from_slice(&[1; 64]);
+    j.extend_from_slice(&[0xFF, 0xC0, 0, 17, 8]);
+    j.extend_from_slice(&h.to_be_bytes());
+    j.extend_from_slice(&w.to_be_bytes());
+    j.extend_from_slice(&[3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0]);
+    // DC table 0 and AC table 0: one code of length 1 each, for symbol 0 (DC: difference 0;
+    // AC: end of block).
+    for class in [0x00, 0x10] {
+        j.extend_from_slice(&[0xFF, 0xC4, 0, 20, class, 1]);
+        j.extend_from_slice(&[0; 15]);
+        j.push(0);
+    }
+    j.extend_from_slice(&[0xFF, 0xDA, 0, 12, 3, 1, 0x00, 2, 0x00, 3, 0x00, 0, 63, 0]);
+    let blocks = usize::from(w).div_ceil(8) * usize::from(h).div_ceil(8) * 3;
+    j.resize(j.len() + (blocks * 2).div_ceil(8), 0);
+    j.extend_from_slice(&[0xFF, 0xD9]);
+    j
+}
+
+/// An 8-bit RLE BMP of `w` x `h` px that is only its header, palette and an end-of-bitmap
+/// mark: 1 080 bytes claiming every pixel (those the data skips are palette entry 0).
+fn rle8_bmp(w: i32, h: i32) -> Vec<u8> {
+    let mut b = b"BM".to_vec();
+    b.extend_from_slice(&1080u32.to_le_bytes());
+    b.extend_from_slice(&[0; 4]);
+    b.extend_from_slice(&(54u32 + 1024).to_le_bytes());
+    b.extend_from_slice(&40u32.to_le_bytes());
+    b.extend_from_slice(&w.to_le_bytes());
+    b.extend_from_slice(&h.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&8u16.to_le_bytes());
+    b.extend_from_slice(&1u32.to_le_bytes()); // BI_RLE8
+    b.extend_from_slice(&[0; 20]);
+    for i in 0..256u32 {
+        b.extend_from_slice(&[i as u8, 255 - i as u8, 128, 0]);
+    }
+    b.extend_from_slice(&[0, 1]);
+    b
+}
+
+/// A white RGB PNG of `w` x `h` px, compressed as well as zlib does: 100 megapixels in about
+/// 300 KB.
+fn blank_png(w: u32, h: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut e = png::Encoder::new(&mut out, w, h);
+    e.set_color(png::ColorType::Rgb);
+    e.set_compression(png::Compression::High);
+    let mut header = e.write_header().unwrap();
+    let mut writer = header.stream_writer().unwrap();
+    let row = vec![255u8; w as usize * 3];
+    for _ in 0..h {
+        std::io::Write::write_all(&mut writer, &row).unwrap();
+    }
+    writer.finish().unwrap();
+    header.finish().unwrap();
+    out
+}
+
+fn client_with_timeout(sb: &Sandbox, timeout_ms: u64) -> Client {
+    let mut c: serde_json::Value = serde_json::from_str(&sb.client_config_json()).unwrap();
+    c["timeout_ms"] = timeout_ms.into();
+    Client::new(Config::from_value(c).unwrap()).unwrap()
+}
+
+#[test]
+fn fitting_counts_inside_the_deadline_and_a_timeout_sends_nothing() {
+    // 10 000 x 10 000 px (within the 100-megapixel cap) in files of 1 KB to 1.2 MB: each takes
+    // longer than 250 ms to decode and scale (a release build too), so each call ends at its
+    // deadline, typed.
+    let sb = Sandbox::start().unwrap();
+    let timeout_ms = 250;
+    let c = client_with_timeout(&sb, timeout_ms);
+    let jpeg = flat_jpeg(10_000, 10_000);
+    assert!(jpeg.len() < 1_200_000, "{}", jpeg.len());
+    let bmp = rle8_bmp(10_000, 10_000);
+    assert_eq!(bmp.len(), 1080);
+    let png = blank_png(10_000, 10_000);
+    assert!(png.len() < 400_000, "{}", png.len());
+    for (name, image) in [("jpeg", &jpeg), ("bmp", &bmp), ("png", &png)] {
+        let started = std::time::Instant::now();
+        let e = c.recognize_shopping_receipt(image).unwrap_err();
+        let elapsed = started.elapsed();
+        assert_eq!(e.code, ErrorCode::Timeout, "{name}: {e}");
+        assert!(!e.possibly_billed && e.attempts == 0, "{name}: {e:?}");
+        let bound = std::time::Duration::from_millis(timeout_ms * 13 / 10);
+        assert!(elapsed <= bound, "{name}: {elapsed:?} > {bound:?}");
+    }
+    assert_eq!(sb.stats().juhe_requests, 0);
+    // With time enough, the same JPEG is fitted and sent (the PNG and BMP are measured by
+    // bench/compare.py: 100 megapixels take seconds in this unoptimized build).
+    let patient = client_with_timeout(&sb, 120_000);
+    let sent = patient
+        .recognize_shopping_receipt(&jpeg)
+        .unwrap()
+        .image
+        .unwrap()
+        .sent;
+    assert_eq!((sent.width, sent.height), (Some(4096), Some(4096)));
+    assert_eq!(sb.stats().juhe_requests, 1);
+}
+
+#[test]
+fn a_jpeg_whose_data_ends_early_is_refused_before_any_request() {
+    let sb = Sandbox::start().unwrap();
+    let c = client(&sb, "auto");
+    // Decoded scaled (5000 px > 4096), requantized (4032 px, over the size limit), and a
+    // file that lacks only its end-of-image mark.
+    let long = jpeg(5000, 3000, 90);
+    let phone = jpeg(4032, 3024, 95);
+    assert!(phone.len() > 4_718_592, "{}", phone.len());
+    let flat = flat_jpeg(10_000, 10_000);
+    for (name, image) in [
+        ("5000x3000 cut at 10 %", &long[..long.len() / 10]),
+        ("5000x3000 cut at 90 %", &long[..long.len() * 9 / 10]),
+        ("4032x3024 cut at 50 %", &phone[..phone.len() / 2]),
+        ("4032x3024 without its EOI", &phone[..phone.len() - 2]),
+        ("10000x10000 cut at 60 %", &flat[..flat.len() * 6 / 10]),
+    ] {
+        let e = c.recognize_shopping_receipt(image).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ImageCorrupt, "{name}: {e}");
+        assert!(e.message.contains("ends early"), "{name}: {e}");
+    }
+    // Truncated PNG and BMP files are refused the same way.
+    let png = png_image(3000, 2000);
+    let e = c
+        .recognize_shopping_receipt(&png[..png.len() / 2])
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ImageCorrupt, "png: {e}");
+    let b = bmp(5000, 3000);
+    let e = c
+        .recognize_shopping_receipt(&b[..b.len() - 100])
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ImageCorrupt, "bmp: {e}");
+    assert_eq!(sb.stats().juhe_requests, 0);
+}

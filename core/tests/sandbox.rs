@@ -422,3 +422,27 @@ fn one_shot_json_call() {
         serde_json::from_str(&piaoju::bindings::call_json(&req.to_string())).unwrap();
     assert_eq!(out["result"]["shop_name"], "多又好超市", "{out}");
 }
+
+#[test]
+fn a_refused_token_says_which_setting_to_check() {
+    // A production appId tried in the default test environment: ChinaUMS's 1002.
+    let sb = Sandbox::start().unwrap();
+    let c = client_for(&sb, &sb.fault_url("token=1002"), "access_token");
+    let e = c
+        .recognize_used_car_invoice(&fixture("invoice.png"))
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::TokenRequestRejected);
+    assert_eq!(e.provider_code.as_deref(), Some("1002"));
+    assert_eq!(
+        e.hint(),
+        Some(
+            "ChinaUMS does not know this appId in its test environment: a production appId \
+             needs PIAOJU_CHINAUMS_ENV=production (chinaums.environment)"
+        )
+    );
+    let json: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+    assert_eq!(json["hint"], e.hint().unwrap());
+    assert!(e
+        .to_string()
+        .ends_with(&format!("(hint: {})", e.hint().unwrap())));
+}

@@ -8,7 +8,7 @@ subclass carrying the core's stable code; every result carries validation ``chec
 """
 
 from . import _native, checks
-from ._client import BatchItem, BatchResults, BatchSummary, Client, Image
+from ._client import BatchItem, BatchResults, BatchSummary, Client, Image, Progress
 from ._models import Check, Field, ReceiptItem, ShoppingReceipt, UsedCarInvoice
 from ._sandbox import Sandbox
 from .errors import (
@@ -34,6 +34,7 @@ __all__ = [
     "BatchItem",
     "BatchResults",
     "BatchSummary",
+    "Progress",
     "Sandbox",
     "ShoppingReceipt",
     "ReceiptItem",

@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import json
 import os
-from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, NoReturn, Optional, Union
+from typing import (
+    IO,
+    Any,
+    Callable,
+    Dict,
+    Generic,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    NamedTuple,
+    Literal,
+    NoReturn,
+    Optional,
+    TypedDict,
+    TypeVar,
+    Union,
+    overload,
+)
 
 from . import _native
 from ._models import ShoppingReceipt, UsedCarInvoice
 from .errors import PiaojuError, _from_json
 
-__all__ = ["Client", "Image", "BatchItem", "BatchResults", "BatchSummary"]
+__all__ = ["Client", "Image", "BatchItem", "BatchResults", "BatchSummary", "Progress"]
 
 #: What the recognize methods take: a path, the bytes of the file, or a binary file object.
 Image = Union[str, "os.PathLike[str]", "os.PathLike[bytes]", bytes, bytearray, memoryview, IO[bytes]]
@@ -140,17 +158,43 @@ class Client:
     def __repr__(self) -> str:
         return f"<piaoju.Client {self._native.describe()}>"
 
+    @overload
+    def recognize_many(
+        self,
+        images: Iterable[Image],
+        kind: Literal["receipt"] = ...,
+        jobs: int = ...,
+        qps: Optional[float] = ...,
+        on_progress: Optional[Callable[["Progress"], None]] = ...,
+        retry_failed: bool = ...,
+        max_requests: Optional[int] = ...,
+        cache: Union[None, bool, str, "os.PathLike[str]"] = ...,
+    ) -> "BatchResults[ShoppingReceipt]": ...
+
+    @overload
+    def recognize_many(
+        self,
+        images: Iterable[Image],
+        kind: Literal["invoice"],
+        jobs: int = ...,
+        qps: Optional[float] = ...,
+        on_progress: Optional[Callable[["Progress"], None]] = ...,
+        retry_failed: bool = ...,
+        max_requests: Optional[int] = ...,
+        cache: Union[None, bool, str, "os.PathLike[str]"] = ...,
+    ) -> "BatchResults[UsedCarInvoice]": ...
+
     def recognize_many(
         self,
         images: Iterable[Image],
         kind: str = "receipt",
         jobs: int = 4,
         qps: Optional[float] = None,
-        on_progress: Optional[Callable[[Dict[str, int]], None]] = None,
+        on_progress: Optional[Callable[["Progress"], None]] = None,
         retry_failed: bool = False,
         max_requests: Optional[int] = None,
         cache: Union[None, bool, str, "os.PathLike[str]"] = None,
-    ) -> "BatchResults":
+    ) -> "Union[BatchResults[ShoppingReceipt], BatchResults[UsedCarInvoice]]":
         """Recognize many images (``kind`` "receipt" or "invoice") with ``jobs`` calls at once
         (1 to 256), through this client's retries, limits and cache.
 
@@ -201,8 +245,9 @@ class Client:
         batch = client._native.start_batch(
             kind, [_image_arg(i) for i in inputs], jobs, retry_failed, max_requests
         )
-        record = ShoppingReceipt if kind == "receipt" else UsedCarInvoice
-        return BatchResults(batch, inputs, record, on_progress)
+        if kind == "receipt":
+            return BatchResults(batch, inputs, ShoppingReceipt, on_progress)
+        return BatchResults(batch, inputs, UsedCarInvoice, on_progress)
 
     def _derived(self, changes: Dict[str, Any]) -> "Client":
         """This client with ``changes`` to its configuration (``None`` removes a key): the same
@@ -254,7 +299,21 @@ class BatchSummary(NamedTuple):
     wall_seconds: float
 
 
-class BatchResults(Iterator["BatchItem"]):
+#: The result type of a batch: :class:`ShoppingReceipt` or :class:`UsedCarInvoice`.
+R = TypeVar("R", ShoppingReceipt, UsedCarInvoice)
+
+
+class Progress(TypedDict):
+    """Where a batch stands, as ``on_progress`` receives it after each image."""
+
+    total: int
+    done: int
+    failed: int
+    cached: int
+    in_flight: int
+
+
+class BatchResults(Iterator["BatchItem[R]"], Generic[R]):
     """The items of :meth:`Client.recognize_many`, as they finish. Closing it (``close()``, the
     end of a ``with`` block, or dropping it) stops the batch: nothing more is sent but the
     calls already out."""
@@ -263,18 +322,18 @@ class BatchResults(Iterator["BatchItem"]):
         self,
         batch: Any,
         inputs: List[Any],
-        record: Any,
-        on_progress: Optional[Callable[[Dict[str, int]], None]],
+        record: "type[R]",
+        on_progress: Optional[Callable[[Progress], None]],
     ) -> None:
         self._batch = batch
         self._inputs = inputs
-        self._record = record
+        self._record: "type[R]" = record
         self._on_progress = on_progress
 
-    def __iter__(self) -> "BatchResults":
+    def __iter__(self) -> "BatchResults[R]":
         return self
 
-    def __next__(self) -> "BatchItem":
+    def __next__(self) -> "BatchItem[R]":
         item = self._batch.next()
         if item is None:
             raise StopIteration
@@ -290,7 +349,7 @@ class BatchResults(Iterator["BatchItem"]):
         out end by their deadline (their answers are recorded in the cache)."""
         self._batch.cancel()
 
-    def __enter__(self) -> "BatchResults":
+    def __enter__(self) -> "BatchResults[R]":
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -310,12 +369,27 @@ class BatchResults(Iterator["BatchItem"]):
         return BatchSummary(**json.loads(text))
 
 
-class BatchItem(NamedTuple):
-    """One image of :meth:`Client.recognize_many`: its input, and its result or its error."""
+class BatchItem(Generic[R]):
+    """One image of :meth:`Client.recognize_many`: its input, and its result (typed by the
+    batch's ``kind``) or its error. Unpacks as ``input, result, error``."""
 
-    input: Any
-    result: Optional[Union[ShoppingReceipt, UsedCarInvoice]]
-    error: Optional[PiaojuError]
+    __slots__ = ("input", "result", "error")
+
+    def __init__(self, input: Any, result: Optional[R], error: Optional[PiaojuError]) -> None:
+        self.input: Any = input
+        self.result: Optional[R] = result
+        self.error: Optional[PiaojuError] = error
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.input, self.result, self.error))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BatchItem) and tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"BatchItem(input={self.input!r}, result={self.result!r}, error={self.error!r})"
 
     @property
     def cache_error(self) -> Optional[str]:

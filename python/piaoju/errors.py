@@ -33,6 +33,7 @@ _FIELDS = (
     "name",
     "band",
     "message",
+    "hint",
     "provider",
     "provider_code",
     "provider_message",
@@ -52,6 +53,8 @@ class PiaojuError(Exception):
     name: str
     band: str
     message: str
+    #: What to do next (which setting to check, how to make the image acceptable), if known.
+    hint: Optional[str]
     provider: Optional[str]
     provider_code: Optional[str]
     provider_message: Optional[str]
@@ -69,6 +72,7 @@ class PiaojuError(Exception):
         code: int,
         name: str,
         band: str,
+        hint: Optional[str] = None,
         provider: Optional[str] = None,
         provider_code: Optional[str] = None,
         provider_message: Optional[str] = None,
@@ -84,6 +88,7 @@ class PiaojuError(Exception):
         self.code = code
         self.name = name
         self.band = band
+        self.hint = hint
         self.provider = provider
         self.provider_code = provider_code
         self.provider_message = provider_message
@@ -102,9 +107,10 @@ class PiaojuError(Exception):
         return (_from_dict, (self.to_dict(),))
 
     def __str__(self) -> str:
+        # The message already says the provider's code and text; the hint says what to do.
         text = f"[{self.code} {self.name}] {self.message}"
-        if self.provider_code is not None:
-            text += f" (provider code {self.provider_code}: {self.provider_message})"
+        if self.hint is not None:
+            text += f" (hint: {self.hint})"
         return text
 
     def __repr__(self) -> str:

@@ -104,12 +104,17 @@ def test_connection_refused(fixtures):
 def test_str_and_to_dict(sandbox, fixtures):
     with pytest.raises(piaoju.QuotaError) as e:
         sandbox.client(faults="juhe=10012").recognize_shopping_receipt(fixtures / "receipt.png")
-    assert str(e.value) == "[501 quota_exceeded] Juhe error 10012: 请求超过次数限制 (provider code 10012: 请求超过次数限制)"
+    hint = ("the key's request quota is used up: buy more calls in your Juhe account or wait until "
+            "it renews (nothing was retried)")
+    # Said once: the message has the provider's code and text, the hint what to do.
+    assert str(e.value) == f"[501 quota_exceeded] Juhe error 10012: 请求超过次数限制 (hint: {hint})"
+    assert e.value.hint == hint
     assert e.value.to_dict() == {
         "code": 501,
         "name": "quota_exceeded",
         "band": "quota",
         "message": "Juhe error 10012: 请求超过次数限制",
+        "hint": hint,
         "provider": "juhe",
         "provider_code": "10012",
         "provider_message": "请求超过次数限制",

@@ -30,9 +30,9 @@ def test_stubs_match_the_module():
 
 
 def test_package_type_checks():
-    example = ROOT / "tests" / "python" / "typed_usage.py"
+    examples = [ROOT / "tests" / "python" / name for name in ("typed_usage.py", "typed_batch.py")]
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", str(example)],
+        [sys.executable, "-m", "mypy", "--strict", *map(str, examples)],
         capture_output=True, text=True, cwd=os.path.dirname(__file__),
     )
     assert result.returncode == 0, result.stdout + result.stderr

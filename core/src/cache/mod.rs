@@ -158,7 +158,9 @@ impl Cache {
                 e.cached = true;
                 e.possibly_billed = false;
                 e.attempts = 0;
-                e.answer = None;
+                if let Some(d) = &mut e.details {
+                    d.verdict = None;
+                }
                 e.message.push_str(
                     " (the answer recorded in the cache for this image: not sent again; \
                      --retry-failed or retry_failed=True sends it again)",

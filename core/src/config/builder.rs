@@ -269,7 +269,6 @@ mod tests {
             .retry(retry)
             .max_qps(0.5)
             .max_in_flight(3)
-            .cache("c.sqlite")
             .ascii_json(true)
             .build()
             .unwrap();
@@ -281,11 +280,16 @@ mod tests {
                 "timeout_ms":1500,"connect_timeout_ms":500,"proxy":"http://127.0.0.1:3128",
                 "user_agent":"erp/1","tls":{"roots":"system","ca_file":"/tmp/ca.pem"},
                 "image_fit":"off","retry":{"max_attempts":2,"base_delay_ms":10,"max_delay_ms":100},
-                "max_qps":0.5,"max_in_flight":3,"cache":{"path":"c.sqlite"},"ascii_json":true}"#,
+                "max_qps":0.5,"max_in_flight":3,"ascii_json":true}"#,
         )
         .unwrap();
         assert_eq!(built, json);
         assert_eq!(Config::builder().build().unwrap(), Config::default());
+        // The cache (refused alike without the `cache` feature).
+        let with_cache = Config::builder().cache("c.sqlite").build();
+        let cache_json = Config::from_json(r#"{"cache":{"path":"c.sqlite"}}"#);
+        assert_eq!(with_cache, cache_json);
+        assert_eq!(with_cache.is_ok(), cfg!(feature = "cache"));
         // From a configuration, changing one key.
         let changed = ConfigBuilder::from(json.clone())
             .max_in_flight(4)
