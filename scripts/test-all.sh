@@ -33,6 +33,7 @@ if cargo tree -p piaoju --no-default-features -e normal,build --locked | grep -q
   exit 1
 fi
 cargo test -p piaoju --no-default-features --lib --locked
+RUSTDOCFLAGS="-D warnings" cargo doc -p piaoju --no-default-features --no-deps --locked
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 # The Python crate has no Rust tests; it is built and tested by the Python suite below.
 cargo test --workspace --exclude piaoju-python --locked

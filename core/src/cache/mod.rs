@@ -51,7 +51,7 @@ pub(crate) const RECORD_WAIT: Duration = Duration::from_millis(500);
 const DROP_FLUSH: Duration = Duration::from_secs(5);
 
 /// Where provider answers are kept: the SQLite file of a configured `cache`
-/// ([`SqliteStore`](crate::SqliteStore)), or a store of one's own given to
+/// (`SqliteStore`, feature `cache`), or a store of one's own given to
 /// [`Client::with_store`](crate::Client::with_store) (a database, a shared service, memory).
 ///
 /// A store keeps bytes under a key (a hex SHA-256 of the image, the provider, the operation and
