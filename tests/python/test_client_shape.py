@@ -347,3 +347,26 @@ def test_an_async_batch_cancelled_while_waiting_loses_no_item(sandbox, fixtures)
 
     items = run(interrupted())
     assert len(items) == 3 and all(i.result is not None for i in items)
+
+
+def test_a_call_cancelled_before_it_starts_sends_nothing(sandbox, fixtures, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import piaoju._async_client as async_client
+
+    pool = ThreadPoolExecutor(1)  # one call at a time, so that the second one waits its turn
+    monkeypatch.setattr(async_client, "_pool", pool)
+    client = piaoju.AsyncClient.from_config(sandbox.config(faults="delay=300"))
+
+    async def second_cancelled():
+        first = asyncio.ensure_future(client.recognize_shopping_receipt(fixtures / "receipt.png"))
+        second = asyncio.ensure_future(client.recognize_shopping_receipt(fixtures / "receipt.jpg"))
+        await asyncio.sleep(0.1)
+        second.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        return await first
+
+    assert run(second_cancelled()).total_amount == Decimal("12.50")
+    pool.shutdown(wait=True)
+    assert sandbox.stats()["juhe_requests"] == 1
