@@ -89,19 +89,19 @@ class _BaseClient:
         juhe_base_url: Optional[str] = None,
         chinaums_app_id: Optional[str] = None,
         chinaums_app_key: Optional[str] = None,
-        chinaums_environment: Optional[str] = None,
+        chinaums_environment: Optional[Literal["test", "production"]] = None,
         chinaums_base_url: Optional[str] = None,
         chinaums_token_url: Optional[str] = None,
-        chinaums_auth: Optional[str] = None,
+        chinaums_auth: Optional[Literal["access_token", "body_signature"]] = None,
         chinaums_max_base64_bytes: Optional[int] = None,
         chinaums_max_side: Optional[int] = None,
         timeout: Optional[float] = None,
         connect_timeout: Optional[float] = None,
         proxy: Optional[str] = None,
         user_agent: Optional[str] = None,
-        tls_roots: Optional[str] = None,
+        tls_roots: Optional[Literal["bundled", "system"]] = None,
         tls_ca_file: Union[None, str, "os.PathLike[str]"] = None,
-        image_fit: Optional[str] = None,
+        image_fit: Optional[Literal["auto", "off"]] = None,
         retry_max_attempts: Optional[int] = None,
         retry_base_delay: Optional[float] = None,
         retry_max_delay: Optional[float] = None,
@@ -281,7 +281,7 @@ class Client(_BaseClient):
     ("bundled" or "system"), ``tls_ca_file``; ``image_fit`` ("auto" fits an over-limit image
     to the provider's limits, "off" refuses it); ``retry_max_attempts`` (3; 1 turns retries
     off), ``retry_base_delay``, ``retry_max_delay``; ``max_qps``, ``max_in_flight``; ``cache``
-    (a SQLite file). The configuration README documents each. Core checks every value when the
+    (a SQLite file). README's Configuration section documents each. Core checks every value when the
     client is made: a wrong type or value is a :class:`piaoju.ConfigError`. Only the
     credentials of the provider being called are needed. Nothing is sent until a recognize
     method is called, and then only after the image passed its checks.

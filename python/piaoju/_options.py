@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Dict, List, NoReturn, Optional, Tuple, TypedDict, Union
+from typing import Any, Dict, List, Literal, NoReturn, Optional, Tuple, TypedDict, Union
 
 from . import _native
 
@@ -22,19 +22,19 @@ class ClientOptions(TypedDict, total=False):
     juhe_base_url: Optional[str]
     chinaums_app_id: Optional[str]
     chinaums_app_key: Optional[str]
-    chinaums_environment: Optional[str]
+    chinaums_environment: Optional[Literal["test", "production"]]
     chinaums_base_url: Optional[str]
     chinaums_token_url: Optional[str]
-    chinaums_auth: Optional[str]
+    chinaums_auth: Optional[Literal["access_token", "body_signature"]]
     chinaums_max_base64_bytes: Optional[int]
     chinaums_max_side: Optional[int]
     timeout: Optional[float]
     connect_timeout: Optional[float]
     proxy: Optional[str]
     user_agent: Optional[str]
-    tls_roots: Optional[str]
+    tls_roots: Optional[Literal["bundled", "system"]]
     tls_ca_file: Union[None, str, "os.PathLike[str]"]
-    image_fit: Optional[str]
+    image_fit: Optional[Literal["auto", "off"]]
     retry_max_attempts: Optional[int]
     retry_base_delay: Optional[float]
     retry_max_delay: Optional[float]
