@@ -92,8 +92,9 @@ class AsyncClient(_BaseClient):
     the process; asyncio's default executor is left alone), waiting for the network with the
     GIL released, so concurrent calls overlap and the event loop never blocks.
 
-    Cancelling a call (``task.cancel()``, ``asyncio.wait_for``'s timeout) raises
-    ``CancelledError`` at once, but a request already sent cannot be taken back: the call is
+    Cancelling a call (``task.cancel()``, or ``asyncio.wait_for`` giving up) ends the wait at
+    once (``CancelledError``, or ``wait_for``'s ``TimeoutError``), but a request already sent
+    cannot be taken back: the call is
     abandoned, runs on to its own end within its ``timeout``, and its outcome is discarded —
     **it may have been billed** (with a ``cache``, a successful answer is still recorded, and
     the same image is then answered from it). A call that had not started when it was
