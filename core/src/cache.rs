@@ -58,6 +58,11 @@ pub trait ResultStore: Send + Sync {
     /// Store an answer under `key` (an existing entry is kept), waiting at most `wait` for
     /// another process's lock.
     fn put(&self, key: &str, answer: &[u8], wait: Duration) -> Result<()>;
+    /// Store an answer under `key`, replacing an existing entry (a success paid for again
+    /// after a recorded verdict, with `retry_failed`). The default keeps the existing one.
+    fn replace(&self, key: &str, answer: &[u8], wait: Duration) -> Result<()> {
+        self.put(key, answer, wait)
+    }
 }
 
 /// The cache key of an image sent to a provider's endpoint for an operation. The endpoint (its
@@ -162,7 +167,7 @@ impl Cache {
     /// [`RECORD_WAIT`], within the deadline); otherwise, or after that, the writing goes on in
     /// the background. `Some(why)` when the writing failed before the call returns; a failure
     /// after that is counted for [`Cache::flush`].
-    pub fn record(&self, key: &str, answer: Vec<u8>, deadline: &Deadline) -> Option<String> {
+    pub fn record(&self, key: &str, answer: Answer, deadline: &Deadline) -> Option<String> {
         let writer = self.writer();
         let (ticket, backlog) = writer.enqueue(key, answer);
         if !writer.ensure_thread(&self.store) {
@@ -215,7 +220,14 @@ struct Writer {
 }
 
 /// An answer to write: its ticket, key, body and the tries so far.
-type Entry = (u64, String, Arc<[u8]>, u32);
+type Entry = (u64, String, Arc<[u8]>, u32, bool);
+
+/// An answer to record: a success (which replaces a recorded verdict) or a verdict on the image
+/// (which an entry already there keeps out).
+pub(crate) enum Answer {
+    Success(Vec<u8>),
+    Verdict(Vec<u8>),
+}
 
 #[derive(Default)]
 struct WriterState {
@@ -249,14 +261,19 @@ impl Writer {
     }
 
     /// Queue an answer: its ticket, and how many answers were waiting before it.
-    fn enqueue(&self, key: &str, answer: Vec<u8>) -> (u64, usize) {
+    fn enqueue(&self, key: &str, answer: Answer) -> (u64, usize) {
+        let (answer, replace) = match answer {
+            Answer::Success(a) => (a, true),
+            Answer::Verdict(a) => (a, false),
+        };
         let mut st = self.lock();
         let backlog = st.queue.len() + usize::from(st.writing);
         st.next_ticket += 1;
         let ticket = st.next_ticket;
         let answer: Arc<[u8]> = answer.into();
         st.pending.insert(key.to_string(), Arc::clone(&answer));
-        st.queue.push_back((ticket, key.to_string(), answer, 0));
+        st.queue
+            .push_back((ticket, key.to_string(), answer, 0, replace));
         st.waited.insert(ticket);
         drop(st);
         self.changed.notify_all();
@@ -296,7 +313,7 @@ impl Writer {
     /// Write the first queued answer. One held by another process's lock goes back to the
     /// end of the queue (a few times, after a pause); any other failure is final.
     fn write_next(&self, store: &dyn ResultStore, busy_wait: Duration) {
-        let Some((ticket, key, answer, tries)) = ({
+        let Some((ticket, key, answer, tries, replace)) = ({
             let mut st = self.lock();
             let next = st.queue.pop_front();
             st.writing = next.is_some();
@@ -304,12 +321,17 @@ impl Writer {
         }) else {
             return;
         };
-        let outcome = store.put(&key, &answer, busy_wait);
+        let outcome = if replace {
+            store.replace(&key, &answer, busy_wait)
+        } else {
+            store.put(&key, &answer, busy_wait)
+        };
         let mut st = self.lock();
         st.writing = false;
         match outcome {
             Err(e) if e.code == ErrorCode::Timeout && tries + 1 < WRITE_TRIES && !st.stop => {
-                st.queue.push_back((ticket, key, answer, tries + 1));
+                st.queue
+                    .push_back((ticket, key, answer, tries + 1, replace));
                 drop(st);
                 std::thread::sleep(Duration::from_millis(100));
                 return;
@@ -408,18 +430,16 @@ impl Drop for Claim<'_> {
 }
 
 impl Flights {
-    /// Claim `key`, first waiting (within the deadline) while another thread holds it.
-    /// `true` with the claim when it had to wait: the answer may be recorded now.
+    /// Claim `key`, first waiting (within the deadline) while another thread holds it (the
+    /// answer may be recorded once the claim is had).
     pub fn claim<'a>(
         &'a self,
         key: &'a str,
         deadline: &Deadline,
         provider: Provider,
-    ) -> Result<(Claim<'a>, bool)> {
+    ) -> Result<Claim<'a>> {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        let mut waited = false;
         while keys.contains(key) {
-            waited = true;
             let left =
                 deadline.remaining(provider, "waiting for another call sending the same image")?;
             keys = self
@@ -429,7 +449,7 @@ impl Flights {
                 .0;
         }
         keys.insert(key.to_string());
-        Ok((Claim { flights: self, key }, waited))
+        Ok(Claim { flights: self, key })
     }
 }
 
@@ -506,6 +526,11 @@ fn kind(c: &rusqlite::Connection) -> rusqlite::Result<Kind> {
 fn try_open(path: &Path) -> std::result::Result<rusqlite::Connection, rusqlite::Error> {
     let c = rusqlite::Connection::open(path)?;
     c.busy_timeout(Duration::from_secs(2))?;
+    // Another program's database is left exactly as it is: nothing is changed before the file
+    // is known to be (or to become) a piaoju cache.
+    if let Kind::Foreign(_) = kind(&c)? {
+        return Ok(c);
+    }
     let mode: String = c.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         c.pragma_update(None, "journal_mode", "WAL")?;
@@ -732,6 +757,14 @@ impl ResultStore for SqliteStore {
             Ok(())
         })
     }
+
+    fn replace(&self, key: &str, answer: &[u8], wait: Duration) -> Result<()> {
+        self.with(wait, |c| {
+            c.prepare_cached("INSERT OR REPLACE INTO answers (key, answer) VALUES (?1, ?2)")?
+                .execute(rusqlite::params![key, answer])?;
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]
@@ -805,6 +838,13 @@ mod tests {
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .unwrap();
         assert_eq!(tables, 1, "nothing was added to the other program's file");
+        let mode: String = other
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete", "its journal mode is left as it was");
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        assert!(!std::path::Path::new(&wal).exists());
         // A file that is not SQLite at all.
         let text = temp("text");
         std::fs::write(&text, "key,answer\nnot,sqlite\n".repeat(100)).unwrap();

@@ -32,6 +32,8 @@ const INCREASE: f64 = 0.25;
 const MIN_LEARNED_RATE: f64 = 0.05;
 /// The pause after a refusal that says no `Retry-After`.
 const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
+/// The longest pause a provider's `Retry-After` is taken for.
+const MAX_PAUSE: Duration = Duration::from_secs(86_400);
 
 #[derive(Debug)]
 pub(crate) struct Limiter {
@@ -84,6 +86,15 @@ impl Learned {
             self.recent.pop_front();
         }
         at
+    }
+
+    /// Reserve the next turn if it comes within `left` of `now`; `None` (nothing reserved)
+    /// when it does not.
+    fn turn_within(&mut self, now: Instant, left: Duration) -> Option<Instant> {
+        if self.ready_at(now).saturating_duration_since(now) >= left {
+            return None;
+        }
+        Some(self.turn(now))
     }
 
     /// When a request could go, without reserving anything.
@@ -168,51 +179,51 @@ impl Limiter {
         };
         if let Some((allowed, window)) = self.rate {
             let now = Instant::now();
+            let left = deadline.remaining(provider, "waiting for the max_qps rate")?;
             let turn = {
                 let mut sent = state.sent.lock().unwrap_or_else(|p| p.into_inner());
-                // The request `allowed` places back must be a window old.
-                let turn = match sent.len().checked_sub(allowed) {
-                    Some(i) => now.max(sent[i] + window),
-                    None => now,
-                };
+                let turn = next_turn(&sent, allowed, window, now);
+                if turn.saturating_duration_since(now) >= left {
+                    // Not reserved: the turn stays for a call that can wait for it, and a
+                    // batch sends this image again when its turn comes.
+                    drop(sent);
+                    return Err(refused(
+                        deadline.expired(provider, "waiting for its turn under max_qps"),
+                    ));
+                }
                 sent.push_back(turn);
                 while sent.len() > allowed {
                     sent.pop_front();
                 }
                 turn
             };
-            let wait = turn.saturating_duration_since(now);
-            if wait >= deadline.remaining(provider, "waiting for the max_qps rate")? {
-                return Err(deadline.expired(provider, "waiting for the max_qps rate"));
-            }
-            if !Deadline::sleep_unless(wait, cancel) {
+            if !Deadline::sleep_unless(turn.saturating_duration_since(now), cancel) {
                 return Err(Error::cancelled(provider));
             }
         }
-        // The provider's own limit, as learned.
+        // The provider's own limit, as learned: the turn is checked and reserved at once.
         let now = Instant::now();
-        let ready = state.learned().ready_at(now);
         let left = deadline.remaining(provider, "waiting for the provider's rate limit")?;
-        if ready.saturating_duration_since(now) >= left {
+        let Some(turn) = state.learned().turn_within(now, left) else {
             // Nothing was sent: a batch sends the image again when the provider is ready.
-            let mut e = deadline.expired(provider, "waiting for the provider's rate limit");
-            e.refused = true;
-            return Err(e);
-        }
-        let turn = state.learned().turn(now);
+            return Err(refused(
+                deadline.expired(provider, "waiting for the provider's rate limit"),
+            ));
+        };
         if !Deadline::sleep_unless(turn.saturating_duration_since(Instant::now()), cancel) {
             return Err(Error::cancelled(provider));
         }
         Ok(permit)
     }
 
-    /// The provider refused a request for its rate: pause every thread for `retry_after` and
-    /// lower the rate to keep to (at most once a second).
+    /// The provider refused a request for its rate: pause every thread for `retry_after` (at
+    /// most a day) and lower the rate to keep to (at most once a second).
     pub fn refused(&self, retry_after: Option<Duration>) {
         let state = self.state.get(State::default);
         let mut learned = state.learned();
         let now = Instant::now();
-        let resume = now + retry_after.unwrap_or(DEFAULT_PAUSE);
+        let pause = retry_after.unwrap_or(DEFAULT_PAUSE).min(MAX_PAUSE);
+        let resume = now.checked_add(pause).unwrap_or(now);
         learned.resume_at = Some(learned.resume_at.map_or(resume, |r| r.max(resume)));
         if learned
             .lowered_at
@@ -237,18 +248,38 @@ impl Limiter {
         let state = self.state.get(State::default);
         let mut learned = state.learned();
         if let Some(rate) = learned.rate {
-            let raised = rate + INCREASE / rate;
+            // About INCREASE requests a second more each second, never more than half again.
+            let raised = rate + (INCREASE / rate).min(rate / 2.0);
             learned.rate = Some(self.max_qps.map_or(raised, |q| raised.min(q)));
         }
     }
 
-    /// How long until a request could go, as far as the provider's learned limit says.
+    /// How long until a request could go, as far as `max_qps` and the provider's learned
+    /// limit say.
     pub fn ready_in(&self) -> Duration {
         let now = Instant::now();
         let state = self.state.get(State::default);
-        let ready = state.learned().ready_at(now);
+        let mut ready = state.learned().ready_at(now);
+        if let Some((allowed, window)) = self.rate {
+            let sent = state.sent.lock().unwrap_or_else(|p| p.into_inner());
+            ready = ready.max(next_turn(&sent, allowed, window, now));
+        }
         ready.saturating_duration_since(now)
     }
+}
+
+/// The next turn under `max_qps`: the request `allowed` places back must be a window old.
+fn next_turn(sent: &VecDeque<Instant>, allowed: usize, window: Duration, now: Instant) -> Instant {
+    match sent.len().checked_sub(allowed) {
+        Some(i) => now.max(sent[i] + window),
+        None => now,
+    }
+}
+
+/// A wait for the rate that could not end before the deadline: nothing was sent.
+fn refused(mut e: Error) -> Error {
+    e.refused = true;
+    e
 }
 
 impl State {
@@ -302,6 +333,37 @@ mod tests {
                 .unwrap()
         });
         (e, started.elapsed())
+    }
+
+    #[test]
+    fn a_wait_that_cannot_end_before_the_deadline_keeps_no_turn() {
+        // 1 request a second; then a caller with a 0.6 s deadline every 0.6 s: refused waits
+        // reserve nothing, so every other caller gets the turn that comes free.
+        let l = Limiter::new(Some(1.0), None);
+        drop(
+            l.acquire(
+                &Deadline::after(Duration::from_secs(5)),
+                Provider::Juhe,
+                None,
+            )
+            .unwrap(),
+        );
+        let mut outcomes = Vec::new();
+        for _ in 0..6 {
+            let short = Deadline::after(Duration::from_millis(600));
+            match l.acquire(&short, Provider::Juhe, None) {
+                Ok(_) => outcomes.push(true),
+                Err(e) => {
+                    assert!(e.refused && e.code == crate::ErrorCode::Timeout, "{e}");
+                    outcomes.push(false);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(600));
+        }
+        assert!(
+            outcomes.iter().filter(|ok| **ok).count() >= 2,
+            "{outcomes:?}"
+        );
     }
 
     #[test]

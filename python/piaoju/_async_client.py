@@ -30,6 +30,7 @@ from ._client import (
     Progress,
     R,
     _BaseClient,
+    _announce,
     _batch_item,
     _image_arg,
 )
@@ -225,11 +226,16 @@ class AsyncBatchResults(AsyncIterator["BatchItem[R]"], Generic[R]):
         #: The item being taken on the pool (kept when the task waiting for it is cancelled).
         self._pending: "Optional[concurrent.futures.Future[Optional[Tuple[int, bool, str, str]]]]" = None
         self._waiting = False
+        #: An item whose on_progress raised: the next call returns it.
+        self._held: "Optional[BatchItem[R]]" = None
 
     def __aiter__(self) -> "AsyncBatchResults[R]":
         return self
 
     async def __anext__(self) -> "BatchItem[R]":
+        if self._held is not None:
+            held, self._held = self._held, None
+            return held
         if self._waiting:
             raise RuntimeError("another task is already waiting for this batch's next item")
         if self._pending is None or self._pending.cancelled():
@@ -242,7 +248,7 @@ class AsyncBatchResults(AsyncIterator["BatchItem[R]"], Generic[R]):
         self._pending = None
         if item is None:
             raise StopAsyncIteration
-        return _batch_item(item, self._inputs, self._record, self._on_progress)
+        return _announce(self, *_batch_item(item, self._inputs, self._record))
 
     async def aclose(self) -> None:
         """Stop the batch: no call starts, none waiting to send sends; calls whose request is

@@ -357,7 +357,10 @@ class Client(_BaseClient):
         for none; or a path): an image answered once is never paid for again, and the same
         bytes given twice are sent once. A recorded answer that is a failure (no document
         detected, …) is returned again without a request unless ``retry_failed``.
-        ``results.summary`` says what the batch did once it has ended."""
+        ``results.summary`` says what the batch did once it has ended. A batch that asks for
+        another cache or ``qps`` than the client's runs on a client derived from this one (one
+        per change, shared by the batches that ask for the same): its rate limits, and the
+        provider's limit it learns, are that client's."""
         start, inputs, record = self._batch_plan(images, kind, jobs, qps, retry_failed, max_requests, cache)
         return BatchResults(start(), inputs, record, on_progress)
 
@@ -406,15 +409,26 @@ def _batch_item(
     item: Tuple[int, bool, str, str],
     inputs: List[Any],
     record: "type[R]",
-    on_progress: Optional[Callable[[Progress], None]],
-) -> "BatchItem[R]":
-    """A native batch's item as a :class:`BatchItem`, after telling ``on_progress``."""
+) -> "Tuple[BatchItem[R], Progress]":
+    """A native batch's item as a :class:`BatchItem`, and the progress after it."""
     index, ok, text, progress = item
-    if on_progress is not None:
-        on_progress(json.loads(progress))
     if ok:
-        return BatchItem(inputs[index], record._from_json(text), None)
-    return BatchItem(inputs[index], None, _from_json(text))
+        built = BatchItem(inputs[index], record._from_json(text), None)
+    else:
+        built = BatchItem(inputs[index], None, _from_json(text))
+    return built, json.loads(progress)
+
+
+def _announce(results: Any, item: "BatchItem[R]", progress: "Progress") -> "BatchItem[R]":
+    """Tell ``results``'s ``on_progress``; should it raise, the item is kept for the next
+    call (an exception in a progress callback loses no item)."""
+    if results._on_progress is not None:
+        try:
+            results._on_progress(progress)
+        except BaseException:
+            results._held = item
+            raise
+    return item
 
 
 class BatchResults(Iterator["BatchItem[R]"], Generic[R]):
@@ -433,15 +447,20 @@ class BatchResults(Iterator["BatchItem[R]"], Generic[R]):
         self._inputs = inputs
         self._record: "type[R]" = record
         self._on_progress = on_progress
+        #: An item whose on_progress raised: the next call returns it.
+        self._held: "Optional[BatchItem[R]]" = None
 
     def __iter__(self) -> "BatchResults[R]":
         return self
 
     def __next__(self) -> "BatchItem[R]":
+        if self._held is not None:
+            held, self._held = self._held, None
+            return held
         item = self._batch.next()
         if item is None:
             raise StopIteration
-        return _batch_item(item, self._inputs, self._record, self._on_progress)
+        return _announce(self, *_batch_item(item, self._inputs, self._record))
 
     def close(self) -> None:
         """Stop the batch: no call starts, none waiting to send sends; calls whose request is
