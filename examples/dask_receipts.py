@@ -49,7 +49,7 @@ def recognize_partition(paths: List[str], jobs: int) -> List[Dict[str, Any]]:
     """Runs in a worker: the partition's images through the worker's client."""
     client: piaoju.Client = get_worker().plugins[PiaojuClientPlugin.name].client
     records = []
-    for item in client.recognize_many(paths, kind="receipt", jobs=jobs):
+    for item in client.recognize_many(paths, kind="shopping_receipt", jobs=jobs):
         if item.result is not None:
             records.append({
                 "input": item.input, "ok": True,

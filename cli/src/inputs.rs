@@ -266,6 +266,12 @@ impl Found {
             } else if kind.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
                 // A symbolic link to a directory is not followed (no loops).
                 self.skip(path, "a link to a folder (not followed)".into());
+            } else if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+                // Never opened: opening a named pipe would wait for a writer.
+                self.skip(
+                    path,
+                    "not a regular file (a pipe, a socket, a device or a broken link)".into(),
+                );
             } else if has_extension(&path, extensions) {
                 self.push(path);
             } else if let Some(document_type) = self.document_type {

@@ -23,7 +23,8 @@ fn main() -> ExitCode {
 
 /// From now on the first SIGINT, SIGTERM or SIGHUP sets [`INTERRUPTED`] and [`SIGNAL`] (the
 /// batch stops starting calls, ends with the ones in flight, writes every result and exits
-/// with 128 + the signal); the second ends the process at once, with that status.
+/// with 128 + the signal); the second ends the process at once, with that status. A signal
+/// the command was started with ignored (`nohup`, a shell's background job) stays ignored.
 #[cfg(unix)]
 fn arm_signals() {
     extern "C" fn on_signal(signal: libc::c_int) {
@@ -41,6 +42,11 @@ fn arm_signals() {
         action.sa_flags = libc::SA_RESTART;
         libc::sigemptyset(&mut action.sa_mask);
         for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            let known = libc::sigaction(signal, std::ptr::null(), &mut current) == 0;
+            if known && current.sa_sigaction == libc::SIG_IGN {
+                continue;
+            }
             libc::sigaction(signal, &action, std::ptr::null_mut());
         }
     }

@@ -157,7 +157,7 @@ fn ctrl_c_finishes_the_calls_in_flight_writes_them_and_exits_130() {
     let dir = scratch("sigint");
     let imgs = images(&dir, 40);
     let out = dir.join("results.jsonl");
-    let mut child = piaoju(&sb)
+    let mut child = default_signals(&mut piaoju(&sb))
         .args(["batch", "receipt", "--jobs", "4", "--out"])
         .arg(&out)
         .arg(dir.join("images"))

@@ -265,3 +265,30 @@ fn a_person_sees_the_document_in_a_dozen_lines_and_an_error_with_its_hint() {
         "{e}"
     );
 }
+
+#[test]
+fn a_named_pipe_in_a_folder_is_skipped_without_being_opened() {
+    let sb = Sandbox::start().unwrap();
+    let dir = scratch("fifo");
+    images(&dir, 2);
+    let pipe = dir.join("images").join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut child = piaoju(&sb)
+        .args(["batch", "receipt", "--no-cache"])
+        .arg(dir.join("images"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Opening the pipe would wait for a writer forever.
+    let status = wait(&mut child, std::time::Duration::from_secs(30));
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("pipe (not a regular file"), "{err}");
+    assert!(err.contains("2 recognized"), "{err}");
+}

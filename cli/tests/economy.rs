@@ -63,7 +63,10 @@ fn a_signal_stops_the_batch_after_the_calls_in_flight(signal: &str, status: i32)
             .arg(dir.join("images"));
         c
     };
-    let mut child = command().stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = default_signals(&mut command())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     wait_for_answers(&sb, &imgs, 4);
     let sent = Command::new("kill")
         .args([&format!("-{signal}"), &child.id().to_string()])
@@ -229,4 +232,37 @@ fn cache_info_prune_and_clear() {
         std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
         "not a cache"
     );
+}
+
+#[test]
+fn a_signal_the_command_was_started_with_ignored_stays_ignored() {
+    // As `nohup piaoju batch …` starts it: SIGHUP ignored. Closing the terminal (SIGHUP) must
+    // not stop the batch.
+    use std::os::unix::process::CommandExt;
+    let sb = Sandbox::start().unwrap();
+    sb.set_faults("delay=300").unwrap();
+    let dir = scratch("nohup");
+    let imgs = images(&dir, 8);
+    let out = dir.join("r.jsonl");
+    let mut command = piaoju(&sb);
+    command
+        .args(["batch", "receipt", "--no-cache", "--jobs", "2", "--out"])
+        .arg(&out)
+        .arg(dir.join("images"));
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
+    wait_for_answers(&sb, &imgs, 2);
+    let sent = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert_eq!(wait(&mut child, Duration::from_secs(30)).code(), Some(0));
+    assert_eq!(lines(&out).len(), 8);
 }

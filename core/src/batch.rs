@@ -172,6 +172,17 @@ pub struct BatchSummary {
     pub cache_error: Option<String>,
 }
 
+/// Sets the flag when dropped during a panic.
+struct CancelOnUnwind<'a>(&'a AtomicBool);
+
+impl Drop for CancelOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
 /// Places for images in progress or finished and not yet taken by the consumer.
 struct Places {
     free: Mutex<usize>,
@@ -328,7 +339,9 @@ pub fn run(
             Err(e) => {
                 summary.failed += 1;
                 progress.failed += 1;
-                summary.possibly_billed_failures += usize::from(e.possibly_billed);
+                // A failure shared by inputs with the same bytes is one request: counted once.
+                summary.possibly_billed_failures +=
+                    usize::from(e.possibly_billed && e.attempts > 0);
                 if !options.continue_on_error {
                     cancel.store(true, Ordering::SeqCst);
                 }
@@ -343,6 +356,9 @@ pub fn run(
         places.give();
     };
     std::thread::scope(|scope| {
+        // A consumer that panics (on_result, on_progress) stops the workers, which would
+        // otherwise wait for places only it gives back: the panic then goes on to the caller.
+        let _stop_on_panic = CancelOnUnwind(cancel);
         // At most one finished result per worker waits: a slow consumer slows the workers.
         let (sender, finished) = mpsc::sync_channel::<(usize, Result<Document>)>(workers);
         let mut running = 0;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use crate::cache::{self, Cache, Flights};
+use crate::cache::{self, Answer, Cache, Flights};
 use crate::deadline::Deadline;
 use crate::error::{Error, Provider, Result};
 use crate::fit::{self, ImageDescription, ImageFit, ImageReport, Limits};
@@ -190,12 +190,23 @@ impl Sender<'_> {
         body: crate::body::ImageBody<'_>,
     ) -> Outcome<HttpAnswer> {
         let call = self.call;
-        let _permit = self
-            .limiter
-            .acquire(&call.deadline, self.provider, call.cancel())?;
+        // The budget first: a batch whose budget is spent does not wait for a rate turn just
+        // to learn that it sends nothing.
         if let Some(b) = call.batch {
             b.take_request()?;
         }
+        let _permit = match self
+            .limiter
+            .acquire(&call.deadline, self.provider, call.cancel())
+        {
+            Ok(permit) => permit,
+            Err(e) => {
+                if let Some(b) = call.batch {
+                    b.sent(false);
+                }
+                return Err(e);
+            }
+        };
         let answer = call.http.post_stream(
             &call.deadline,
             self.provider,
@@ -367,11 +378,12 @@ impl Call<'_> {
         };
         let _claim = match flights {
             Some(f) => {
-                let (claim, waited) = f.claim(key, &self.deadline, provider)?;
-                if waited {
-                    if let Some(value) = recorded()? {
-                        return Ok((value, true, None));
-                    }
+                let claim = f.claim(key, &self.deadline, provider)?;
+                // Look again, waited or not: another call may have recorded its answer (or a
+                // possibly-billed failure) after the first look and released the image
+                // before this claim.
+                if let Some(value) = recorded()? {
+                    return Ok((value, true, None));
                 }
                 Some(claim)
             }
@@ -384,7 +396,7 @@ impl Call<'_> {
                 c.name()
             );
         }
-        let record = |c: &Cache, answer: Vec<u8>| {
+        let record = |c: &Cache, answer: Answer| {
             let failed = c.record(key, answer, &self.deadline);
             if let Some(why) = &failed {
                 log::warn!(target: LOG_TARGET, "{what}: {why}: a rerun would pay for it again");
@@ -393,7 +405,7 @@ impl Call<'_> {
         };
         match fetch() {
             Ok((value, answer)) => {
-                let cache_error = self.cache.and_then(|c| record(c, answer));
+                let cache_error = self.cache.and_then(|c| record(c, Answer::Success(answer)));
                 Ok((value, false, cache_error))
             }
             Err(Stop::Failed(mut e)) => {
@@ -403,11 +415,89 @@ impl Call<'_> {
                 // A verdict on the image itself (no document in it, …): the answer is kept so
                 // that a rerun does not pay for it again.
                 if let (Some(c), Some(answer)) = (self.cache, e.take_verdict()) {
-                    record(c, answer);
+                    record(c, Answer::Verdict(answer));
                 }
                 Err(Stop::Failed(e))
             }
             Err(not_sent) => Err(not_sent),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::ResultStore;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A store whose reads are slow and see the data as it was when they began (as a SQLite
+    /// read transaction does).
+    #[derive(Default)]
+    struct SnapshotStore(Mutex<HashMap<String, Vec<u8>>>);
+
+    impl ResultStore for SnapshotStore {
+        fn get(&self, key: &str, _wait: Duration) -> Result<Option<Vec<u8>>> {
+            let seen = self.0.lock().unwrap().get(key).cloned();
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(seen)
+        }
+        fn put(&self, key: &str, answer: &[u8], _wait: Duration) -> Result<()> {
+            self.0
+                .lock()
+                .unwrap()
+                .entry(key.into())
+                .or_insert(answer.to_vec());
+            Ok(())
+        }
+    }
+
+    fn parse(a: &HttpAnswer) -> Result<String> {
+        Ok(String::from_utf8_lossy(&a.body).into_owned())
+    }
+
+    #[test]
+    fn an_answer_recorded_between_the_first_look_and_the_claim_is_not_paid_for_again() {
+        let config = crate::config::Config::default();
+        let http = Http::new(&config).unwrap();
+        let retrier = Retrier::new(Default::default());
+        let cache = Cache::new(Arc::new(SnapshotStore::default()), "test".into());
+        let sends = AtomicU32::new(0);
+        let call = || Call {
+            http: &http,
+            retrier: &retrier,
+            cache: Some(&cache),
+            deadline: Deadline::after(Duration::from_secs(10)),
+            batch: None,
+        };
+        let key = "same-image";
+        std::thread::scope(|s| {
+            // B: misses (its read 0-300 ms), claims, sends for 100 ms, records, releases.
+            s.spawn(|| {
+                call()
+                    .through(key, "Juhe shopping_receipt", Provider::Juhe, parse, || {
+                        sends.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(100));
+                        Ok(("answer".to_string(), b"answer".to_vec()))
+                    })
+                    .unwrap()
+            });
+            // A: its read (250-550 ms) began before B's answer; it claims after B released,
+            // without waiting: it must look again before sending.
+            std::thread::sleep(Duration::from_millis(250));
+            let (value, cached, _) = call()
+                .through(key, "Juhe shopping_receipt", Provider::Juhe, parse, || {
+                    sends.fetch_add(1, Ordering::SeqCst);
+                    Ok(("answer".to_string(), b"answer".to_vec()))
+                })
+                .unwrap();
+            assert_eq!((value.as_str(), cached), ("answer", true));
+        });
+        assert_eq!(
+            sends.load(Ordering::SeqCst),
+            1,
+            "the same image was sent twice"
+        );
     }
 }

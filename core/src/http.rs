@@ -173,15 +173,24 @@ impl Http {
             Some(len),
             |req| req.send(ureq::SendBody::from_reader(&mut body)),
         );
+        // Not one byte of the image left: the provider cannot have processed (or billed) it,
+        // whatever broke before that (a connection never made, a reset during the headers).
+        let sent = body.sent();
+        let answer = answer.map_err(|mut e| {
+            if sent == 0 && e.http_status.is_none() {
+                e.possibly_billed = false;
+            }
+            e
+        });
         // A timeout says how far the request had gone.
-        answer.map_err(|e| match body.sent() {
+        answer.map_err(|e| match sent {
             _ if e.code != ErrorCode::Timeout || e.message.contains("while reading") => e,
             0 => timed_out(
                 e,
                 provider,
                 url,
                 deadline,
-                "before the request was sent (connecting)",
+                "before any of the image was sent (connecting, or sending the headers)",
             ),
             n if n < len => timed_out(
                 e,
@@ -269,7 +278,8 @@ impl Http {
             .get("Retry-After")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(std::time::Duration::from_secs);
+            // A day at most: a hostile or broken server's number is not trusted further.
+            .map(|secs| std::time::Duration::from_secs(secs.min(86_400)));
         let body = resp
             .body_mut()
             .with_config()

@@ -16,7 +16,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::deadline::{Deadline, CANCEL_CHECK_INTERVAL};
-use crate::error::Provider;
+use crate::error::{Error, Provider};
 use crate::outcome::{NotSent, Outcome, Stop};
 use crate::process::ProcessLocal;
 use crate::LOG_TARGET;
@@ -34,6 +34,8 @@ const INCREASE: f64 = 0.25;
 const MIN_LEARNED_RATE: f64 = 0.05;
 /// The pause after a refusal that says no `Retry-After`.
 const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
+/// The longest pause a provider's `Retry-After` is taken for.
+const MAX_PAUSE: Duration = Duration::from_secs(86_400);
 
 #[derive(Debug)]
 pub(crate) struct Limiter {
@@ -88,6 +90,15 @@ impl Learned {
             self.recent.pop_front();
         }
         at
+    }
+
+    /// Reserve the next turn if it comes within `left` of `now`; `None` (nothing reserved)
+    /// when it does not.
+    fn turn_within(&mut self, now: Instant, left: Duration) -> Option<Instant> {
+        if self.ready_at(now).saturating_duration_since(now) >= left {
+            return None;
+        }
+        Some(self.turn(now))
     }
 
     /// When a request could go, without reserving anything.
@@ -183,13 +194,26 @@ impl Limiter {
         };
         if let Some((allowed, window)) = self.rate {
             let now = Instant::now();
+            let left = deadline.remaining(provider, "waiting for the max_qps rate")?;
             let turn = {
                 let mut sent = state.sent.lock().unwrap_or_else(|p| p.into_inner());
-                // The request `allowed` places back must be a window old.
-                let turn = match sent.len().checked_sub(allowed) {
-                    Some(i) => now.max(sent[i] + window),
-                    None => now,
-                };
+                let turn = next_turn(&sent, allowed, window, now);
+                if turn.saturating_duration_since(now) >= left {
+                    // Not reserved: the turn stays for a call that can wait for it, and a
+                    // batch sends this image again when its turn comes.
+                    drop(sent);
+                    log::debug!(
+                        target: LOG_TARGET,
+                        "{}: the max_qps rate lets no request go before the deadline ({:.3} s \
+                         away): not sent",
+                        provider.label(),
+                        left.as_secs_f64()
+                    );
+                    return Err(refused(
+                        deadline.expired(provider, "waiting for its turn under max_qps"),
+                    )
+                    .into());
+                }
                 sent.push_back(turn);
                 while sent.len() > allowed {
                     sent.pop_front();
@@ -197,11 +221,6 @@ impl Limiter {
                 turn
             };
             let wait = turn.saturating_duration_since(now);
-            if wait >= deadline.remaining(provider, "waiting for the max_qps rate")? {
-                return Err(deadline
-                    .expired(provider, "waiting for the max_qps rate")
-                    .into());
-            }
             if !wait.is_zero() {
                 log::debug!(
                     target: LOG_TARGET,
@@ -214,11 +233,10 @@ impl Limiter {
                 return Err(Stop::NotSent(NotSent::Cancelled));
             }
         }
-        // The provider's own limit, as learned.
+        // The provider's own limit, as learned: the turn is checked and reserved at once.
         let now = Instant::now();
-        let ready = state.learned().ready_at(now);
         let left = deadline.remaining(provider, "waiting for the provider's rate limit")?;
-        if ready.saturating_duration_since(now) >= left {
+        let Some(turn) = state.learned().turn_within(now, left) else {
             // Nothing was sent: a batch sends the image again when the provider is ready.
             log::debug!(
                 target: LOG_TARGET,
@@ -227,11 +245,11 @@ impl Limiter {
                 provider.label(),
                 left.as_secs_f64()
             );
-            let mut e = deadline.expired(provider, "waiting for the provider's rate limit");
-            e.refused = true;
-            return Err(e.into());
-        }
-        let turn = state.learned().turn(now);
+            return Err(refused(
+                deadline.expired(provider, "waiting for the provider's rate limit"),
+            )
+            .into());
+        };
         let wait = turn.saturating_duration_since(Instant::now());
         if !wait.is_zero() {
             log::debug!(
@@ -247,14 +265,14 @@ impl Limiter {
         Ok(permit)
     }
 
-    /// The provider refused a request for its rate: pause every thread for `retry_after` and
-    /// lower the rate to keep to (at most once a second).
+    /// The provider refused a request for its rate: pause every thread for `retry_after` (at
+    /// most a day) and lower the rate to keep to (at most once a second).
     pub fn refused(&self, retry_after: Option<Duration>) {
         let state = self.state.get(State::default);
         let mut learned = state.learned();
         let now = Instant::now();
-        let pause = retry_after.unwrap_or(DEFAULT_PAUSE);
-        let resume = now + pause;
+        let pause = retry_after.unwrap_or(DEFAULT_PAUSE).min(MAX_PAUSE);
+        let resume = now.checked_add(pause).unwrap_or(now);
         learned.resume_at = Some(learned.resume_at.map_or(resume, |r| r.max(resume)));
         if learned
             .lowered_at
@@ -296,18 +314,38 @@ impl Limiter {
         let state = self.state.get(State::default);
         let mut learned = state.learned();
         if let Some(rate) = learned.rate {
-            let raised = rate + INCREASE / rate;
+            // About INCREASE requests a second more each second, never more than half again.
+            let raised = rate + (INCREASE / rate).min(rate / 2.0);
             learned.rate = Some(self.max_qps.map_or(raised, |q| raised.min(q)));
         }
     }
 
-    /// How long until a request could go, as far as the provider's learned limit says.
+    /// How long until a request could go, as far as `max_qps` and the provider's learned
+    /// limit say.
     pub fn ready_in(&self) -> Duration {
         let now = Instant::now();
         let state = self.state.get(State::default);
-        let ready = state.learned().ready_at(now);
+        let mut ready = state.learned().ready_at(now);
+        if let Some((allowed, window)) = self.rate {
+            let sent = state.sent.lock().unwrap_or_else(|p| p.into_inner());
+            ready = ready.max(next_turn(&sent, allowed, window, now));
+        }
         ready.saturating_duration_since(now)
     }
+}
+
+/// The next turn under `max_qps`: the request `allowed` places back must be a window old.
+fn next_turn(sent: &VecDeque<Instant>, allowed: usize, window: Duration, now: Instant) -> Instant {
+    match sent.len().checked_sub(allowed) {
+        Some(i) => now.max(sent[i] + window),
+        None => now,
+    }
+}
+
+/// A wait for the rate that could not end before the deadline: nothing was sent.
+fn refused(mut e: Error) -> Error {
+    e.refused = true;
+    e
 }
 
 impl State {
@@ -340,9 +378,11 @@ mod tests {
         let a = l.acquire(&deadline, Provider::Juhe, None).unwrap();
         let b = l.acquire(&deadline, Provider::Juhe, None).unwrap();
         let short = Deadline::after(Duration::from_millis(100));
-        let Some(Stop::Failed(e)) = l.acquire(&short, Provider::Juhe, None).err() else {
-            panic!("a wait past the deadline is a timeout");
-        };
+        let e = l
+            .acquire(&short, Provider::Juhe, None)
+            .err()
+            .unwrap()
+            .failed();
         assert_eq!(e.code, crate::ErrorCode::Timeout);
         drop((a, b));
         assert!(l.acquire(&deadline, Provider::Juhe, None).is_ok());
@@ -363,6 +403,38 @@ mod tests {
                 .unwrap()
         });
         (e, started.elapsed())
+    }
+
+    #[test]
+    fn a_wait_that_cannot_end_before_the_deadline_keeps_no_turn() {
+        // 1 request a second; then a caller with a 0.6 s deadline every 0.6 s: refused waits
+        // reserve nothing, so every other caller gets the turn that comes free.
+        let l = Limiter::new(Provider::Juhe, Some(1.0), None);
+        drop(
+            l.acquire(
+                &Deadline::after(Duration::from_secs(5)),
+                Provider::Juhe,
+                None,
+            )
+            .unwrap(),
+        );
+        let mut outcomes = Vec::new();
+        for _ in 0..6 {
+            let short = Deadline::after(Duration::from_millis(600));
+            match l.acquire(&short, Provider::Juhe, None) {
+                Ok(_) => outcomes.push(true),
+                Err(stop) => {
+                    let e = stop.failed();
+                    assert!(e.refused && e.code == crate::ErrorCode::Timeout, "{e}");
+                    outcomes.push(false);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(600));
+        }
+        assert!(
+            outcomes.iter().filter(|ok| **ok).count() >= 2,
+            "{outcomes:?}"
+        );
     }
 
     #[test]

@@ -163,15 +163,20 @@ impl Retrier {
                 }
             };
             if e.refused && e.code == ErrorCode::Timeout {
-                // The provider's learned rate would not let it go before the deadline: the
-                // refusal that taught it stands, if this call had one.
-                if let Some(mut last) = previous {
-                    last.message.push_str(
-                        " (not sent again: the provider's rate limit would not let it go before \
-                         the deadline)",
-                    );
-                    return Err(last.into());
+                // A rate limit (max_qps, or the provider's as learned) would not let it go
+                // before the deadline: nothing was sent, and waiting again cannot help. The
+                // failure that made it wait stands, if this call had one.
+                return Err(match previous {
+                    Some(mut last) => {
+                        last.message.push_str(
+                            " (not sent again: the rate limit would not let it go before the \
+                             deadline)",
+                        );
+                        last
+                    }
+                    None => e,
                 }
+                .into());
             }
             let mut e = Error { attempts: n, ..e };
             let label = provider.label();

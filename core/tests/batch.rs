@@ -630,3 +630,125 @@ fn a_budget_caps_the_requests_and_the_rest_is_not_started() {
     assert!(summary.budget_spent && !summary.cancelled);
     let _ = std::fs::remove_file(&cache);
 }
+
+#[test]
+fn a_success_paid_for_with_retry_failed_replaces_the_recorded_verdict() {
+    let sb = Sandbox::start().unwrap();
+    let (client, cache) = cached_client(&sb, "retry-failed-success");
+    let invoice = vec![(
+        DocumentType::UsedCarInvoice,
+        BatchSource::Bytes(include_bytes!("../../tests/fixtures/invoice.png").to_vec()),
+    )];
+    let never = AtomicBool::new(false);
+    let run = |options: BatchOptions| {
+        let mut got = Vec::new();
+        batch::run(
+            &client,
+            &invoice,
+            options,
+            &never,
+            |_, r| {
+                got.push(r);
+                Continue(())
+            },
+            |_| {},
+        );
+        got.remove(0)
+    };
+    sb.set_faults("answer=3").unwrap();
+    assert_eq!(
+        run(BatchOptions::default()).unwrap_err().code,
+        ErrorCode::NoDocumentDetected
+    );
+    sb.clear_faults();
+    assert!(run(BatchOptions::default().retry_failed(true)).is_ok());
+    // The paid-for success is what the cache keeps now: a plain rerun returns it, sends nothing.
+    match run(BatchOptions::default()) {
+        Ok(piaoju::Document::UsedCarInvoice(i)) => assert!(i.cached),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sb.stats().ocr_requests, 2);
+    let _ = std::fs::remove_file(&cache);
+}
+
+#[test]
+fn a_max_qps_wait_past_the_deadline_goes_back_into_the_queue() {
+    // 3 workers at 1 request a second with a 3 s deadline: some calls cannot get a turn in
+    // time; they are sent later, not failed, and refused waits keep no turn.
+    let sb = Sandbox::start().unwrap();
+    let mut c: serde_json::Value = serde_json::from_str(&sb.client_config_json()).unwrap();
+    c["max_qps"] = 1.into();
+    c["timeout_ms"] = 3000.into();
+    let client = Client::new(Config::from_value(c).unwrap()).unwrap();
+    let never = AtomicBool::new(false);
+    let summary = batch::run(
+        &client,
+        &inputs(10),
+        BatchOptions::default().workers(3),
+        &never,
+        |_, o| {
+            assert!(o.is_ok(), "{o:?}");
+            Continue(())
+        },
+        |_| {},
+    );
+    assert_eq!(
+        (summary.succeeded, summary.failed, summary.requests),
+        (10, 0, 10)
+    );
+}
+
+#[test]
+fn a_spent_budget_does_not_wait_for_rate_turns() {
+    let sb = Sandbox::start().unwrap();
+    let mut c: serde_json::Value = serde_json::from_str(&sb.client_config_json()).unwrap();
+    c["max_qps"] = 1.into();
+    let client = Client::new(Config::from_value(c).unwrap()).unwrap();
+    let never = AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let summary = batch::run(
+        &client,
+        &inputs(8),
+        BatchOptions::default().workers(1).max_requests(Some(1)),
+        &never,
+        |_, _| Continue(()),
+        |_| {},
+    );
+    assert_eq!((summary.succeeded, summary.skipped), (1, 7));
+    // Not a speed claim: without the fix each unsent image waited a one-second turn.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_consumer_that_panics_stops_the_batch_and_the_panic_reaches_the_caller() {
+    let sb = Sandbox::start().unwrap();
+    let client = std::sync::Arc::new(
+        Client::new(Config::from_json(&sb.client_config_json()).unwrap()).unwrap(),
+    );
+    let (done, ended) = std::sync::mpsc::channel();
+    let c = std::sync::Arc::clone(&client);
+    std::thread::spawn(move || {
+        let items = inputs(6);
+        let never = AtomicBool::new(false);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            batch::run(
+                &c,
+                &items,
+                BatchOptions::default().workers(2),
+                &never,
+                |_, _| panic!("a bug in the consumer"),
+                |_| {},
+            )
+        }));
+        let _ = done.send(outcome.is_err());
+    });
+    let panicked = ended
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("batch::run still running after its consumer panicked");
+    assert!(panicked);
+    assert!(sb.stats().juhe_requests <= 3);
+}

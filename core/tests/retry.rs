@@ -187,3 +187,95 @@ fn attempts_count_the_requests_sent_not_the_tries_that_sent_nothing() {
         0
     );
 }
+
+/// A server that answers every request with `status`, `headers` and `body` (after reading the
+/// whole request), on 127.0.0.1; its URL.
+fn answering(status: &str, headers: &'static str, body: &'static str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let status = status.to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(5) {
+            let Ok(mut s) = stream else { return };
+            let mut got = Vec::new();
+            let mut buf = [0u8; 65536];
+            loop {
+                let n = s.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if got.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_huge_retry_after_is_no_panic() {
+    let url = answering(
+        "429 Too Many Requests",
+        "Retry-After: 18446744073709551615\r\n",
+        "{}",
+    );
+    let c = Client::new(
+        Config::from_value(serde_json::json!({
+            "juhe": {"key": "k", "base_url": url}, "retry": {"max_attempts": 1}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let e = c.recognize_shopping_receipt(RECEIPT_PNG).unwrap_err();
+    assert_eq!(e.code, ErrorCode::RateLimited);
+    // The next call waits for the (capped) pause within its own deadline, then gives up
+    // without sending: still no panic.
+    let e = c.recognize_shopping_receipt(&image(1)).unwrap_err();
+    assert_eq!((e.code, e.attempts), (ErrorCode::Timeout, 0), "{e}");
+}
+
+#[test]
+fn a_connection_never_made_is_not_possibly_billed() {
+    // A listener whose accept queue is full: later connections are never answered.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    while let Ok(s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+        held.push(s);
+        assert!(held.len() < 5000);
+    }
+    let c = Client::new(
+        Config::from_value(serde_json::json!({
+            "juhe": {"key": "k", "base_url": format!("http://{addr}")},
+            "timeout_ms": 1500, "retry": {"max_attempts": 1},
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let e = c.recognize_shopping_receipt(RECEIPT_PNG).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Timeout, "{e}");
+    assert!(!e.possibly_billed && e.attempts == 0, "{e:?}");
+    assert!(
+        e.message.contains("before any of the image was sent"),
+        "{e}"
+    );
+    drop(listener);
+}

@@ -8,7 +8,9 @@ subclass carrying the core's stable code; every result carries validation ``chec
 """
 
 from . import _native, checks
+from ._async_client import AsyncBatchResults, AsyncClient
 from ._client import BatchItem, BatchResults, BatchSummary, Client, Image, Progress
+from ._options import ClientOptions
 from ._models import Check, Field, ReceiptItem, ShoppingReceipt, UsedCarInvoice
 from ._sandbox import Sandbox
 from .errors import (
@@ -30,9 +32,12 @@ __version__: str = _native.__version__
 
 __all__ = [
     "Client",
+    "AsyncClient",
+    "ClientOptions",
     "Image",
     "BatchItem",
     "BatchResults",
+    "AsyncBatchResults",
     "BatchSummary",
     "Progress",
     "Sandbox",

@@ -3,7 +3,8 @@
 
 Ctrl-C, SIGTERM and SIGHUP stop a batch the same way: no new call starts, the calls in flight
 finish, every finished result is written, and the command exits with 128 + the signal's number
-(130, 143, 129); the same signal again ends it at once."""
+(130, 143, 129); the same signal again ends it at once. A signal the command was started with
+ignored (nohup, a shell's background job) stays ignored."""
 
 import signal
 import sys
@@ -31,7 +32,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     previous: Dict[int, Any] = {}
     for name in ("SIGTERM", "SIGHUP"):
         number = getattr(signal, name, None)
-        if number is not None:
+        # A signal the command was started with ignored (nohup) stays ignored.
+        if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
             previous[number] = signal.signal(number, _raise_terminated)
     try:
         status = _native.cli_main(["piaoju", *args])

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString};
 use serde_json::Value;
 
@@ -68,44 +69,17 @@ fn call<T>(py: Python<'_>, body: impl FnOnce() -> piaoju::Result<T>) -> PyResult
     catch_panic(body).map_err(|e| to_py_err(py, &e))
 }
 
-/// The buffer of a Python `bytes` object, borrowed (not copied): the object is immutable and
-/// kept alive by the reference held here.
-struct BorrowedBytes {
-    _owner: Py<PyBytes>,
-    ptr: usize,
-    len: usize,
-}
-
-impl BorrowedBytes {
-    fn new(b: &Bound<'_, PyBytes>) -> BorrowedBytes {
-        let data = b.as_bytes();
-        BorrowedBytes {
-            ptr: data.as_ptr() as usize,
-            len: data.len(),
-            _owner: b.clone().unbind(),
-        }
-    }
-}
-
-impl AsRef<[u8]> for BorrowedBytes {
-    fn as_ref(&self) -> &[u8] {
-        // SAFETY: the bytes object owning this buffer is immutable and kept alive by `_owner`
-        // for as long as `self` lives.
-        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
-    }
-}
-
-/// The image as the core takes it: the bytes of a `bytes` object (borrowed, not copied), or a
-/// path.
+/// The image as the core takes it: the bytes of a `bytes` object (borrowed, not copied:
+/// `PyBackedBytes` keeps a reference to the immutable object and reads its buffer), or a path.
 enum Image {
-    Bytes(BorrowedBytes),
+    Bytes(PyBackedBytes),
     Path(std::path::PathBuf),
 }
 
 impl Image {
     fn from_py(image: &Bound<'_, PyAny>) -> PyResult<Image> {
         if let Ok(b) = image.cast::<PyBytes>() {
-            return Ok(Image::Bytes(BorrowedBytes::new(b)));
+            return Ok(Image::Bytes(PyBackedBytes::from(b.clone())));
         }
         Ok(Image::Path(image.extract()?))
     }
@@ -157,8 +131,9 @@ impl NativeClient {
         self.recognize(py, DocumentType::UsedCarInvoice, image)
     }
 
-    /// Recognize many images (`bytes` or paths) of one kind with `jobs` calls at once; the
-    /// results come from the returned batch as they finish. `bytes` are borrowed, not copied.
+    /// Recognize many images (`bytes` or paths) of one document type (`kind`, its name:
+    /// "shopping_receipt" or "used_car_invoice") with `jobs` calls at once; the results come
+    /// from the returned batch as they finish. `bytes` are borrowed, not copied.
     #[pyo3(signature = (kind, images, jobs, retry_failed=false, max_requests=None))]
     fn start_batch(
         &self,
@@ -169,17 +144,17 @@ impl NativeClient {
         retry_failed: bool,
         max_requests: Option<u64>,
     ) -> PyResult<NativeBatch> {
-        let document_type = match kind {
-            "receipt" => DocumentType::ShoppingReceipt,
-            "invoice" => DocumentType::UsedCarInvoice,
-            other => {
+        // The document type's own name (core's one table); piaoju.Client maps the aliases.
+        let document_type: DocumentType = serde_json::from_value(Value::String(kind.into()))
+            .map_err(|_| {
                 let e = Error::new(
                     ErrorCode::InvalidArgument,
-                    format!("kind must be \"receipt\" or \"invoice\", not {other:?}"),
+                    format!(
+                        "kind must be \"shopping_receipt\" or \"used_car_invoice\", not {kind:?}"
+                    ),
                 );
-                return Err(to_py_err(py, &e));
-            }
-        };
+                to_py_err(py, &e)
+            })?;
         if !(1..=piaoju::batch::MAX_WORKERS).contains(&jobs) {
             let e = Error::new(
                 ErrorCode::InvalidArgument,
@@ -193,7 +168,9 @@ impl NativeClient {
         let mut inputs = Vec::with_capacity(images.len());
         for image in &images {
             let source = match image.cast::<PyBytes>() {
-                Ok(b) => piaoju::batch::BatchSource::Shared(Arc::new(BorrowedBytes::new(b))),
+                Ok(b) => {
+                    piaoju::batch::BatchSource::Shared(Arc::new(PyBackedBytes::from(b.clone())))
+                }
                 Err(_) => piaoju::batch::BatchSource::Path(image.extract()?),
             };
             inputs.push((document_type, source));
@@ -262,11 +239,6 @@ impl NativeClient {
     /// The configuration as JSON, credentials included: what a pickled client carries.
     fn config_json(&self) -> String {
         self.inner.config().to_json_with_credentials()
-    }
-
-    /// The configuration, as Debug prints it (secrets redacted).
-    fn describe(&self) -> String {
-        format!("{:?}", self.inner.config())
     }
 }
 

@@ -145,3 +145,18 @@ def test_cache_arguments(sandbox, fixtures, tmp_path):
     with pytest.raises(piaoju.UsageError) as e:
         client.recognize_many([image], kind="receipts")
     assert e.value.code == 100
+
+
+def test_an_exception_in_on_progress_loses_no_item(sandbox, fixtures):
+    calls = []
+
+    def progress(p):
+        calls.append(p["done"])
+        if len(calls) == 1:
+            raise RuntimeError("a bug in the progress bar")
+
+    results = sandbox.client().recognize_many(receipts(fixtures, 5), jobs=2, cache=False,
+                                              on_progress=progress)
+    with pytest.raises(RuntimeError):
+        next(results)
+    assert len(list(results)) == 5

@@ -41,3 +41,27 @@ def test_no_error_path_shows_a_secret(sandbox, fixtures, name, operation, config
     shown.append(out)
     for text in shown:
         assert "SENTINEL" not in text, text
+
+
+def test_a_clients_repr_shows_secrets_as_stars(monkeypatch):
+    """Every secret a keyword can carry (the keys, a URL's password) is '***' in the repr of
+    a client however it was made: keywords, a dict, the environment, with_options, a pickle,
+    the async client."""
+    kw = dict(juhe_key="SENTINEL-JUHE", chinaums_app_id="app", chinaums_app_key="SENTINEL-UMS",
+              juhe_base_url="http://user:SENTINEL-URL@127.0.0.1:1/a@b",
+              chinaums_token_url="https://SENTINEL-TOKEN@127.0.0.1:1/token",
+              proxy="http://proxyuser:SENTINEL-PROXY@127.0.0.1:3128", timeout=2)
+    expected = ("juhe_key='***', juhe_base_url='http://user:***@127.0.0.1:1/a@b', chinaums_app_id='app', "
+                "chinaums_app_key='***', chinaums_token_url='https://***@127.0.0.1:1/token', timeout=2.0, "
+                "proxy='http://proxyuser:***@127.0.0.1:3128'")
+    monkeypatch.setenv("PIAOJU_JUHE_KEY", "SENTINEL-ENV")
+    monkeypatch.setenv("PIAOJU_PROXY", "http://u:SENTINEL-ENV-PROXY@127.0.0.1:3128")
+    for cls in (piaoju.Client, piaoju.AsyncClient):
+        client = cls(**kw)
+        assert repr(client) == f"{cls.__name__}({expected})"
+        config = json.loads(client._native.config_json())
+        shown = [repr(client), repr(cls.from_config(config)), repr(pickle.loads(pickle.dumps(client))),
+                 repr(client.with_options(max_qps=1)), repr(cls.from_env())]
+        assert repr(cls.from_env()) == f"{cls.__name__}(juhe_key='***', proxy='http://u:***@127.0.0.1:3128')"
+        for text in shown:
+            assert "SENTINEL" not in text, text

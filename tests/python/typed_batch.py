@@ -27,3 +27,22 @@ def totals(client: piaoju.Client, paths: List[str]) -> List[Optional[Decimal]]:
 
 def vins(client: piaoju.Client, paths: List[str]) -> List[Optional[str]]:
     return [i.result.vin for i in client.recognize_many(paths, kind="invoice") if i.result]
+
+
+async def async_totals(client: piaoju.AsyncClient, paths: List[str]) -> List[Optional[Decimal]]:
+    out: List[Optional[Decimal]] = []
+    async with client.recognize_many(paths, kind="shopping_receipt", jobs=8, on_progress=progress) as results:
+        async for item in results:
+            if item.result is not None:
+                out.append(item.result.total_amount)  # a ShoppingReceipt's field
+        summary = results.summary
+        if summary is not None:
+            print(summary.requests)
+    return out
+
+
+async def async_vins(client: piaoju.AsyncClient, paths: List[str]) -> List[Optional[str]]:
+    # The document type's name (as results say it) and its short alias type alike.
+    named = [i.result.vin async for i in client.recognize_many(paths, kind="used_car_invoice") if i.result]
+    short = [i.result.vin async for i in client.recognize_many(paths, kind="invoice") if i.result]
+    return named + short

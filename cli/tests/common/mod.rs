@@ -34,6 +34,22 @@ pub fn images(dir: &Path, n: u32) -> Vec<(PathBuf, Vec<u8>)> {
         .collect()
 }
 
+/// The command with SIGINT, SIGTERM and SIGHUP as a fresh terminal gives them (a test started
+/// from a background shell or under nohup inherits some ignored, and the command keeps an
+/// ignored signal ignored).
+pub fn default_signals(c: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+            Ok(())
+        })
+    }
+}
+
 /// The folder the command's user cache goes in (`XDG_CACHE_HOME`) in these tests: one for the
 /// test process, never the real user's (entries are kept apart by the sandboxes' URLs).
 pub fn user_cache_home() -> PathBuf {

@@ -38,6 +38,7 @@ use crate::wire::HttpAnswer;
 
 #[cfg(feature = "cache")]
 pub use sqlite::{CacheInfo, SqliteStore};
+pub(crate) use writer::Answer;
 use writer::Writer;
 
 /// Bumped whenever what is stored changes meaning.
@@ -65,6 +66,12 @@ pub trait ResultStore: Send + Sync {
     /// Store an answer under `key` (an existing entry is kept), waiting at most `wait` for
     /// another process's lock.
     fn put(&self, key: &str, answer: &[u8], wait: Duration) -> Result<()>;
+
+    /// Store an answer under `key`, replacing an existing entry (a success paid for again
+    /// after a recorded verdict, with `retry_failed`). The default keeps the existing one.
+    fn replace(&self, key: &str, answer: &[u8], wait: Duration) -> Result<()> {
+        self.put(key, answer, wait)
+    }
 
     /// What the store is, in messages ("the answer could not be recorded in the cache NAME").
     fn name(&self) -> String {
@@ -174,7 +181,7 @@ impl Cache {
     /// [`RECORD_WAIT`], within the deadline); otherwise, or after that, the writing goes on in
     /// the background. `Some(why)` when the writing failed before the call returns; a failure
     /// after that is counted for [`Cache::flush`].
-    pub fn record(&self, key: &str, answer: Vec<u8>, deadline: &Deadline) -> Option<String> {
+    pub fn record(&self, key: &str, answer: Answer, deadline: &Deadline) -> Option<String> {
         let writer = self.writer();
         let (ticket, backlog) = writer.enqueue(key, answer);
         if !writer.ensure_thread(&self.store) {
@@ -245,18 +252,16 @@ impl Drop for Claim<'_> {
 }
 
 impl Flights {
-    /// Claim `key`, first waiting (within the deadline) while another thread holds it.
-    /// `true` with the claim when it had to wait: the answer may be recorded now.
+    /// Claim `key`, first waiting (within the deadline) while another thread holds it (the
+    /// answer may be recorded once the claim is had).
     pub fn claim<'a>(
         &'a self,
         key: &'a str,
         deadline: &Deadline,
         provider: Provider,
-    ) -> Result<(Claim<'a>, bool)> {
+    ) -> Result<Claim<'a>> {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        let mut waited = false;
         while keys.contains(key) {
-            waited = true;
             let left =
                 deadline.remaining(provider, "waiting for another call sending the same image")?;
             keys = self
@@ -266,7 +271,7 @@ impl Flights {
                 .0;
         }
         keys.insert(key.to_string());
-        Ok((Claim { flights: self, key }, waited))
+        Ok(Claim { flights: self, key })
     }
 }
 

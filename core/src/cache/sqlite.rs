@@ -75,6 +75,11 @@ fn kind(c: &rusqlite::Connection) -> rusqlite::Result<Kind> {
 fn try_open(path: &Path) -> std::result::Result<rusqlite::Connection, rusqlite::Error> {
     let c = rusqlite::Connection::open(path)?;
     c.busy_timeout(Duration::from_secs(2))?;
+    // Another program's database is left exactly as it is: nothing is changed before the file
+    // is known to be (or to become) a piaoju cache.
+    if let Kind::Foreign(_) = kind(&c)? {
+        return Ok(c);
+    }
     let mode: String = c.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         c.pragma_update(None, "journal_mode", "WAL")?;
@@ -275,6 +280,14 @@ impl ResultStore for SqliteStore {
             Ok(())
         })
     }
+
+    fn replace(&self, key: &str, answer: &[u8], wait: Duration) -> Result<()> {
+        self.with(wait, |c| {
+            c.prepare_cached("INSERT OR REPLACE INTO answers (key, answer) VALUES (?1, ?2)")?
+                .execute(rusqlite::params![key, answer])?;
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]
@@ -351,6 +364,13 @@ mod tests {
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .unwrap();
         assert_eq!(tables, 1, "nothing was added to the other program's file");
+        let mode: String = other
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete", "its journal mode is left as it was");
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        assert!(!std::path::Path::new(&wal).exists());
         // A file that is not SQLite at all.
         let text = temp("text");
         std::fs::write(&text, "key,answer\nnot,sqlite\n".repeat(100)).unwrap();

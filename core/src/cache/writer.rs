@@ -22,8 +22,16 @@ pub(super) struct Writer {
     changed: Condvar,
 }
 
-/// An answer to write: its ticket, key, body and the tries so far.
-type Entry = (u64, String, Arc<[u8]>, u32);
+/// An answer to write: its ticket, key, body, the tries so far, and whether it replaces an
+/// entry already there.
+type Entry = (u64, String, Arc<[u8]>, u32, bool);
+
+/// An answer to record: a success (which replaces a recorded verdict) or a verdict on the image
+/// (which an entry already there keeps out).
+pub(crate) enum Answer {
+    Success(Vec<u8>),
+    Verdict(Vec<u8>),
+}
 
 #[derive(Default)]
 struct WriterState {
@@ -57,14 +65,19 @@ impl Writer {
     }
 
     /// Queue an answer: its ticket, and how many answers were waiting before it.
-    pub(super) fn enqueue(&self, key: &str, answer: Vec<u8>) -> (u64, usize) {
+    pub(super) fn enqueue(&self, key: &str, answer: Answer) -> (u64, usize) {
+        let (answer, replace) = match answer {
+            Answer::Success(a) => (a, true),
+            Answer::Verdict(a) => (a, false),
+        };
         let mut st = self.lock();
         let backlog = st.queue.len() + usize::from(st.writing);
         st.next_ticket += 1;
         let ticket = st.next_ticket;
         let answer: Arc<[u8]> = answer.into();
         st.pending.insert(key.to_string(), Arc::clone(&answer));
-        st.queue.push_back((ticket, key.to_string(), answer, 0));
+        st.queue
+            .push_back((ticket, key.to_string(), answer, 0, replace));
         st.waited.insert(ticket);
         drop(st);
         self.changed.notify_all();
@@ -104,7 +117,7 @@ impl Writer {
     /// Write the first queued answer. One held by another process's lock goes back to the
     /// end of the queue (a few times, after a pause); any other failure is final.
     pub(super) fn write_next(&self, store: &dyn ResultStore, busy_wait: Duration) {
-        let Some((ticket, key, answer, tries)) = ({
+        let Some((ticket, key, answer, tries, replace)) = ({
             let mut st = self.lock();
             let next = st.queue.pop_front();
             st.writing = next.is_some();
@@ -112,12 +125,17 @@ impl Writer {
         }) else {
             return;
         };
-        let outcome = store.put(&key, &answer, busy_wait);
+        let outcome = if replace {
+            store.replace(&key, &answer, busy_wait)
+        } else {
+            store.put(&key, &answer, busy_wait)
+        };
         let mut st = self.lock();
         st.writing = false;
         match outcome {
             Err(e) if e.code == ErrorCode::Timeout && tries + 1 < WRITE_TRIES && !st.stop => {
-                st.queue.push_back((ticket, key, answer, tries + 1));
+                st.queue
+                    .push_back((ticket, key, answer, tries + 1, replace));
                 drop(st);
                 std::thread::sleep(Duration::from_millis(100));
                 return;
