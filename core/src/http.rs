@@ -176,15 +176,15 @@ impl Http {
         // Not one byte of the image left: the provider cannot have processed (or billed) it,
         // whatever broke before that (a connection never made, a reset during the headers).
         let sent = body.sent();
-        let answer = answer.map_err(|mut e| {
-            if sent == 0 && e.http_status.is_none() {
-                e.possibly_billed = false;
+        let answer = answer.map_err(|mut f| {
+            if sent == 0 && f.error.http_status.is_none() {
+                f.error.possibly_billed = false;
             }
-            e
+            f
         });
         // A timeout says how far the request had gone.
-        answer.map_err(|e| match sent {
-            _ if e.code != ErrorCode::Timeout || e.message.contains("while reading") => e,
+        answer.map_err(|Failure { error: e, reading }| match sent {
+            _ if e.code != ErrorCode::Timeout || reading => e,
             0 => timed_out(
                 e,
                 provider,
@@ -233,8 +233,8 @@ impl Http {
             None,
             |req| req.send(body),
         )
-        .map_err(|e| match e.code {
-            ErrorCode::Timeout if !e.message.contains("while reading") => {
+        .map_err(|Failure { error: e, reading }| match e.code {
+            ErrorCode::Timeout if !reading => {
                 timed_out(e, provider, url, deadline, "before its answer came")
             }
             _ => e,
@@ -242,7 +242,8 @@ impl Http {
     }
 
     /// One exchange: the request with its headers and the call's remaining time, sent by `send`;
-    /// the whole answer read, whatever its status.
+    /// the whole answer read, whatever its status. A failure says whether it came while the
+    /// answer was being read (its timeout message then says so already).
     #[allow(clippy::too_many_arguments)]
     fn exchange(
         &self,
@@ -255,8 +256,14 @@ impl Http {
         send: impl FnOnce(
             ureq::RequestBuilder<ureq::typestate::WithBody>,
         ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<HttpAnswer> {
-        let remaining = deadline.remaining(provider, "before sending a request")?;
+    ) -> std::result::Result<HttpAnswer, Failure> {
+        let before = |error| Failure {
+            error,
+            reading: false,
+        };
+        let remaining = deadline
+            .remaining(provider, "before sending a request")
+            .map_err(before)?;
         let agent = self.agent.get(|| agent(&self.settings));
         let mut req = agent
             .post(url)
@@ -271,7 +278,7 @@ impl Http {
         if let Some(n) = content_length {
             req = req.header("Content-Length", n);
         }
-        let mut resp = send(req).map_err(|e| transport_error(provider, url, e))?;
+        let mut resp = send(req).map_err(|e| before(transport_error(provider, url, e)))?;
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
@@ -287,10 +294,14 @@ impl Http {
             .read_to_vec()
             .map_err(|e| {
                 let e = transport_error(provider, url, e).with_http_status(status);
-                if e.code == ErrorCode::Timeout {
+                let error = if e.code == ErrorCode::Timeout {
                     timed_out(e, provider, url, deadline, "while reading the answer")
                 } else {
                     e
+                };
+                Failure {
+                    error,
+                    reading: true,
                 }
             })?;
         Ok(HttpAnswer {
@@ -299,6 +310,12 @@ impl Http {
             retry_after,
         })
     }
+}
+
+/// An exchange's failure, and whether it came while the answer was being read.
+struct Failure {
+    error: Error,
+    reading: bool,
 }
 
 /// A timeout's error saying what timed out and after how long: `Juhe request to URL: the
