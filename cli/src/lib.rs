@@ -37,7 +37,7 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 
 const ENVIRONMENT: &str =
     "Configuration comes from the environment: PIAOJU_JUHE_KEY for receipts; \
-PIAOJU_CHINAUMS_APP_ID and PIAOJU_CHINAUMS_APP_KEY for invoices (the README lists every PIAOJU_* \
+PIAOJU_CHINAUMS_APP_ID and PIAOJU_CHINAUMS_APP_KEY for invoices (docs/configuration.md lists every PIAOJU_* \
 variable); flags go on top. --sandbox replaces the credentials and URLs with those of a local, \
 in-process sandbox (no credentials needed).
 
@@ -105,7 +105,7 @@ struct Single {
 enum OutputFormat {
     /// For a person.
     Text,
-    /// The result's JSON (its schema, see the README).
+    /// The result's JSON (its schema: docs/results.md).
     Json,
 }
 

@@ -103,7 +103,12 @@ pub const LOG_TARGET: &str = "piaoju";
 /// The crate version (also the C header's and the Python package's).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The README's Rust examples, compiled as doctests.
+/// The README's Rust example, compiled as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The Rust examples of `docs/rust.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/rust.md")]
+pub struct RustDocDoctests;

@@ -1,5 +1,5 @@
 //! The result types: typed values (exact [`Decimal`]s, [`Date`]s, [`Time`]s), serialized to the
-//! one documented JSON schema (see README) that the C ABI and the Python module hand out. The
+//! one documented JSON schema (docs/results.md) that the C ABI and the Python module hand out. The
 //! provider's raw text stays available in `raw` / `fields` and through `raw_text`.
 
 use serde::{Serialize, Serializer};

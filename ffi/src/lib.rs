@@ -117,7 +117,7 @@ unsafe fn borrow_bytes<'a>(p: *const u8, len: usize) -> Result<&'a [u8], Error> 
 
 /// Create a client.
 ///
-/// `config_json`: the configuration JSON (README, "Configuration"), borrowed for the call; a
+/// `config_json`: the configuration JSON (docs/configuration.md), borrowed for the call; a
 /// leading UTF-8 byte-order mark is ignored. A JSON object is the whole configuration ("{}" is
 /// empty; the environment is not read); NULL reads the PIAOJU_* environment variables instead;
 /// anything else is PJ_STATUS_INVALID_CONFIG.

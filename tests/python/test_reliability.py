@@ -1,4 +1,4 @@
-"""Fork safety and one deadline per call (README, "Guarantees")."""
+"""Fork safety and one deadline per call (docs/guarantees.md)."""
 
 import json
 import os

@@ -11,7 +11,7 @@ use crate::fit::ImageFit;
 use crate::retry::RetryConfig;
 
 /// Builds a [`Config`] key by key, each setter named and typed after its key of the JSON
-/// configuration (README, "Configuration"); [`ConfigBuilder::build`] checks the whole as
+/// configuration (docs/configuration.md); [`ConfigBuilder::build`] checks the whole as
 /// [`Config::from_json`] does (the same rules, the same errors). What is not set keeps its
 /// default. Made by [`Config::builder`], or from a configuration with `ConfigBuilder::from`
 /// (to change some keys of it).
