@@ -147,12 +147,16 @@ pub fn run(args: impl IntoIterator<Item = OsString>, interrupt: Interrupt<'_>) -
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
         }
     };
-    match cli.command {
+    let status = match cli.command {
         Command::Receipt(single) => run_single(DocumentType::ShoppingReceipt, &single),
         Command::Invoice(single) => run_single(DocumentType::UsedCarInvoice, &single),
         Command::Batch(args) => batch::run(&args, interrupt),
         Command::Cache(args) => cache::run(&args),
-    }
+    };
+    // `-v` lasts as long as the command: a process that runs it and goes on (Python's
+    // `_native.cli_main`, a test) gets its own logging back.
+    logging::stop();
+    status
 }
 
 fn run_single(op: DocumentType, single: &Single) -> i32 {

@@ -39,6 +39,11 @@ pub(crate) fn init(verbosity: u8) {
     }
 }
 
+/// Print no more records (the command has ended).
+pub(crate) fn stop() {
+    VERBOSITY.store(0, Ordering::SeqCst);
+}
+
 /// Whether the command prints this record (its target is piaoju's and `-v` asked for its
 /// level).
 pub fn wants(metadata: &Metadata<'_>) -> bool {

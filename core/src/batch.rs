@@ -408,7 +408,11 @@ pub fn run(
                 name
             );
             summary.cache_error = report.last_error.or_else(|| {
-                Some("its writes wait for another process's lock on the file".to_string())
+                Some(
+                    "its writes were still waiting at the batch's end (the store busy: another \
+                     process's lock on the file, or a slow store)"
+                        .to_string(),
+                )
             });
         }
     }

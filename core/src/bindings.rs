@@ -11,3 +11,10 @@ pub use crate::config::ascii_json_hint;
 pub use crate::oneshot::call_json;
 pub use crate::schema::{label_zh, schema, SchemaField, ValueKind};
 pub use crate::text::{ascii_json, display_path};
+
+/// The configuration as the JSON that [`crate::Config::from_json`] reads back to an equal
+/// configuration, **credentials included**: for rebuilding a client elsewhere (a pickled
+/// Python client). Never print or log it.
+pub fn config_json_with_credentials(config: &crate::Config) -> String {
+    config.to_json_with_credentials()
+}

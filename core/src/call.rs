@@ -195,10 +195,7 @@ impl Sender<'_> {
         if let Some(b) = call.batch {
             b.take_request()?;
         }
-        let _permit = match self
-            .limiter
-            .acquire(&call.deadline, self.provider, call.cancel())
-        {
+        let _permit = match self.limiter.acquire(&call.deadline, call.cancel()) {
             Ok(permit) => permit,
             Err(e) => {
                 if let Some(b) = call.batch {
@@ -392,7 +389,7 @@ impl Call<'_> {
         if let Some(c) = self.cache {
             log::debug!(
                 target: LOG_TARGET,
-                "{what}: not in the cache {}: sending",
+                "{what}: no answer to take from the cache {}: sending",
                 c.name()
             );
         }
@@ -498,6 +495,62 @@ mod tests {
             sends.load(Ordering::SeqCst),
             1,
             "the same image was sent twice"
+        );
+    }
+
+    /// A store that cannot be read (a network store down, a broken file) but can be written.
+    #[derive(Default)]
+    struct UnreadableStore(AtomicU32);
+
+    impl ResultStore for UnreadableStore {
+        fn get(&self, _key: &str, _wait: Duration) -> Result<Option<Vec<u8>>> {
+            Err(crate::Error::new(
+                crate::ErrorCode::Internal,
+                "the store is down".to_string(),
+            ))
+        }
+        fn put(&self, _key: &str, _answer: &[u8], _wait: Duration) -> Result<()> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_store_that_cannot_be_read_sends_the_image_and_records_its_answer() {
+        let config = crate::config::Config::default();
+        let http = Http::new(&config).unwrap();
+        let retrier = Retrier::new(Default::default());
+        let store = Arc::new(UnreadableStore::default());
+        let cache = Cache::new(store.clone(), "test".into());
+        let call = Call {
+            http: &http,
+            retrier: &retrier,
+            cache: Some(&cache),
+            deadline: Deadline::after(Duration::from_secs(10)),
+            batch: None,
+        };
+        let mut sends = 0;
+        let (value, cached, cache_error) = call
+            .through(
+                "image",
+                "Juhe shopping_receipt",
+                Provider::Juhe,
+                parse,
+                || {
+                    sends += 1;
+                    Ok(("answer".to_string(), b"answer".to_vec()))
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            (value.as_str(), cached, cache_error, sends),
+            ("answer", false, None, 1)
+        );
+        assert_eq!(cache.flush(Duration::from_secs(5)).failed, 0);
+        assert_eq!(
+            store.0.load(Ordering::SeqCst),
+            1,
+            "the answer was not recorded"
         );
     }
 }

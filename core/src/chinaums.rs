@@ -15,7 +15,7 @@ use crate::fit::{ImageFit, Limits};
 use crate::image::{self, ImageSource};
 use crate::limit::Limiter;
 use crate::model::{DocumentType, Field, Position, UsedCarInvoice};
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, Stop};
 use crate::process::ProcessLocal;
 use crate::spec::{
     CHINAUMS_PRODUCTION_BASE_URL, CHINAUMS_PRODUCTION_TOKEN_BASE_URL, CHINAUMS_TEST_BASE_URL,
@@ -189,7 +189,18 @@ impl Chinaums {
                         answer.status
                     );
                     let fresh = tokens.get(Some(&token), deadline, fetch)?;
-                    post(&token_header(&fresh))
+                    match post(&token_header(&fresh)) {
+                        // A request was sent and refused: that refusal is the call's outcome,
+                        // not "nothing sent" (the image was not billed; it is not skipped).
+                        Err(Stop::NotSent(why)) => {
+                            log::debug!(
+                                target: LOG_TARGET,
+                                "ChinaUMS: not sent again with the new token ({why})"
+                            );
+                            Ok(answer)
+                        }
+                        sent => sent,
+                    }
                 } else {
                     Ok(answer)
                 }

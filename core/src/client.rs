@@ -274,7 +274,17 @@ mod tests {
         };
         let (auto, off) = (refusal(ImageFit::Auto), refusal(ImageFit::Off));
         assert_eq!(auto.code, ErrorCode::ImageDimensionsTooLarge, "{auto}");
-        assert_eq!((&auto.message, auto.attempts), (&off.message, 0));
+        assert_eq!(
+            (auto.message.clone(), auto.attempts),
+            (
+                format!(
+                    "{} (this build of piaoju cannot fit images: built without the `fit` \
+                     feature)",
+                    off.message
+                ),
+                0
+            )
+        );
         // Its hint never suggests fitting, which this build cannot do.
         for e in [auto, off] {
             assert!(!e.hint().unwrap_or_default().contains("image_fit"), "{e}");

@@ -164,7 +164,14 @@ pub(crate) fn prepare<'a>(
         info.format,
         ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Bmp
     );
-    if fit == ImageFit::Off || !decodable || cfg!(not(feature = "fit")) {
+    if fit == ImageFit::Off || !decodable {
+        return Err(refusal);
+    }
+    if cfg!(not(feature = "fit")) {
+        let mut refusal = refusal;
+        refusal
+            .message
+            .push_str(" (this build of piaoju cannot fit images: built without the `fit` feature)");
         return Err(refusal);
     }
     let (w, h) = info.size.expect("raster formats have a size");

@@ -15,6 +15,7 @@ use crate::outcome::Outcome;
 use crate::spec::{
     JUHE_BASE_URL, JUHE_MAX_BASE64_LEN, JUHE_MAX_SIDE, JUHE_MIN_SIDE, JUHE_RECEIPT_PATH,
 };
+use crate::wire::{self, json_body, HttpAnswer};
 
 /// Juhe's documented image limits.
 pub(crate) const LIMITS: Limits = Limits {
@@ -22,7 +23,6 @@ pub(crate) const LIMITS: Limits = Limits {
     min_side: Some(JUHE_MIN_SIDE),
     max_side: Some(JUHE_MAX_SIDE),
 };
-use crate::wire::{self, json_body, HttpAnswer};
 
 /// The Juhe side of a client: its key and endpoint.
 #[derive(Debug)]

@@ -64,9 +64,9 @@ mod properties;
 #[cfg(test)]
 mod receipt_corpus;
 
-pub use cache::{user_cache_path, ResultStore};
+pub use cache::ResultStore;
 #[cfg(feature = "cache")]
-pub use cache::{CacheInfo, SqliteStore};
+pub use cache::{user_cache_path, CacheInfo, SqliteStore};
 pub use calendar::{Date, Time};
 pub use client::Client;
 pub use config::{

@@ -146,12 +146,8 @@ impl Limiter {
 
     /// Wait for a place in flight, then for the request's turn; give up (nothing sent,
     /// [`NotSent::Cancelled`]) as soon as `cancel` is set.
-    pub fn acquire(
-        &self,
-        deadline: &Deadline,
-        provider: Provider,
-        cancel: Option<&AtomicBool>,
-    ) -> Outcome<Permit<'_>> {
+    pub fn acquire(&self, deadline: &Deadline, cancel: Option<&AtomicBool>) -> Outcome<Permit<'_>> {
+        let provider = self.provider;
         let cancelled = || cancel.is_some_and(|c| c.load(Ordering::SeqCst));
         if cancelled() {
             return Err(Stop::NotSent(NotSent::Cancelled));
@@ -366,7 +362,7 @@ mod tests {
         let started = Instant::now();
         let times: Vec<Duration> = (0..10)
             .map(|_| {
-                let _p = l.acquire(&deadline, Provider::Juhe, None).unwrap();
+                let _p = l.acquire(&deadline, None).unwrap();
                 started.elapsed()
             })
             .collect();
@@ -375,17 +371,13 @@ mod tests {
             assert!(w[4] - w[0] >= Duration::from_secs(1), "{times:?}");
         }
         // Two in flight at most: a third waits, then gives up at its deadline.
-        let a = l.acquire(&deadline, Provider::Juhe, None).unwrap();
-        let b = l.acquire(&deadline, Provider::Juhe, None).unwrap();
+        let a = l.acquire(&deadline, None).unwrap();
+        let b = l.acquire(&deadline, None).unwrap();
         let short = Deadline::after(Duration::from_millis(100));
-        let e = l
-            .acquire(&short, Provider::Juhe, None)
-            .err()
-            .unwrap()
-            .failed();
+        let e = l.acquire(&short, None).err().unwrap().failed();
         assert_eq!(e.code, crate::ErrorCode::Timeout);
         drop((a, b));
-        assert!(l.acquire(&deadline, Provider::Juhe, None).is_ok());
+        assert!(l.acquire(&deadline, None).is_ok());
     }
 
     /// `acquire` while another thread sets its cancel flag after 100 ms: how it stopped, and
@@ -398,9 +390,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(100));
                 cancel.store(true, Ordering::SeqCst);
             });
-            l.acquire(deadline, Provider::Juhe, Some(&cancel))
-                .err()
-                .unwrap()
+            l.acquire(deadline, Some(&cancel)).err().unwrap()
         });
         (e, started.elapsed())
     }
@@ -411,17 +401,13 @@ mod tests {
         // reserve nothing, so every other caller gets the turn that comes free.
         let l = Limiter::new(Provider::Juhe, Some(1.0), None);
         drop(
-            l.acquire(
-                &Deadline::after(Duration::from_secs(5)),
-                Provider::Juhe,
-                None,
-            )
-            .unwrap(),
+            l.acquire(&Deadline::after(Duration::from_secs(5)), None)
+                .unwrap(),
         );
         let mut outcomes = Vec::new();
         for _ in 0..6 {
             let short = Deadline::after(Duration::from_millis(600));
-            match l.acquire(&short, Provider::Juhe, None) {
+            match l.acquire(&short, None) {
                 Ok(_) => outcomes.push(true),
                 Err(stop) => {
                     let e = stop.failed();
@@ -442,13 +428,13 @@ mod tests {
         let l = Limiter::new(Provider::Juhe, Some(1.0), Some(1));
         let deadline = Deadline::after(Duration::from_secs(30));
         // Waiting for the place in flight that `held` keeps.
-        let held = l.acquire(&deadline, Provider::Juhe, None).unwrap();
+        let held = l.acquire(&deadline, None).unwrap();
         let (e, took) = acquire_cancelled_after_100_ms(&l, &deadline);
         assert!(matches!(e, Stop::NotSent(NotSent::Cancelled)), "{e:?}");
         assert!(took < Duration::from_secs(2), "{took:?}");
         drop(held);
         // Waiting for the next turn of a 1-per-second rate (this one takes the current turn).
-        drop(l.acquire(&deadline, Provider::Juhe, None).unwrap());
+        drop(l.acquire(&deadline, None).unwrap());
         let (e, took) = acquire_cancelled_after_100_ms(&l, &deadline);
         assert!(matches!(e, Stop::NotSent(NotSent::Cancelled)), "{e:?}");
         assert!(took < Duration::from_millis(900), "{took:?}");

@@ -81,8 +81,8 @@ pub(crate) fn describe(e: &io::Error) -> OsError {
             }
         }
         // An error made by Rust code, in English. (The resolver's, whose text is the C
-        // library's gai_strerror in the host's locale, never comes here: `http` knows a
-        // lookup's failure by its type and says it in its own words.)
+        // library's gai_strerror in the host's locale, is described here too, but `http`
+        // knows a lookup's failure by its type, drops this text and says it in its own words.)
         None => OsError {
             text: e.to_string(),
             code: None,

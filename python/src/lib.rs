@@ -238,7 +238,7 @@ impl NativeClient {
 
     /// The configuration as JSON, credentials included: what a pickled client carries.
     fn config_json(&self) -> String {
-        self.inner.config().to_json_with_credentials()
+        piaoju::bindings::config_json_with_credentials(self.inner.config())
     }
 }
 

@@ -44,3 +44,19 @@ def test_the_level_set_in_python_is_followed(fixtures, sandbox, caplog):
     assert any(
         r.name == "piaoju" and r.levelno == logging.DEBUG for r in caplog.records
     )
+
+
+def test_the_commands_verbose_mode_ends_with_the_command(fixtures, sandbox, caplog, capfd):
+    # `piaoju receipt -vv` run inside this process prints piaoju's records on stderr while it
+    # runs; once it has returned, the records go to Python's logging again, not to stderr.
+    from piaoju import _native
+
+    status = _native.cli_main(
+        ["piaoju", "receipt", str(fixtures / "receipt.png"), "--sandbox", "--format", "json", "-vv"]
+    )
+    assert status == 0
+    assert "piaoju: debug:" in capfd.readouterr().err
+    with caplog.at_level(logging.DEBUG, logger="piaoju"):
+        sandbox.client().recognize_shopping_receipt(fixtures / "receipt.png")
+    assert any(r.name == "piaoju" for r in caplog.records)
+    assert "piaoju: debug:" not in capfd.readouterr().err

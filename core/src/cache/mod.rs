@@ -24,20 +24,19 @@ mod sqlite;
 mod writer;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
 use crate::deadline::Deadline;
-use crate::error::{Error, ErrorCode, Provider, Result};
+use crate::error::{Provider, Result};
 use crate::model::DocumentType;
 use crate::process::ProcessLocal;
 use crate::wire::HttpAnswer;
 
 #[cfg(feature = "cache")]
-pub use sqlite::{CacheInfo, SqliteStore};
+pub use sqlite::{user_cache_path, CacheInfo, SqliteStore};
 pub(crate) use writer::Answer;
 use writer::Writer;
 
@@ -57,14 +56,17 @@ const DROP_FLUSH: Duration = Duration::from_secs(5);
 ///
 /// A store keeps bytes under a key (a hex SHA-256 of the image, the provider, the operation and
 /// the endpoint: never a credential); an answer is stored once and never changed. It is
-/// called from the calls' threads (`get`) and from one writer thread per process (`put`).
+/// called from the calls' threads (`get`) and from one writer thread per process (`put`,
+/// `replace`; from the calling thread when no thread can be started).
 pub trait ResultStore: Send + Sync {
     /// The answer stored under `key`, if any; waiting at most `wait` for another process's
-    /// lock. An error whose code is `timeout` means the store was locked for all of `wait`
-    /// (the writer tries again later); any other error is final.
+    /// lock. An error means the store could not be read: the image is then sent (and may be
+    /// paid for again), with a warning in piaoju's log.
     fn get(&self, key: &str, wait: Duration) -> Result<Option<Vec<u8>>>;
     /// Store an answer under `key` (an existing entry is kept), waiting at most `wait` for
-    /// another process's lock.
+    /// another process's lock. An error whose code is `timeout` means the store was locked
+    /// for all of `wait`: the writer tries again later, within the batch's end; any other
+    /// error is final (the answer is reported as not recorded).
     fn put(&self, key: &str, answer: &[u8], wait: Duration) -> Result<()>;
 
     /// Store an answer under `key`, replacing an existing entry (a success paid for again
@@ -142,8 +144,8 @@ impl Cache {
 
     /// The answer recorded for `key`, parsed again: `Ok(Some)` for a recorded success, `Err`
     /// for a recorded verdict (unless `retry_failed`: then it is sent again), `Ok(None)` when
-    /// there is none (or the store cannot be read: the image is then sent, and its answer's
-    /// writing reports the problem).
+    /// there is none, or when the store cannot be read (logged as a warning: the image is then
+    /// sent, and may be paid for again).
     pub fn recorded<T>(
         &self,
         key: &str,
@@ -153,7 +155,18 @@ impl Cache {
     ) -> Result<Option<T>> {
         let answer = match self.writer().pending(key) {
             Some(a) => Some(a.to_vec()),
-            None => self.store.get(key, deadline.left()).ok().flatten(),
+            None => match self.store.get(key, deadline.left()) {
+                Ok(found) => found,
+                Err(e) => {
+                    log::warn!(
+                        target: crate::LOG_TARGET,
+                        "the cache {} could not be read ({e}): the image is sent, and may be \
+                         paid for again",
+                        self.name
+                    );
+                    None
+                }
+            },
         };
         let Some(answer) = answer else {
             return Ok(None);
@@ -273,42 +286,4 @@ impl Flights {
         keys.insert(key.to_string());
         Ok(Claim { flights: self, key })
     }
-}
-
-fn cache_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::new(
-        ErrorCode::InvalidConfig,
-        format!("the result cache {} cannot be used: {e}", path.display()),
-    )
-}
-
-/// The user's result cache for batches: `$XDG_CACHE_HOME/piaoju/results.sqlite`, else
-/// `$HOME/.cache/piaoju/results.sqlite` (on Windows `%LOCALAPPDATA%\piaoju\results.sqlite`);
-/// its folder is made if missing (mode 0700: results hold names and ID numbers). `None` when
-/// none of those variables is set.
-pub fn user_cache_path() -> Result<Option<PathBuf>> {
-    let var = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let dir = if cfg!(windows) {
-        var("LOCALAPPDATA").map(|d| d.join("piaoju"))
-    } else {
-        var("XDG_CACHE_HOME")
-            .filter(|d| d.is_absolute())
-            .or_else(|| var("HOME").map(|h| h.join(".cache")))
-            .map(|d| d.join("piaoju"))
-    };
-    let Some(dir) = dir else {
-        return Ok(None);
-    };
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(&dir)
-        .map_err(|e| cache_error(&dir, crate::os_error::describe(&e).text))?;
-    Ok(Some(dir.join("results.sqlite")))
 }

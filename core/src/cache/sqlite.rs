@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{cache_error, ResultStore};
+use super::ResultStore;
 use crate::error::{Error, ErrorCode, Result};
 use crate::process::ProcessLocal;
 
@@ -288,6 +288,44 @@ impl ResultStore for SqliteStore {
             Ok(())
         })
     }
+}
+
+fn cache_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorCode::InvalidConfig,
+        format!("the result cache {} cannot be used: {e}", path.display()),
+    )
+}
+
+/// The user's result cache for batches: `$XDG_CACHE_HOME/piaoju/results.sqlite`, else
+/// `$HOME/.cache/piaoju/results.sqlite` (on Windows `%LOCALAPPDATA%\piaoju\results.sqlite`);
+/// its folder is made if missing (mode 0700: results hold names and ID numbers). `None` when
+/// none of those variables is set.
+pub fn user_cache_path() -> Result<Option<PathBuf>> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let dir = if cfg!(windows) {
+        var("LOCALAPPDATA").map(|d| d.join("piaoju"))
+    } else {
+        var("XDG_CACHE_HOME")
+            .filter(|d| d.is_absolute())
+            .or_else(|| var("HOME").map(|h| h.join(".cache")))
+            .map(|d| d.join("piaoju"))
+    };
+    let Some(dir) = dir else {
+        return Ok(None);
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&dir)
+        .map_err(|e| cache_error(&dir, crate::os_error::describe(&e).text))?;
+    Ok(Some(dir.join("results.sqlite")))
 }
 
 #[cfg(test)]

@@ -200,6 +200,23 @@ impl ConfigBuilder {
         self
     }
 
+    /// `retry.base_delay_ms`: the backoff before the first retry (it doubles at each retry,
+    /// with full jitter, up to `retry.max_delay_ms`); whole milliseconds, the rest dropped.
+    /// The other retry settings are kept.
+    pub fn retry_base_delay(mut self, delay: Duration) -> Self {
+        let retry = self.config.retry.get_or_insert_with(RetryConfig::default);
+        retry.base_delay_ms = millis(delay);
+        self
+    }
+
+    /// `retry.max_delay_ms`: the longest backoff between two requests of a call (a server's
+    /// `Retry-After` included); whole milliseconds. The other retry settings are kept.
+    pub fn retry_max_delay(mut self, delay: Duration) -> Self {
+        let retry = self.config.retry.get_or_insert_with(RetryConfig::default);
+        retry.max_delay_ms = millis(delay);
+        self
+    }
+
     /// `max_qps`: at most this many requests a second to each provider, from every thread
     /// using the client (0.001 to 10 000).
     pub fn max_qps(mut self, requests_per_second: f64) -> Self {
@@ -308,6 +325,20 @@ mod tests {
             (r.max_attempts, r.base_delay_ms, r.max_delay_ms),
             (5, 10, 100)
         );
+        // The retry delays: each keeps the other retry settings, as their JSON keys do.
+        let delays = Config::builder()
+            .max_attempts(4)
+            .retry_base_delay(Duration::from_millis(250))
+            .retry_max_delay(Duration::from_secs(8))
+            .build()
+            .unwrap();
+        assert_eq!(
+            delays,
+            Config::from_json(
+                r#"{"retry":{"max_attempts":4,"base_delay_ms":250,"max_delay_ms":8000}}"#
+            )
+            .unwrap()
+        );
     }
 
     #[test]
@@ -370,6 +401,14 @@ mod tests {
             (
                 Config::builder().max_attempts(11),
                 r#"{"retry":{"max_attempts":11}}"#,
+            ),
+            (
+                Config::builder().retry_base_delay(Duration::from_secs(30)),
+                r#"{"retry":{"base_delay_ms":30000}}"#,
+            ),
+            (
+                Config::builder().retry_max_delay(day + Duration::from_millis(1)),
+                r#"{"retry":{"max_delay_ms":86400001}}"#,
             ),
             (Config::builder().max_qps(0.0), r#"{"max_qps":0}"#),
             (

@@ -356,7 +356,7 @@ impl Config {
 
     /// [`Config::resolve`] for an already parsed value (a one-shot request's `config`, `None`
     /// when the key is absent).
-    pub fn resolve_value(value: Option<Value>) -> Result<Config> {
+    pub(crate) fn resolve_value(value: Option<Value>) -> Result<Config> {
         match value {
             None => Config::from_env(),
             Some(v) => Config::from_value(v),
@@ -474,8 +474,9 @@ impl Config {
 
     /// The configuration as the JSON that [`Config::from_json`] reads back to an equal
     /// configuration, **credentials included**: for rebuilding a client elsewhere (a pickled
-    /// Python client). Never print or log it; `Debug` is the printable form.
-    pub fn to_json_with_credentials(&self) -> String {
+    /// Python client, through `bindings::config_json_with_credentials`). Never print or log
+    /// it; `Debug` is the printable form.
+    pub(crate) fn to_json_with_credentials(&self) -> String {
         serde_json::to_string(self).expect("a configuration always serializes")
     }
 
