@@ -164,7 +164,11 @@ fn the_log_of_calls_with_secrets_shows_none() {
         )
     };
     has(&["INFO", "Juhe", "retrying in"]);
-    has(&["Juhe shopping_receipt", "not in the cache", "sending"]);
+    has(&[
+        "Juhe shopping_receipt",
+        "no answer to take from the cache",
+        "sending",
+    ]);
     has(&["Juhe shopping_receipt", "answered from the cache"]);
     has(&["ChinaUMS used_car_invoice", "answered from the cache"]);
     has(&["ChinaUMS: fetching an access token"]);
