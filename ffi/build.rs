@@ -1,5 +1,5 @@
 //! The shared library's SONAME: `libpiaoju.so.<ABI>`. The ABI number changes only when a
-//! `pj_*` function is removed or changes meaning (README, "ABI policy"); adding one keeps it.
+//! `pj_*` function is removed or changes meaning (docs/c.md, "ABI policy"); adding one keeps it.
 //! `ffi/exports.txt` lists the exported functions and `tests/exports.rs` holds the library to it.
 
 /// The ABI number in the SONAME.

@@ -3,13 +3,13 @@
  *
  * Conventions
  * - Every fallible function returns a pj_status; PJ_STATUS_OK (0) is success, any other value
- *   is a code of the error catalogue (see the pj_status enum and README).
+ *   is a code of the error catalogue (see the pj_status enum and docs/errors.md).
  * - Strings passed in are NUL-terminated and borrowed only for the duration of the call. JSON
  *   text is UTF-8 (a leading byte-order mark is ignored). File paths are bytes on Unix, passed
  *   to the system as given (any code page); UTF-8 on Windows.
  * - Strings returned (char *) are owned by the caller and freed only with pj_string_free().
  *   Strings returned as const char * are static and never freed.
- * - Results and errors are JSON documents (schemas in README), UTF-8; pure ASCII (\uXXXX
+ * - Results and errors are JSON documents (schemas in docs/results.md, docs/errors.md), UTF-8; pure ASCII (\uXXXX
  *   escapes, the same values once parsed) with the configuration key "ascii_json": true or
  *   PIAOJU_ASCII_JSON=1. Messages are English; an OS error's number is in "os_error".
  * - A pj_client is a handle, never dereferenced by the library: pj_client_free() during
@@ -170,7 +170,7 @@ extern "C" {
 
 // Create a client.
 //
-// `config_json`: the configuration JSON (README, "Configuration"), borrowed for the call; a
+// `config_json`: the configuration JSON (docs/configuration.md), borrowed for the call; a
 // leading UTF-8 byte-order mark is ignored. A JSON object is the whole configuration ("{}" is
 // empty; the environment is not read); NULL reads the PIAOJU_* environment variables instead;
 // anything else is PJ_STATUS_INVALID_CONFIG.

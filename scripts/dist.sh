@@ -77,12 +77,14 @@ strip --strip-unneeded -o "$work/libpiaoju.so" "$built/libpiaoju.so"
 strip --strip-debug -o "$work/libpiaoju.a" "$built/libpiaoju.a"
 strip -o "$work/piaoju" "$built/piaoju"
 
-# share/doc/piaoju: README, CHANGELOG, the project's licences, the licences of every crate linked
-# in (from cargo metadata) and the Rust standard library's copyright notices (from the toolchain).
+# share/doc/piaoju: README, CHANGELOG, the guides (docs/, where the README's links lead), the
+# project's licences, the licences of every crate linked in (from cargo metadata) and the Rust
+# standard library's copyright notices (from the toolchain).
 docs() {
   local dir=$1 std
-  mkdir -p "$dir"
+  mkdir -p "$dir/docs"
   install -m 0644 README.md CHANGELOG.md LICENSE-MIT LICENSE-APACHE "$dir/"
+  install -m 0644 docs/*.md "$dir/docs/"
   python3 scripts/third_party_licenses.py --out "$dir/THIRD-PARTY-LICENSES.txt" \
     --package piaoju-ffi --package piaoju-cli >/dev/null
   std=$(rustc --print sysroot)/share/doc/rust/COPYRIGHT-library.html

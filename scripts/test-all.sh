@@ -25,6 +25,15 @@ echo "== rust: format, lints, tests"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p piaoju --features bench --examples --locked -- -D warnings
+# The core without its optional parts (feature `cache`: SQLite; `fit`: the image codecs): it
+# builds with no rusqlite in its tree, and its own tests hold (those of the missing parts too).
+cargo clippy -p piaoju --no-default-features --lib --tests --locked -- -D warnings
+if cargo tree -p piaoju --no-default-features -e normal,build --locked | grep -q rusqlite; then
+  echo "rusqlite is in the tree of piaoju without its cache feature" >&2
+  exit 1
+fi
+cargo test -p piaoju --no-default-features --lib --locked
+RUSTDOCFLAGS="-D warnings" cargo doc -p piaoju --no-default-features --no-deps --locked
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 # The Python crate has no Rust tests; it is built and tested by the Python suite below.
 cargo test --workspace --exclude piaoju-python --locked

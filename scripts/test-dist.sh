@@ -141,6 +141,7 @@ f share/doc/piaoju/LICENSE-MIT
 f share/doc/piaoju/README.md
 f share/doc/piaoju/RUST-STD-COPYRIGHT.html
 f share/doc/piaoju/THIRD-PARTY-LICENSES.txt
+$(for d in docs/*.md; do echo "f share/doc/piaoju/$d"; done)
 l $1/$abi_soname -> libpiaoju.so.$version
 l $1/libpiaoju.so -> $abi_soname
 EOF
@@ -246,18 +247,21 @@ step wheel-has-the-command grep -qx 'piaoju *= *piaoju._cli:main' "$wheel_dir/pi
 venv=$work/venv
 step wheel-venv python3 -m venv "$venv"
 step wheel-install "$venv/bin/python" -m pip install --quiet --no-index --no-deps "$wheel"
-# The README's Python examples, run in a folder that has only the fixtures they name.
+# The Python examples of the README and of docs/python.md, in that order, run in a folder that
+# has only the fixtures they name.
 mkdir -p "$work/user/tests"
 cp -R tests/fixtures "$work/user/tests/fixtures"
-python3 - README.md "$work/user" <<'PY'
+python3 - "$work/user" README.md docs/python.md <<'PY'
 import pathlib, re, sys
-text = pathlib.Path(sys.argv[1]).read_text(encoding="utf-8")
-blocks = re.findall(r"<!-- python-example -->\s*```python\n(.*?)```", text, flags=re.S)
-for i, block in enumerate(blocks):
-    pathlib.Path(sys.argv[2], f"readme_example_{i}.py").write_text(block, encoding="utf-8")
+i = 0
+for document in sys.argv[2:]:
+    text = pathlib.Path(document).read_text(encoding="utf-8")
+    for block in re.findall(r"<!-- python-example -->\s*```python\n(.*?)```", text, flags=re.S):
+        pathlib.Path(sys.argv[1], f"readme_example_{i}.py").write_text(block, encoding="utf-8")
+        i += 1
 PY
 examples=("$work"/user/readme_example_*.py)
-step readme-python-examples-found test "${#examples[@]}" -ge 2
+step readme-python-examples-found test "${#examples[@]}" -ge 3
 for example in "${examples[@]}"; do
   step "readme-python-$(basename "$example" .py)" sh -c "cd '$work/user' && '$venv/bin/python' '$example' > '$example.out' && cat '$example.out'"
 done

@@ -22,7 +22,7 @@ uses
   SysUtils;
 
 type
-  { A failed piaoju call: the status code of the error catalogue (README, "Errors"), its stable
+  { A failed piaoju call: the status code of the error catalogue (docs/errors.md), its stable
     name and the library's error JSON (code, name, message, provider_code, retryable,
     possibly_billed, ...). }
   EPiaoju = class(Exception)
@@ -46,7 +46,7 @@ type
   private
     FHandle: Pointer;
   public
-    (* A client for a configuration JSON (README, "Configuration"); '{}' is empty, the environment
+    (* A client for a configuration JSON (docs/configuration.md); '{}' is empty, the environment
       is not read. AsciiJson: every JSON the library returns is pure ASCII (\uXXXX escapes), for
       JSON that travels on through an AnsiString or a GBK file; this client's own results never
       need it. Raises EPiaoju 101 invalid_config for bad JSON, an unknown key, a wrong type. *)

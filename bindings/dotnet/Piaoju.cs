@@ -22,7 +22,7 @@ namespace Piaoju
     {
         readonly ClientHandle handle;
 
-        /// <summary>A client for a configuration JSON (README, "Configuration"); "{}" is empty,
+        /// <summary>A client for a configuration JSON (docs/configuration.md); "{}" is empty,
         /// the environment is not read.</summary>
         /// <exception cref="PiaojuException">101 invalid_config: bad JSON, an unknown key, a wrong type.</exception>
         public PiaojuClient(string configJson) : this(configJson, false)
@@ -126,7 +126,7 @@ namespace Piaoju
         }
     }
 
-    /// <summary>A failed piaoju call: the status code of the error catalogue (README, "Errors"),
+    /// <summary>A failed piaoju call: the status code of the error catalogue (docs/errors.md),
     /// its stable name and the library's error JSON (code, name, message, provider_code, retryable,
     /// possibly_billed, …).</summary>
     public sealed class PiaojuException : Exception

@@ -126,7 +126,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Run a batch and return the exit status.
 pub fn run(args: &BatchArgs, interrupt: Interrupt<'_>) -> i32 {
-    match piaoju::boundary::catch_panic(|| execute(args, &interrupt)) {
+    match piaoju::bindings::catch_panic(|| execute(args, &interrupt)) {
         Ok(status) => status,
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "{}", e.to_json());
@@ -356,8 +356,8 @@ fn skipped_list(inputs: &crate::inputs::Inputs) -> String {
         .take(10)
         .map(|(_, path, why)| {
             let name = path.file_name().map_or_else(
-                || piaoju::display_path(path),
-                |n| piaoju::display_path(Path::new(n)),
+                || piaoju::bindings::display_path(path),
+                |n| piaoju::bindings::display_path(Path::new(n)),
             );
             format!("{name} ({why})")
         })

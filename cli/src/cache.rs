@@ -35,7 +35,7 @@ enum Action {
 
 /// Run `piaoju cache …` and return the exit status.
 pub fn run(args: &CacheArgs) -> i32 {
-    match piaoju::boundary::catch_panic(|| execute(args)) {
+    match piaoju::bindings::catch_panic(|| execute(args)) {
         Ok(()) => EXIT_OK,
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "{}", e.to_json());

@@ -185,7 +185,7 @@ pub fn input_names(paths: &[PathBuf]) -> Vec<InputName> {
             None => {
                 let bytes = p.as_os_str().as_encoded_bytes();
                 InputName {
-                    text: piaoju::display_path(p),
+                    text: piaoju::bindings::display_path(p),
                     bytes_hex: Some(hex(bytes)),
                 }
             }

@@ -12,6 +12,7 @@
 pub mod batch;
 mod cache;
 mod inputs;
+pub mod logging;
 mod output;
 mod view;
 
@@ -36,7 +37,7 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 
 const ENVIRONMENT: &str =
     "Configuration comes from the environment: PIAOJU_JUHE_KEY for receipts; \
-PIAOJU_CHINAUMS_APP_ID and PIAOJU_CHINAUMS_APP_KEY for invoices (the README lists every PIAOJU_* \
+PIAOJU_CHINAUMS_APP_ID and PIAOJU_CHINAUMS_APP_KEY for invoices (docs/configuration.md lists every PIAOJU_* \
 variable); flags go on top. --sandbox replaces the credentials and URLs with those of a local, \
 in-process sandbox (no credentials needed).
 
@@ -104,7 +105,7 @@ struct Single {
 enum OutputFormat {
     /// For a person.
     Text,
-    /// The result's JSON (its schema, see the README).
+    /// The result's JSON (its schema: docs/results.md).
     Json,
 }
 
@@ -117,6 +118,11 @@ pub struct Common {
     /// Refuse an image over the provider's limits instead of fitting it (PIAOJU_IMAGE_FIT=off).
     #[arg(long)]
     no_fit: bool,
+    /// Print what piaoju does on stderr: retries, rate-limit waits and refusals, token fetches,
+    /// image fitting (-v); and cache hits and misses, every wait and decision (-vv). Never a
+    /// secret.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 /// How a Ctrl-C (or SIGTERM, SIGHUP) reaches a batch.
@@ -141,12 +147,16 @@ pub fn run(args: impl IntoIterator<Item = OsString>, interrupt: Interrupt<'_>) -
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
         }
     };
-    match cli.command {
+    let status = match cli.command {
         Command::Receipt(single) => run_single(DocumentType::ShoppingReceipt, &single),
         Command::Invoice(single) => run_single(DocumentType::UsedCarInvoice, &single),
         Command::Batch(args) => batch::run(&args, interrupt),
         Command::Cache(args) => cache::run(&args),
-    }
+    };
+    // `-v` lasts as long as the command: a process that runs it and goes on (Python's
+    // `_native.cli_main`, a test) gets its own logging back.
+    logging::stop();
+    status
 }
 
 fn run_single(op: DocumentType, single: &Single) -> i32 {
@@ -156,7 +166,7 @@ fn run_single(op: DocumentType, single: &Single) -> i32 {
         OutputFormat::Json
     });
     // A panic is reported like any other error (901), never as a backtrace.
-    let outcome = piaoju::boundary::catch_panic(|| {
+    let outcome = piaoju::bindings::catch_panic(|| {
         let session = Session::start(&single.common, |_| Ok(()))?;
         let doc = session
             .client
@@ -207,6 +217,7 @@ impl Session {
         common: &Common,
         adjust: impl FnOnce(&mut Config) -> Result<(), Error>,
     ) -> Result<Session, Error> {
+        logging::init(common.verbose);
         let sandbox = if common.sandbox {
             Some(piaoju_sandbox::Sandbox::start().map_err(|e| {
                 Error::new(

@@ -13,7 +13,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use piaoju::{Document, DocumentType, Error, ValueKind};
+use piaoju::bindings::ValueKind;
+use piaoju::{Document, DocumentType, Error};
 
 use crate::inputs::InputName;
 use serde_json::{json, Value};
@@ -169,7 +170,7 @@ pub struct Sink {
 /// The scalar fields of a schema record, in schema order (`document_type` and `provider` are
 /// the same on every row and left out).
 fn scalar_columns(record: &str) -> Vec<(&'static str, ValueKind)> {
-    let fields = piaoju::schema()
+    let fields = piaoju::bindings::schema()
         .into_iter()
         .find(|(name, _)| *name == record)
         .map(|(_, fields)| fields)
@@ -194,7 +195,7 @@ fn scalar_columns(record: &str) -> Vec<(&'static str, ValueKind)> {
 }
 
 /// The command's own columns, with their Chinese names (the result's fields are named by the
-/// table beside the schema, `piaoju::label_zh`).
+/// table beside the schema, `piaoju::bindings::label_zh`).
 const OWN_COLUMNS_ZH: &[(&str, &str)] = &[
     ("input", "文件"),
     ("input_bytes_hex", "文件名字节"),
@@ -241,7 +242,7 @@ fn header(name: &'static str, chinese: bool) -> &'static str {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, zh)| *zh)
-        .or_else(|| piaoju::label_zh(name))
+        .or_else(|| piaoju::bindings::label_zh(name))
         .unwrap_or(name)
 }
 

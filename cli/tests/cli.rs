@@ -192,3 +192,48 @@ fn no_secret_on_stderr() {
     }
     assert!(ran >= 9, "{ran}");
 }
+
+#[test]
+fn verbose_prints_what_piaoju_does_and_never_a_secret() {
+    let run = |flags: &[&str]| {
+        // A sandbox each: its fixed sequence of refusals starts again.
+        let sb = piaoju_sandbox::Sandbox::start_with(piaoju_sandbox::SandboxConfig {
+            juhe_key: "SENTINEL-JUHE-KEY".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        let out = piaoju()
+            .args(["receipt", &fixture("receipt.png")])
+            .args(flags)
+            .env("PIAOJU_JUHE_KEY", "SENTINEL-JUHE-KEY")
+            // The sandbox's fixed sequence at 0.8: two requests refused (503), then answered.
+            .env(
+                "PIAOJU_JUHE_BASE_URL",
+                format!("{}/fault/flaky=0.8", sb.url()),
+            )
+            .env("PIAOJU_MAX_ATTEMPTS", "10")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(out.status.success(), "{stderr}");
+        assert!(!stderr.contains("SENTINEL"), "{stderr}");
+        stderr
+    };
+    assert_eq!(run(&[]), "");
+    let v = run(&["-v"]);
+    let lines: Vec<&str> = v.lines().collect();
+    assert_eq!(lines.len(), 2, "{v}");
+    for line in lines {
+        assert!(
+            line.starts_with("piaoju: info: Juhe: [603 service_http_error]")
+                && line.contains("retrying in"),
+            "{v}"
+        );
+    }
+    let vv = run(&["-vv"]);
+    assert!(
+        vv.contains("piaoju: debug: Juhe: the image (png 96x160 px, 314 bytes) is within"),
+        "{vv}"
+    );
+    assert!(vv.contains("piaoju: info: Juhe: [603"), "{vv}");
+}

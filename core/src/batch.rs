@@ -24,6 +24,7 @@ use crate::deadline::{Deadline, CANCEL_CHECK_INTERVAL};
 use crate::error::Result;
 use crate::image::ImageSource;
 use crate::model::{Document, DocumentType};
+use crate::outcome::{Outcome, Stop};
 
 /// The most workers a batch runs (more are a mistake: they only open connections).
 pub const MAX_WORKERS: usize = 256;
@@ -96,16 +97,19 @@ impl BatchOptions {
         self
     }
 
+    /// Go on after a failed image (`true`, the default), or stop at the first failure.
     pub fn continue_on_error(mut self, yes: bool) -> Self {
         self.continue_on_error = yes;
         self
     }
 
+    /// Send again the images whose recorded answer is a failure.
     pub fn retry_failed(mut self, yes: bool) -> Self {
         self.retry_failed = yes;
         self
     }
 
+    /// At most this many requests for the whole batch (`None`: no budget).
     pub fn max_requests(mut self, n: Option<u64>) -> Self {
         self.max_requests = n;
         self
@@ -120,12 +124,15 @@ pub const MAX_REQUEUES: u32 = 8;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Progress {
+    /// Images in the batch.
     pub total: usize,
     /// Finished, successfully or not.
     pub done: usize,
+    /// Finished with an error.
     pub failed: usize,
     /// Answered from the result cache.
     pub cached: usize,
+    /// Calls in progress now.
     pub in_flight: usize,
 }
 
@@ -133,9 +140,13 @@ pub struct Progress {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BatchSummary {
+    /// Images in the batch.
     pub total: usize,
+    /// Images recognized.
     pub succeeded: usize,
+    /// Images whose call failed.
     pub failed: usize,
+    /// Images answered from the result cache (counted in `succeeded`).
     pub cached: usize,
     /// Images never started (the batch was cancelled).
     pub skipped: usize,
@@ -149,7 +160,10 @@ pub struct BatchSummary {
     pub budget_spent: bool,
     /// Failed calls whose request the provider may have processed (and billed).
     pub possibly_billed_failures: usize,
+    /// How long the batch took.
     pub wall: Duration,
+    /// The batch was stopped (cancelled, or its consumer stopped taking results) before every
+    /// image was started.
     pub cancelled: bool,
     /// Answers the cache could not record during the batch (a rerun would pay for them again),
     /// counted after waiting for the cache's writes at the end (at most the client's timeout).
@@ -263,13 +277,15 @@ pub fn run(
         };
         in_flight.fetch_add(1, Ordering::SeqCst);
         let (mut requeues, mut refused_attempts) = (0, 0);
-        let mut outcome = loop {
-            let outcome =
-                catch_panic(|| client.recognize_in(*document_type, source.image(), Some(&batch)));
+        let outcome: Outcome<Document> = loop {
+            let outcome = catch_panic(|| {
+                Ok(client.recognize_in(*document_type, source.image(), Some(&batch)))
+            })
+            .unwrap_or_else(|panic| Err(Stop::Failed(panic)));
             match &outcome {
                 // Refused for the provider's rate: back into the queue (here: this worker
                 // takes it again when the provider is ready), neither a failure nor an attempt.
-                Err(e)
+                Err(Stop::Failed(e))
                     if e.refused && requeues < MAX_REQUEUES && !cancel.load(Ordering::SeqCst) =>
                 {
                     requeues += 1;
@@ -283,19 +299,23 @@ pub fn run(
             }
         };
         in_flight.fetch_sub(1, Ordering::SeqCst);
+        let mut outcome: Result<Document> = match outcome {
+            Ok(doc) => Ok(doc),
+            Err(Stop::Failed(e)) => Err(e),
+            Err(Stop::NotSent(_)) => {
+                // Not sent (the batch was cancelled, or its budget is spent): not started, not
+                // a result. With a budget spent, the images still to come may be in the cache.
+                places.give();
+                if cancel.load(Ordering::SeqCst) {
+                    return;
+                }
+                continue;
+            }
+        };
         // The image's requests: the refused ones of its earlier turns too.
         match &mut outcome {
             Ok(doc) => doc.add_attempts(refused_attempts),
             Err(e) => e.attempts += refused_attempts,
-        }
-        if matches!(&outcome, Err(e) if e.cancelled) {
-            // Not sent (the batch was cancelled, or its budget is spent): not started, not a
-            // result. With a budget spent, the images still to come may be in the cache.
-            places.give();
-            if cancel.load(Ordering::SeqCst) {
-                return;
-            }
-            continue;
         }
         if outcome.is_err() && !options.continue_on_error {
             // Before another image is taken by this worker.
@@ -375,13 +395,24 @@ pub fn run(
     summary.possibly_billed_requests = summary.requests - summary.refused_requests;
     summary.budget_spent = batch.budget_spent.load(Ordering::SeqCst);
     summary.cancelled = cancel.load(Ordering::SeqCst) && summary.skipped > 0;
-    if let (Some(before), Some((report, _))) =
+    if let (Some(before), Some((report, name))) =
         (cache_before, client.flush_cache(client.config().timeout()))
     {
         summary.cache_failures = report.failed - before + report.pending;
         if summary.cache_failures > 0 {
+            log::warn!(
+                target: crate::LOG_TARGET,
+                "{} answers of this batch could not be recorded in the cache {}: a rerun would \
+                 pay for them again",
+                summary.cache_failures,
+                name
+            );
             summary.cache_error = report.last_error.or_else(|| {
-                Some("its writes wait for another process's lock on the file".to_string())
+                Some(
+                    "its writes were still waiting at the batch's end (the store busy: another \
+                     process's lock on the file, or a slow store)"
+                        .to_string(),
+                )
             });
         }
     }

@@ -88,6 +88,7 @@ const TOKEN_BASE: usize = 0x7A50usize << (usize::BITS - 16);
 static NEXT_TOKEN: AtomicUsize = AtomicUsize::new(1);
 
 impl<T> Handles<T> {
+    /// An empty table.
     pub const fn new() -> Handles<T> {
         Handles {
             table: ForkSafeLock::new(BTreeMap::new()),

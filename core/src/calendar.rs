@@ -80,12 +80,15 @@ impl Date {
         Date::new(year, m.parse().ok()?, d.parse().ok()?)
     }
 
+    /// The year.
     pub fn year(self) -> i32 {
         self.year
     }
+    /// The month, 1 to 12.
     pub fn month(self) -> u32 {
         u32::from(self.month)
     }
+    /// The day of the month, from 1.
     pub fn day(self) -> u32 {
         u32::from(self.day)
     }
@@ -131,12 +134,15 @@ impl Time {
         )
     }
 
+    /// The hour, 0 to 23.
     pub fn hour(self) -> u32 {
         u32::from(self.hour)
     }
+    /// The minute, 0 to 59.
     pub fn minute(self) -> u32 {
         u32::from(self.minute)
     }
+    /// The second, when one was printed.
     pub fn second(self) -> Option<u32> {
         self.second.map(u32::from)
     }

@@ -3,6 +3,7 @@
 //! of the requests actually sent. A provider brings its credentials, preflight, request and
 //! answer parsing; everything that decides whether a request is sent (and paid for) is here.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,12 +12,15 @@ use std::sync::Mutex;
 use crate::cache::{self, Answer, Cache, Flights};
 use crate::deadline::Deadline;
 use crate::error::{Error, Provider, Result};
-use crate::fit::ImageReport;
+use crate::fit::{self, ImageDescription, ImageFit, ImageReport, Limits};
 use crate::http::Http;
+use crate::image::{ImageInfo, ImageSource};
 use crate::limit::Limiter;
 use crate::model::DocumentType;
+use crate::outcome::{NotSent, Outcome, Stop};
 use crate::retry::Retrier;
 use crate::wire::{self, HttpAnswer};
+use crate::LOG_TARGET;
 
 /// What one call works with, handed over by the client.
 pub(crate) struct Call<'a> {
@@ -64,8 +68,8 @@ impl<'a> BatchScope<'a> {
         }
     }
 
-    /// Take one request from the budget: a "not sent" error when it is spent.
-    fn take_request(&self, provider: Provider) -> Result<()> {
+    /// Take one request from the budget: [`NotSent::BudgetSpent`] when it is spent.
+    fn take_request(&self) -> Outcome<()> {
         let Some(budget) = &self.budget else {
             return Ok(());
         };
@@ -74,10 +78,7 @@ impl<'a> BatchScope<'a> {
             .is_err()
         {
             self.budget_spent.store(true, Ordering::SeqCst);
-            return Err(Error::not_sent(
-                provider,
-                "the batch's budget of requests (max_requests) is spent",
-            ));
+            return Err(Stop::NotSent(NotSent::BudgetSpent));
         }
         Ok(())
     }
@@ -126,7 +127,7 @@ pub(crate) struct Recognition<'r, T> {
     pub parse: fn(&HttpAnswer) -> Result<T>,
     /// One attempt: send the request (each HTTP request through [`Sender::post`]) and return
     /// the answer to parse.
-    pub send: &'r dyn Fn(&Sender<'_>) -> Result<HttpAnswer>,
+    pub send: &'r dyn Fn(&Sender<'_>) -> Outcome<HttpAnswer>,
 }
 
 /// What a call gave: the value, whether it came from the cache, the requests sent, and why
@@ -187,17 +188,14 @@ impl Sender<'_> {
         content_type: &str,
         authorization: Option<&str>,
         body: crate::body::ImageBody<'_>,
-    ) -> Result<HttpAnswer> {
+    ) -> Outcome<HttpAnswer> {
         let call = self.call;
         // The budget first: a batch whose budget is spent does not wait for a rate turn just
         // to learn that it sends nothing.
         if let Some(b) = call.batch {
-            b.take_request(self.provider)?;
+            b.take_request()?;
         }
-        let _permit = match self
-            .limiter
-            .acquire(&call.deadline, self.provider, call.cancel())
-        {
+        let _permit = match self.limiter.acquire(&call.deadline, call.cancel()) {
             Ok(permit) => permit,
             Err(e) => {
                 if let Some(b) = call.batch {
@@ -222,11 +220,53 @@ impl Sender<'_> {
         if let Some(b) = call.batch {
             b.sent(sent);
         }
-        answer
+        Ok(answer?)
+    }
+}
+
+/// An image as a log record shows it: `png 5000x3000 px, 12345678 bytes`.
+fn shown(d: &ImageDescription) -> String {
+    match (d.width, d.height) {
+        (Some(w), Some(h)) => format!("{} {w}x{h} px, {} bytes", d.format, d.bytes),
+        _ => format!("{}, {} bytes", d.format, d.bytes),
     }
 }
 
 impl Call<'_> {
+    /// The image a provider is sent: read, checked against the provider's formats
+    /// (`preflight`), then sent as given when within the provider's limits, fitted to them, or
+    /// refused (see [`fit::prepare`]); the decision is logged.
+    pub fn image<'i>(
+        &self,
+        provider: Provider,
+        image: ImageSource<'i>,
+        preflight: fn(&[u8]) -> Result<ImageInfo>,
+        limits: &Limits,
+        fit: ImageFit,
+    ) -> Result<(Cow<'i, [u8]>, ImageReport)> {
+        let bytes = image.load()?;
+        let info = preflight(&bytes)?;
+        let label = provider.label();
+        let prepared = fit::prepare(bytes, info, limits, fit, provider, Some(&self.deadline));
+        match &prepared {
+            Ok((_, r)) if r.fitted => log::info!(
+                target: LOG_TARGET,
+                "{label}: the image ({}) is over the provider's limits: fitted to {} (JPEG \
+                 quality {})",
+                shown(&r.original),
+                shown(&r.sent),
+                r.quality.unwrap_or_default()
+            ),
+            Ok((_, r)) => log::debug!(
+                target: LOG_TARGET,
+                "{label}: the image ({}) is within the provider's limits: sent as given",
+                shown(&r.original)
+            ),
+            Err(e) => log::debug!(target: LOG_TARGET, "{label}: the image is refused: {e}"),
+        }
+        prepared
+    }
+
     /// The batch's cancel flag, if the call belongs to a batch.
     pub fn cancel(&self) -> Option<&AtomicBool> {
         self.batch.map(|b| b.cancel)
@@ -236,7 +276,7 @@ impl Call<'_> {
     /// this batch is returned as it is; a recorded answer is parsed again (a recorded failure
     /// too, unless the batch retries failures); otherwise one flight per image sends it, with
     /// the retries and rate limits, and its answer is recorded.
-    pub fn recognize<T>(&self, r: Recognition<'_, T>) -> Result<Recognized<T>> {
+    pub fn recognize<T>(&self, r: Recognition<'_, T>) -> Outcome<Recognized<T>> {
         let key = cache::key(r.provider, r.operation, r.endpoint, r.image);
         let sender = Sender {
             call: self,
@@ -244,7 +284,8 @@ impl Call<'_> {
             limiter: r.limiter,
             sent: Cell::new(0),
         };
-        let outcome = self.through(&key, r.provider, r.parse, || {
+        let what = format!("{} {}", r.provider.label(), r.operation.as_str());
+        let outcome = self.through(&key, &what, r.provider, r.parse, || {
             self.retrier
                 .run(
                     &self.deadline,
@@ -263,7 +304,7 @@ impl Call<'_> {
                             }
                             Err(_) => {}
                         }
-                        parsed
+                        Ok(parsed?)
                     },
                 )
                 .map(|(sent, _)| sent)
@@ -276,27 +317,52 @@ impl Call<'_> {
                 attempts,
                 cache_error,
             }),
-            Err(e) => Err(Error { attempts, ..e }),
+            Err(Stop::Failed(e)) => Err(Stop::Failed(Error { attempts, ..e })),
+            Err(not_sent) => Err(not_sent),
         }
     }
 
     /// The cache and flight part of [`Call::recognize`]: `(value, cached, cache_error)`.
+    /// `what` names the provider and operation in log records.
     fn through<T>(
         &self,
         key: &str,
+        what: &str,
         provider: Provider,
         parse: fn(&HttpAnswer) -> Result<T>,
-        fetch: impl FnOnce() -> Result<(T, Vec<u8>)>,
-    ) -> Result<(T, bool, Option<String>)> {
+        fetch: impl FnOnce() -> Outcome<(T, Vec<u8>)>,
+    ) -> Outcome<(T, bool, Option<String>)> {
         let retry_failed = self.batch.is_some_and(|b| b.retry_failed);
         let recorded = || -> Result<Option<T>> {
             if let Some(e) = self.batch.and_then(|b| b.failure(key)) {
+                log::debug!(
+                    target: LOG_TARGET,
+                    "{what}: the same image failed earlier in this batch after it may have \
+                     been billed ({}): not sent again",
+                    e.name()
+                );
                 return Err(e);
             }
-            match self.cache {
-                Some(c) => c.recorded(key, &self.deadline, parse, retry_failed),
-                None => Ok(None),
+            let Some(c) = self.cache else {
+                return Ok(None);
+            };
+            let found = c.recorded(key, &self.deadline, parse, retry_failed);
+            match &found {
+                Ok(Some(_)) => log::debug!(
+                    target: LOG_TARGET,
+                    "{what}: answered from the cache {}: nothing sent",
+                    c.name()
+                ),
+                Err(e) => log::debug!(
+                    target: LOG_TARGET,
+                    "{what}: the provider's verdict on this image ({}) is recorded in the cache \
+                     {}: nothing sent",
+                    e.name(),
+                    c.name()
+                ),
+                Ok(None) => {}
             }
+            found
         };
         if let Some(value) = recorded()? {
             return Ok((value, true, None));
@@ -320,24 +386,37 @@ impl Call<'_> {
             }
             None => None,
         };
+        if let Some(c) = self.cache {
+            log::debug!(
+                target: LOG_TARGET,
+                "{what}: no answer to take from the cache {}: sending",
+                c.name()
+            );
+        }
+        let record = |c: &Cache, answer: Answer| {
+            let failed = c.record(key, answer, &self.deadline);
+            if let Some(why) = &failed {
+                log::warn!(target: LOG_TARGET, "{what}: {why}: a rerun would pay for it again");
+            }
+            failed
+        };
         match fetch() {
             Ok((value, answer)) => {
-                let cache_error = self
-                    .cache
-                    .and_then(|c| c.record(key, Answer::Success(answer), &self.deadline));
+                let cache_error = self.cache.and_then(|c| record(c, Answer::Success(answer)));
                 Ok((value, false, cache_error))
             }
-            Err(mut e) => {
+            Err(Stop::Failed(mut e)) => {
                 if let Some(b) = self.batch {
                     b.record_failure(key, &e);
                 }
                 // A verdict on the image itself (no document in it, …): the answer is kept so
                 // that a rerun does not pay for it again.
                 if let (Some(c), Some(answer)) = (self.cache, e.take_verdict()) {
-                    let _ = c.record(key, Answer::Verdict(answer), &self.deadline);
+                    record(c, Answer::Verdict(answer));
                 }
-                Err(e)
+                Err(Stop::Failed(e))
             }
+            Err(not_sent) => Err(not_sent),
         }
     }
 }
@@ -394,7 +473,7 @@ mod tests {
             // B: misses (its read 0-300 ms), claims, sends for 100 ms, records, releases.
             s.spawn(|| {
                 call()
-                    .through(key, Provider::Juhe, parse, || {
+                    .through(key, "Juhe shopping_receipt", Provider::Juhe, parse, || {
                         sends.fetch_add(1, Ordering::SeqCst);
                         std::thread::sleep(Duration::from_millis(100));
                         Ok(("answer".to_string(), b"answer".to_vec()))
@@ -405,7 +484,7 @@ mod tests {
             // without waiting: it must look again before sending.
             std::thread::sleep(Duration::from_millis(250));
             let (value, cached, _) = call()
-                .through(key, Provider::Juhe, parse, || {
+                .through(key, "Juhe shopping_receipt", Provider::Juhe, parse, || {
                     sends.fetch_add(1, Ordering::SeqCst);
                     Ok(("answer".to_string(), b"answer".to_vec()))
                 })
@@ -416,6 +495,62 @@ mod tests {
             sends.load(Ordering::SeqCst),
             1,
             "the same image was sent twice"
+        );
+    }
+
+    /// A store that cannot be read (a network store down, a broken file) but can be written.
+    #[derive(Default)]
+    struct UnreadableStore(AtomicU32);
+
+    impl ResultStore for UnreadableStore {
+        fn get(&self, _key: &str, _wait: Duration) -> Result<Option<Vec<u8>>> {
+            Err(crate::Error::new(
+                crate::ErrorCode::Internal,
+                "the store is down".to_string(),
+            ))
+        }
+        fn put(&self, _key: &str, _answer: &[u8], _wait: Duration) -> Result<()> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_store_that_cannot_be_read_sends_the_image_and_records_its_answer() {
+        let config = crate::config::Config::default();
+        let http = Http::new(&config).unwrap();
+        let retrier = Retrier::new(Default::default());
+        let store = Arc::new(UnreadableStore::default());
+        let cache = Cache::new(store.clone(), "test".into());
+        let call = Call {
+            http: &http,
+            retrier: &retrier,
+            cache: Some(&cache),
+            deadline: Deadline::after(Duration::from_secs(10)),
+            batch: None,
+        };
+        let mut sends = 0;
+        let (value, cached, cache_error) = call
+            .through(
+                "image",
+                "Juhe shopping_receipt",
+                Provider::Juhe,
+                parse,
+                || {
+                    sends += 1;
+                    Ok(("answer".to_string(), b"answer".to_vec()))
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            (value.as_str(), cached, cache_error, sends),
+            ("answer", false, None, 1)
+        );
+        assert_eq!(cache.flush(Duration::from_secs(5)).failed, 0);
+        assert_eq!(
+            store.0.load(Ordering::SeqCst),
+            1,
+            "the answer was not recorded"
         );
     }
 }

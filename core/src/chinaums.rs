@@ -11,16 +11,18 @@ use crate::body::{Encoding, ImageBody};
 use crate::call::{Call, Recognition, Sender};
 use crate::config::{AuthMode, Config, Environment};
 use crate::error::{Error, ErrorCode, Provider, Result};
-use crate::fit::{self, ImageFit, Limits};
+use crate::fit::{ImageFit, Limits};
 use crate::image::{self, ImageSource};
 use crate::limit::Limiter;
 use crate::model::{DocumentType, Field, Position, UsedCarInvoice};
+use crate::outcome::{Outcome, Stop};
 use crate::process::ProcessLocal;
 use crate::spec::{
     CHINAUMS_PRODUCTION_BASE_URL, CHINAUMS_PRODUCTION_TOKEN_BASE_URL, CHINAUMS_TEST_BASE_URL,
     CHINAUMS_TOKEN_PATH, CHINAUMS_USED_CAR_INVOICE_PATH,
 };
-use crate::wire::{self, excerpt, json_body, HttpAnswer};
+use crate::wire::{self, json_body, HttpAnswer};
+use crate::LOG_TARGET;
 
 use auth::TokenCache;
 
@@ -102,7 +104,7 @@ impl Chinaums {
                 max_side: c.and_then(|c| c.max_side),
             },
             tokens: ProcessLocal::new(TokenCache::default()),
-            limiter: Limiter::new(config.max_qps, config.max_in_flight),
+            limiter: Limiter::new(Provider::Chinaums, config.max_qps, config.max_in_flight),
         }
     }
 
@@ -129,17 +131,14 @@ impl Chinaums {
     }
 
     /// Recognize a used-car invoice: credentials and image are checked before anything is sent.
-    pub fn recognize(&self, call: &Call<'_>, image: ImageSource<'_>) -> Result<UsedCarInvoice> {
+    pub fn recognize(&self, call: &Call<'_>, image: ImageSource<'_>) -> Outcome<UsedCarInvoice> {
         let (app_id, app_key) = self.credentials()?;
-        let bytes = image.load()?;
-        let info = image::preflight_chinaums(&bytes)?;
-        let (bytes, report) = fit::prepare(
-            bytes,
-            info,
+        let (bytes, report) = call.image(
+            Provider::Chinaums,
+            image,
+            image::preflight_chinaums,
             &self.limits,
             self.fit,
-            Provider::Chinaums,
-            Some(&call.deadline),
         )?;
         let done = call.recognize(Recognition {
             provider: Provider::Chinaums,
@@ -162,7 +161,7 @@ impl Chinaums {
         app_id: &str,
         app_key: &str,
         body: ImageBody<'_>,
-    ) -> Result<HttpAnswer> {
+    ) -> Outcome<HttpAnswer> {
         let (http, deadline) = (sender.http(), sender.deadline());
         let post = |authorization: &str| {
             sender.post(
@@ -184,8 +183,24 @@ impl Chinaums {
                 let token = tokens.get(None, deadline, fetch)?;
                 let answer = post(&token_header(&token))?;
                 if is_auth_rejection(&answer) {
+                    log::info!(
+                        target: LOG_TARGET,
+                        "ChinaUMS refused the access token (HTTP {}): fetching a new one",
+                        answer.status
+                    );
                     let fresh = tokens.get(Some(&token), deadline, fetch)?;
-                    post(&token_header(&fresh))
+                    match post(&token_header(&fresh)) {
+                        // A request was sent and refused: that refusal is the call's outcome,
+                        // not "nothing sent" (the image was not billed; it is not skipped).
+                        Err(Stop::NotSent(why)) => {
+                            log::debug!(
+                                target: LOG_TARGET,
+                                "ChinaUMS: not sent again with the new token ({why})"
+                            );
+                            Ok(answer)
+                        }
+                        sent => sent,
+                    }
                 } else {
                     Ok(answer)
                 }
@@ -205,9 +220,7 @@ pub fn request_body(image: &[u8]) -> ImageBody<'_> {
 }
 
 fn ums_err(code: ErrorCode, msg: impl Into<String>, status: u16) -> Error {
-    Error::new(code, msg)
-        .with_provider(Provider::Chinaums)
-        .with_http_status(status)
+    wire::provider_error(Provider::Chinaums, code, msg, status)
 }
 
 /// Whether an answer says the credentials (token or signature) were refused.
@@ -260,17 +273,7 @@ pub(crate) fn parse_answer(answer: &HttpAnswer) -> Result<UsedCarInvoice> {
         return Err(auth_rejected(answer));
     }
     let v = json_body(Provider::Chinaums, answer, true)?;
-    let unexpected = |what: &str| {
-        ums_err(
-            ErrorCode::UnexpectedResponse,
-            format!(
-                "ChinaUMS answered HTTP {status} with JSON that {what}: {:?}",
-                excerpt(&answer.body)
-            ),
-            status,
-        )
-        .possibly_billed()
-    };
+    let unexpected = |what: &str| wire::unexpected(Provider::Chinaums, answer, what);
     if !v.is_object() {
         return Err(unexpected("is not an object"));
     }
@@ -406,35 +409,32 @@ mod tests {
         include_str!("../../tests/fixtures/chinaums_invoice_answer.json");
 
     fn answer(status: u16, body: &str) -> HttpAnswer {
-        HttpAnswer {
-            status,
-            body: body.as_bytes().to_vec(),
-            retry_after: None,
-        }
+        HttpAnswer::new(status, body)
     }
 
     fn check_seed_values(inv: &UsedCarInvoice) {
-        assert_eq!(inv.serial_id.as_deref(), Some("1748324975778851906"));
-        assert_eq!(inv.invoice_number.as_deref(), Some("25432000000066482202"));
-        assert_eq!(
-            inv.issue_date.map(|d| d.to_string()).as_deref(),
-            Some("2025-05-22")
-        );
-        assert_eq!(inv.buyer_name.as_deref(), Some("张锦达"));
-        assert_eq!(inv.buyer_id.as_deref(), Some("430124199803279592"));
-        assert_eq!(inv.seller_id.as_deref(), Some("430124199103143715"));
-        assert_eq!(inv.plate_number.as_deref(), Some("湘ACC639"));
-        assert_eq!(inv.vin.as_deref(), Some("LFV3A28W6K3705006"));
-        assert_eq!(inv.brand_model.as_deref(), Some("奥迪牌FV7203BADBG"));
-        assert_eq!(
-            inv.total_price.map(|d| d.to_string()).as_deref(),
-            Some("10000.00")
-        );
-        assert_eq!(inv.total_price_in_words.as_deref(), Some("壹万圆整"));
-        assert_eq!(inv.market_tax_id.as_deref(), Some("914301243294121313"));
-        assert_eq!(inv.market_phone.as_deref(), Some("13973172228"));
-        assert_eq!(inv.issuer.as_deref(), Some("李红梅"));
-        assert_eq!(inv.buyer_phone.as_deref(), Some("1"));
+        let texts = [
+            (&inv.serial_id, "1748324975778851906"),
+            (&inv.invoice_number, "25432000000066482202"),
+            (&inv.buyer_name, "张锦达"),
+            (&inv.buyer_id, "430124199803279592"),
+            (&inv.seller_id, "430124199103143715"),
+            (&inv.plate_number, "湘ACC639"),
+            (&inv.vin, "LFV3A28W6K3705006"),
+            (&inv.brand_model, "奥迪牌FV7203BADBG"),
+            (&inv.total_price_in_words, "壹万圆整"),
+            (&inv.market_tax_id, "914301243294121313"),
+            (&inv.market_phone, "13973172228"),
+            (&inv.issuer, "李红梅"),
+            (&inv.buyer_phone, "1"),
+        ];
+        for (got, want) in texts {
+            assert_eq!(got.as_deref(), Some(want));
+        }
+        let issued = inv.issue_date.map(|d| d.to_string());
+        let total = inv.total_price.map(|d| d.to_string());
+        assert_eq!(issued.as_deref(), Some("2025-05-22"));
+        assert_eq!(total.as_deref(), Some("10000.00"));
         assert_eq!(inv.invoice_code, None);
         assert_eq!(inv.remarks, None);
         assert_eq!(inv.has_seal, None);
@@ -552,8 +552,8 @@ mod tests {
 mod endpoint_tests {
     use super::*;
 
-    fn urls(json: &str) -> (String, String) {
-        endpoints(&Config::from_json(json).unwrap())
+    fn urls(config: crate::config::ConfigBuilder) -> (String, String) {
+        endpoints(&config.build().unwrap())
     }
 
     fn ocr_at(base: &str) -> String {
@@ -563,14 +563,14 @@ mod endpoint_tests {
     #[test]
     fn defaults_are_https_and_the_test_environment() {
         assert_eq!(
-            urls("{}"),
+            urls(Config::builder()),
             (
                 ocr_at("https://test-api-open.chinaums.com"),
                 "https://test-api-open.chinaums.com/v1/token/access".into()
             )
         );
         assert_eq!(
-            urls(r#"{"chinaums":{"environment":"production"}}"#),
+            urls(Config::builder().chinaums_environment(Environment::Production)),
             (
                 ocr_at("https://api-lob.open.chinaums.com"),
                 "https://api-mop.chinaums.com/v1/token/access".into()
@@ -581,14 +581,17 @@ mod endpoint_tests {
     #[test]
     fn base_url_replaces_the_host_of_token_and_ocr() {
         assert_eq!(
-            urls(r#"{"chinaums":{"base_url":"http://127.0.0.1:8080/x/"}}"#),
+            urls(Config::builder().chinaums_base_url("http://127.0.0.1:8080/x/")),
             (
                 ocr_at("http://127.0.0.1:8080/x"),
                 "http://127.0.0.1:8080/x/v1/token/access".into()
             )
         );
-        let (_, token) =
-            urls(r#"{"chinaums":{"base_url":"http://h:1","token_url":"http://t:2/tok"}}"#);
+        let (_, token) = urls(
+            Config::builder()
+                .chinaums_base_url("http://h:1")
+                .chinaums_token_url("http://t:2/tok"),
+        );
         assert_eq!(token, "http://t:2/tok");
     }
 }

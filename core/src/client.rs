@@ -5,17 +5,19 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cache::{Cache, SqliteStore, WriteReport};
+use crate::cache::ResultStore;
+use crate::cache::{Cache, WriteReport};
 use crate::call::{BatchScope, Call};
 use crate::chinaums::Chinaums;
 use crate::config::Config;
 use crate::deadline::Deadline;
-use crate::error::Result;
+use crate::error::{Error, ErrorCode, Result};
 use crate::hint;
 use crate::http::Http;
 use crate::image::ImageSource;
 use crate::juhe::Juhe;
 use crate::model::{Document, DocumentType, ShoppingReceipt, UsedCarInvoice};
+use crate::outcome::{alone, Outcome, Stop};
 use crate::retry::Retrier;
 
 /// A client for both providers. `Send + Sync`: share one between threads; it reuses connections
@@ -39,21 +41,61 @@ impl fmt::Debug for Client {
     }
 }
 
+/// The configured cache's store: its SQLite file.
+#[cfg(feature = "cache")]
+fn open_store(c: &crate::config::CacheConfig) -> Result<Arc<dyn crate::cache::ResultStore>> {
+    Ok(Arc::new(crate::cache::SqliteStore::open(&c.path)?))
+}
+
+/// Never called: without the `cache` feature a configured cache is refused by
+/// [`Config::validate`].
+#[cfg(not(feature = "cache"))]
+fn open_store(_: &crate::config::CacheConfig) -> Result<Arc<dyn crate::cache::ResultStore>> {
+    Err(crate::config::no_cache_in_this_build())
+}
+
 impl Client {
     /// A client for this configuration, checked in full (URLs, proxy, timeouts, TLS files, the
     /// cache file).
     pub fn new(config: Config) -> Result<Client> {
+        Client::made(config, |config| match &config.cache {
+            Some(c) => Ok(Some(Cache::new(open_store(c)?, c.path.clone()))),
+            None => Ok(None),
+        })
+    }
+
+    /// A client for this configuration whose answers are kept in `store`, a [`ResultStore`] of
+    /// one's own (a database the application already has, a service shared by machines,
+    /// memory), with everything a configured `cache` does: an image answered once is never
+    /// sent again, calls for the same image at once send it once, answers are written off the
+    /// calls' path. The configuration must not name a `cache` file as well
+    /// (`invalid_config`). Works without the `cache` feature.
+    ///
+    /// The store is given here rather than in the [`Config`]: a configuration is data (it is
+    /// compared, serialized, rebuilt in another process), a store is a live object.
+    pub fn with_store(config: Config, store: Arc<dyn ResultStore>) -> Result<Client> {
+        if config.cache.is_some() {
+            return Err(Error::new(
+                ErrorCode::InvalidConfig,
+                "cache: the configuration names a cache file and a result store was given as \
+                 well: give one of them",
+            ));
+        }
+        let name = store.name();
+        Client::made(config, |_| Ok(Some(Cache::new(store, name))))
+    }
+
+    /// The client, its configuration checked first, then its TLS files, then its cache.
+    fn made(
+        config: Config,
+        cache: impl FnOnce(&Config) -> Result<Option<Cache>>,
+    ) -> Result<Client> {
         config.validate()?;
+        let http = Http::new(&config)?;
         Ok(Client {
-            http: Http::new(&config)?,
+            cache: cache(&config)?,
+            http,
             retrier: Retrier::new(config.retry.unwrap_or_default()),
-            cache: match &config.cache {
-                Some(c) => Some(Cache::new(
-                    Arc::new(SqliteStore::open(&c.path)?),
-                    c.path.clone(),
-                )),
-                None => None,
-            },
             juhe: Juhe::new(&config),
             chinaums: Chinaums::new(&config),
             config,
@@ -87,7 +129,7 @@ impl Client {
         &self,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<ShoppingReceipt> {
-        let receipt = self.juhe.recognize(&self.call(None), image.into());
+        let receipt = alone(self.juhe.recognize(&self.call(None), image.into()));
         receipt.map_err(|e| hint::attach(e, &self.config))
     }
 
@@ -97,7 +139,7 @@ impl Client {
         &self,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<UsedCarInvoice> {
-        let invoice = self.chinaums.recognize(&self.call(None), image.into());
+        let invoice = alone(self.chinaums.recognize(&self.call(None), image.into()));
         invoice.map_err(|e| hint::attach(e, &self.config))
     }
 
@@ -116,18 +158,18 @@ impl Client {
         document_type: DocumentType,
         image: impl Into<ImageSource<'a>>,
     ) -> Result<Document> {
-        self.recognize_in(document_type, image.into(), None)
+        alone(self.recognize_in(document_type, image.into(), None))
     }
 
-    /// Recognize as part of `batch`: nothing is sent once the batch is cancelled (see
-    /// [`crate::batch::run`]), and a possibly-billed failure is shared with the batch's other
-    /// inputs of the same image.
+    /// Recognize as part of `batch`: nothing is sent once the batch is cancelled or its budget
+    /// spent (see [`crate::batch::run`]), and a possibly-billed failure is shared with the
+    /// batch's other inputs of the same image.
     pub(crate) fn recognize_in(
         &self,
         document_type: DocumentType,
         image: ImageSource<'_>,
         batch: Option<&BatchScope<'_>>,
-    ) -> Result<Document> {
+    ) -> Outcome<Document> {
         let call = self.call(batch);
         let document = match document_type {
             DocumentType::ShoppingReceipt => self
@@ -139,7 +181,10 @@ impl Client {
                 .recognize(&call, image)
                 .map(Document::UsedCarInvoice),
         };
-        document.map_err(|e| hint::attach(e, &self.config))
+        document.map_err(|stop| match stop {
+            Stop::Failed(e) => Stop::Failed(hint::attach(e, &self.config)),
+            not_sent => not_sent,
+        })
     }
 
     /// How long until a request of this document type's provider could go, as far as the
@@ -186,7 +231,7 @@ mod tests {
                 ErrorCode::MissingCredentials
             );
         }
-        let only_juhe = Client::new(Config::from_json(r#"{"juhe":{"key":"k"}}"#).unwrap()).unwrap();
+        let only_juhe = Client::new(Config::builder().juhe_key("k").build().unwrap()).unwrap();
         assert!(only_juhe
             .check_credentials(DocumentType::ShoppingReceipt)
             .is_ok());
@@ -197,14 +242,67 @@ mod tests {
 
     #[test]
     fn tls_files_are_checked_when_the_client_is_made() {
-        for (tls, what) in [
-            (r#"{"ca_file":"/nonexistent/ca.pem"}"#, "cannot read"),
-            (r#"{"ca_file":"Cargo.toml"}"#, "no certificate"),
+        for (ca_file, what) in [
+            ("/nonexistent/ca.pem", "cannot read"),
+            ("Cargo.toml", "no certificate"),
         ] {
-            let config = Config::from_json(&format!(r#"{{"tls":{tls}}}"#)).unwrap();
+            let config = Config::builder().tls_ca_file(ca_file).build().unwrap();
             let e = Client::new(config).unwrap_err();
-            assert_eq!(e.code, ErrorCode::InvalidConfig, "{tls}");
+            assert_eq!(e.code, ErrorCode::InvalidConfig, "{ca_file}");
             assert!(e.message.contains(what), "{}", e.message);
+        }
+    }
+
+    /// Without the `fit` feature an over-limit image is refused, whatever `image_fit` says,
+    /// as with `image_fit: "off"`; before anything is sent.
+    #[cfg(not(feature = "fit"))]
+    #[test]
+    fn without_fit_an_image_over_the_limits_is_refused_as_with_fitting_off() {
+        use crate::fit::ImageFit;
+        let too_long = crate::image::tests::png_header(5000, 100);
+        let refusal = |fit: ImageFit| {
+            let config = Config::builder()
+                .juhe_key("k")
+                .juhe_base_url("http://127.0.0.1:9")
+                .image_fit(fit)
+                .build()
+                .unwrap();
+            Client::new(config)
+                .unwrap()
+                .recognize_shopping_receipt(&too_long)
+                .unwrap_err()
+        };
+        let (auto, off) = (refusal(ImageFit::Auto), refusal(ImageFit::Off));
+        assert_eq!(auto.code, ErrorCode::ImageDimensionsTooLarge, "{auto}");
+        assert_eq!(
+            (auto.message.clone(), auto.attempts),
+            (
+                format!(
+                    "{} (this build of piaoju cannot fit images: built without the `fit` \
+                     feature)",
+                    off.message
+                ),
+                0
+            )
+        );
+        // Its hint never suggests fitting, which this build cannot do.
+        for e in [auto, off] {
+            assert!(!e.hint().unwrap_or_default().contains("image_fit"), "{e}");
+        }
+    }
+
+    /// Without the `cache` feature a configured cache is refused, from JSON and from the
+    /// builder alike, saying why; a store of one's own can still be given.
+    #[cfg(not(feature = "cache"))]
+    #[test]
+    fn without_cache_a_configured_cache_is_an_invalid_config() {
+        for e in [
+            Config::from_json(r#"{"cache":{"path":"c.sqlite"}}"#).unwrap_err(),
+            Config::builder().cache("c.sqlite").build().unwrap_err(),
+            Config::from_lookup(|n| (n == "PIAOJU_CACHE").then(|| "c.sqlite".into())).unwrap_err(),
+        ] {
+            assert_eq!(e.code, ErrorCode::InvalidConfig);
+            assert!(e.message.contains("no result cache"), "{e}");
         }
     }
 }

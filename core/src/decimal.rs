@@ -26,6 +26,7 @@ const MAX_SCALE: u32 = 18;
 const MAX_DIGITS: usize = 30;
 
 impl Decimal {
+    /// Zero.
     pub const ZERO: Decimal = Decimal { units: 0, scale: 0 };
 
     /// `units × 10^-scale`. Panics if `scale` exceeds 36 (every Decimal piaoju makes has a
@@ -66,10 +67,12 @@ impl Decimal {
         })
     }
 
+    /// The digits after the point (`12.50` has 2).
     pub fn scale(self) -> u32 {
         self.scale
     }
 
+    /// Whether it is below zero.
     pub fn is_negative(self) -> bool {
         self.units < 0
     }
@@ -90,6 +93,7 @@ impl Decimal {
         }
     }
 
+    /// The exact sum; `None` on overflow.
     pub fn checked_add(self, other: Decimal) -> Option<Decimal> {
         let scale = self.scale.max(other.scale);
         Some(Decimal {
@@ -98,6 +102,7 @@ impl Decimal {
         })
     }
 
+    /// The exact difference; `None` on overflow.
     pub fn checked_sub(self, other: Decimal) -> Option<Decimal> {
         self.checked_add(Decimal {
             units: other.units.checked_neg()?,
@@ -105,6 +110,7 @@ impl Decimal {
         })
     }
 
+    /// The exact product; `None` on overflow.
     pub fn checked_mul(self, other: Decimal) -> Option<Decimal> {
         let scale = self.scale + other.scale;
         if scale > 2 * MAX_SCALE {

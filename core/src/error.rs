@@ -15,11 +15,14 @@ use serde::{Serialize, Serializer};
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Provider {
+    /// 聚合数据 (Juhe): shopping receipts.
     Juhe,
+    /// 银联商务 (ChinaUMS): used-car sales invoices.
     Chinaums,
 }
 
 impl Provider {
+    /// `"juhe"`, `"chinaums"`: its name in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Juhe => "juhe",
@@ -41,19 +44,30 @@ impl Provider {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Band {
+    /// 0: success (not an error).
     Success,
+    /// 1xx: the caller's input is wrong; nothing was sent.
     Usage,
+    /// 2xx: the image was refused before any request.
     Image,
+    /// 3xx: the request did not complete.
     Transport,
+    /// 4xx: credentials refused.
     Auth,
+    /// 5xx: quota or rate.
     Quota,
+    /// 6xx: the provider failed or is unavailable.
     Service,
+    /// 7xx: the provider could not recognize the document.
     Recognition,
+    /// 8xx: the answer could not be understood.
     Response,
+    /// 9xx: a bug in piaoju.
     Internal,
 }
 
 impl Band {
+    /// The band's name in JSON (`"transport"`).
     pub fn as_str(self) -> &'static str {
         match self {
             Band::Success => "success",
@@ -200,6 +214,7 @@ pub enum ErrorCode {
 /// What the catalogue knows of a provider's own code: which error it is and what it means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProviderCode {
+    /// Whose code it is.
     pub provider: Provider,
     /// The provider's number (Juhe `error_code`, ChinaUMS answer code).
     pub code: i64,
@@ -307,6 +322,7 @@ impl ErrorCode {
         self as u32
     }
 
+    /// The code's band (its hundreds digit).
     pub fn band(self) -> Band {
         match self as u32 / 100 {
             0 => Band::Success,
@@ -367,11 +383,17 @@ pub(crate) struct Details {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Error {
+    /// The stable code (also C's `pj_status` and Python's `.code`).
     pub code: ErrorCode,
+    /// What happened, in English, never with a secret.
     pub message: String,
+    /// The provider the call was for, if it got that far.
     pub provider: Option<Provider>,
+    /// The provider's own code (Juhe `error_code`, ChinaUMS `errCode` or answer code).
     pub provider_code: Option<String>,
+    /// The provider's own text for it (at most 500 characters).
     pub provider_message: Option<String>,
+    /// The HTTP status of the answer, if there was one.
     pub http_status: Option<u16>,
     /// Requests made for the call (retries included); 0 when it failed before any.
     pub attempts: u32,
@@ -387,15 +409,13 @@ pub struct Error {
     pub os_error: Option<i32>,
     /// What the error carries beyond its fields, if anything.
     pub(crate) details: Option<Box<Details>>,
-    /// The call's batch was cancelled before its request was sent (the batch reports the
-    /// image as not started, never as this error).
-    pub(crate) cancelled: bool,
     /// Nothing was processed: the provider refused the request for its rate, or the call
     /// gave up waiting for it. A batch sends the image again when the provider is ready.
     pub(crate) refused: bool,
 }
 
 impl Error {
+    /// An error of this code and message, nothing else known.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
         debug_assert!(code != ErrorCode::Ok, "Ok is not an error code");
         Error {
@@ -410,22 +430,7 @@ impl Error {
             cached: false,
             os_error: None,
             details: None,
-            cancelled: false,
             refused: false,
-        }
-    }
-
-    /// Nothing was sent: the call's batch was cancelled while it waited to send.
-    pub(crate) fn cancelled(provider: Provider) -> Error {
-        Error::not_sent(provider, "the batch was cancelled")
-    }
-
-    /// Nothing was sent, for the batch's reason (cancelled, its budget spent): the batch
-    /// reports the image as not started.
-    pub(crate) fn not_sent(provider: Provider, why: &str) -> Error {
-        Error {
-            cancelled: true,
-            ..Error::new(ErrorCode::Internal, why).with_provider(provider)
         }
     }
 
@@ -435,11 +440,13 @@ impl Error {
         self
     }
 
+    /// The same error, for this provider.
     pub fn with_provider(mut self, provider: Provider) -> Error {
         self.provider = Some(provider);
         self
     }
 
+    /// The same error, with the provider's own code and text.
     pub fn with_provider_answer(
         mut self,
         code: impl Into<String>,
@@ -456,11 +463,13 @@ impl Error {
         self
     }
 
+    /// The same error, with the answer's HTTP status.
     pub fn with_http_status(mut self, status: u16) -> Error {
         self.http_status = Some(status);
         self
     }
 
+    /// The code's stable name (`"image_too_small"`).
     pub fn name(&self) -> &'static str {
         self.code.name()
     }
@@ -487,6 +496,7 @@ impl Error {
         self.details.as_mut().and_then(|a| a.verdict.take())
     }
 
+    /// Whether the same call may succeed if made again later, unchanged.
     pub fn retryable(&self) -> bool {
         self.code.retryable()
     }
@@ -543,6 +553,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The result of piaoju's calls.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

@@ -26,7 +26,8 @@ fn hint(e: &Error, config: &Config) -> Option<String> {
     use ErrorCode::*;
     let chinaums = config.chinaums.as_ref();
     let environment = chinaums.map(|c| c.environment).unwrap_or_default();
-    let fitting_off = config.image_fit == Some(ImageFit::Off);
+    // A build without the `fit` feature cannot fit: never suggest it there.
+    let fitting_off = cfg!(feature = "fit") && config.image_fit == Some(ImageFit::Off);
     let text: &str = match e.code {
         // Usage errors say what to change in their message.
         InvalidArgument | InvalidConfig | MissingCredentials | InvalidRequest | Ok => return None,
@@ -193,9 +194,12 @@ mod tests {
             .unwrap()
             .contains("PIAOJU_CHINAUMS_APP_KEY"));
         let large = || Error::new(ErrorCode::ImageTooLarge, "x");
-        assert!(hint_of(large(), r#"{"image_fit":"off"}"#)
-            .unwrap()
-            .contains("leave out --no-fit"));
+        assert_eq!(
+            hint_of(large(), r#"{"image_fit":"off"}"#)
+                .unwrap()
+                .contains("leave out --no-fit"),
+            cfg!(feature = "fit")
+        );
         assert!(!hint_of(large(), "{}").unwrap().contains("--no-fit"));
         let timeout = hint_of(
             Error::new(ErrorCode::Timeout, "x"),

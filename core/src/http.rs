@@ -176,15 +176,15 @@ impl Http {
         // Not one byte of the image left: the provider cannot have processed (or billed) it,
         // whatever broke before that (a connection never made, a reset during the headers).
         let sent = body.sent();
-        let answer = answer.map_err(|mut e| {
-            if sent == 0 && e.http_status.is_none() {
-                e.possibly_billed = false;
+        let answer = answer.map_err(|mut f| {
+            if sent == 0 && f.error.http_status.is_none() {
+                f.error.possibly_billed = false;
             }
-            e
+            f
         });
         // A timeout says how far the request had gone.
-        answer.map_err(|e| match sent {
-            _ if e.code != ErrorCode::Timeout || e.message.contains("while reading") => e,
+        answer.map_err(|Failure { error: e, reading }| match sent {
+            _ if e.code != ErrorCode::Timeout || reading => e,
             0 => timed_out(
                 e,
                 provider,
@@ -233,8 +233,8 @@ impl Http {
             None,
             |req| req.send(body),
         )
-        .map_err(|e| match e.code {
-            ErrorCode::Timeout if !e.message.contains("while reading") => {
+        .map_err(|Failure { error: e, reading }| match e.code {
+            ErrorCode::Timeout if !reading => {
                 timed_out(e, provider, url, deadline, "before its answer came")
             }
             _ => e,
@@ -242,7 +242,8 @@ impl Http {
     }
 
     /// One exchange: the request with its headers and the call's remaining time, sent by `send`;
-    /// the whole answer read, whatever its status.
+    /// the whole answer read, whatever its status. A failure says whether it came while the
+    /// answer was being read (its timeout message then says so already).
     #[allow(clippy::too_many_arguments)]
     fn exchange(
         &self,
@@ -255,8 +256,14 @@ impl Http {
         send: impl FnOnce(
             ureq::RequestBuilder<ureq::typestate::WithBody>,
         ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<HttpAnswer> {
-        let remaining = deadline.remaining(provider, "before sending a request")?;
+    ) -> std::result::Result<HttpAnswer, Failure> {
+        let before = |error| Failure {
+            error,
+            reading: false,
+        };
+        let remaining = deadline
+            .remaining(provider, "before sending a request")
+            .map_err(before)?;
         let agent = self.agent.get(|| agent(&self.settings));
         let mut req = agent
             .post(url)
@@ -271,7 +278,7 @@ impl Http {
         if let Some(n) = content_length {
             req = req.header("Content-Length", n);
         }
-        let mut resp = send(req).map_err(|e| transport_error(provider, url, e))?;
+        let mut resp = send(req).map_err(|e| before(transport_error(provider, url, e)))?;
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
@@ -287,10 +294,14 @@ impl Http {
             .read_to_vec()
             .map_err(|e| {
                 let e = transport_error(provider, url, e).with_http_status(status);
-                if e.code == ErrorCode::Timeout {
+                let error = if e.code == ErrorCode::Timeout {
                     timed_out(e, provider, url, deadline, "while reading the answer")
                 } else {
                     e
+                };
+                Failure {
+                    error,
+                    reading: true,
                 }
             })?;
         Ok(HttpAnswer {
@@ -299,6 +310,12 @@ impl Http {
             retry_after,
         })
     }
+}
+
+/// An exchange's failure, and whether it came while the answer was being read.
+struct Failure {
+    error: Error,
+    reading: bool,
 }
 
 /// A timeout's error saying what timed out and after how long: `Juhe request to URL: the
@@ -324,19 +341,54 @@ fn megabytes(n: u64) -> String {
     }
 }
 
-/// An agent with these settings and [`Resolver`].
+/// An agent with these settings, [`Resolver`] and [`Connector`].
 fn agent(settings: &ureq::config::Config) -> ureq::Agent {
-    ureq::Agent::with_parts(
-        settings.clone(),
-        ureq::unversioned::transport::DefaultConnector::default(),
-        Resolver::default(),
-    )
+    ureq::Agent::with_parts(settings.clone(), Connector::default(), Resolver::default())
+}
+
+/// Where a request failed before anything was sent: looking up the host's name, or making the
+/// connection (TCP, a proxy's `CONNECT`, the TLS handshake, which ends before a byte of the
+/// request is written). The resolver and the connector below wrap their failures in it, so
+/// that [`transport_error`] knows by type, never by message text, that the provider cannot
+/// have seen (nor billed) the request.
+#[derive(Debug)]
+struct NotConnected {
+    stage: Stage,
+    error: ureq::Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Lookup,
+    Connect,
+}
+
+impl std::fmt::Display for NotConnected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "not connected ({:?}): {}", self.stage, self.error)
+    }
+}
+
+impl std::error::Error for NotConnected {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// The error wrapped as a failure before anything was sent, once: a proxy's connection is made
+/// through the same connector (ureq's `CONNECT` runs the agent's connector chain), so its
+/// failure comes back already wrapped.
+fn not_connected(stage: Stage, error: ureq::Error) -> ureq::Error {
+    match error {
+        ureq::Error::Other(e) if e.is::<NotConnected>() => ureq::Error::Other(e),
+        error => ureq::Error::Other(Box::new(NotConnected { stage, error })),
+    }
 }
 
 /// ureq's resolver, which looks a name up on a thread of its own so that the lookup ends by
 /// the deadline, and panics when no thread can be started (a container's thread limit). Then
 /// the lookup is made on the calling thread instead (without its own time limit): a call is
-/// never failed for a thread it could not start.
+/// never failed for a thread it could not start. Its failures are [`NotConnected`].
 #[derive(Debug, Default)]
 struct Resolver(ureq::unversioned::resolver::DefaultResolver);
 
@@ -350,30 +402,70 @@ impl ureq::unversioned::resolver::Resolver for Resolver {
         // The boundary keeps the panic's message off stderr.
         let on_its_thread =
             crate::boundary::catch_panic(|| Ok(self.0.resolve(uri, config, timeout)));
-        match on_its_thread {
+        let resolved = match on_its_thread {
             Ok(resolved) => resolved,
             Err(_) => self.0.resolve(
                 uri,
                 config,
                 ureq::unversioned::transport::NextTimeout::default(),
             ),
-        }
+        };
+        resolved.map_err(|e| not_connected(Stage::Lookup, e))
     }
 }
 
-fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
-    let url = redact_url(url);
-    // An I/O error's own text may be the C library's, in the host's locale: said in English,
-    // with its number in `os_error`.
-    let (io, os_error) = match &e {
-        ureq::Error::Io(io) => {
-            let os = crate::os_error::describe(io);
-            (os.text, os.code)
+/// ureq's connectors (proxy, TCP, TLS), whose failures are [`NotConnected`].
+#[derive(Debug, Default)]
+struct Connector(ureq::unversioned::transport::DefaultConnector);
+
+impl ureq::unversioned::transport::Connector<()> for Connector {
+    type Out = Box<dyn ureq::unversioned::transport::Transport>;
+
+    fn connect(
+        &self,
+        details: &ureq::unversioned::transport::ConnectionDetails,
+        chained: Option<()>,
+    ) -> std::result::Result<Option<Self::Out>, ureq::Error> {
+        self.0
+            .connect(details, chained)
+            .map_err(|e| not_connected(Stage::Connect, e))
+    }
+}
+
+/// Whether rustls's own error is in the I/O error's chain of errors (rustls reports a failed
+/// handshake as an I/O error of kind `InvalidData` holding it). The walk starts at the error
+/// the I/O error holds: `io::Error::source` skips it.
+fn is_tls_failure(io: &std::io::Error) -> bool {
+    let mut next = io
+        .get_ref()
+        .map(|e| e as &(dyn std::error::Error + 'static));
+    while let Some(e) = next {
+        if e.is::<rustls::Error>() {
+            return true;
         }
-        _ => (String::new(), None),
-    };
-    let (code, what) = match &e {
+        next = match e.downcast_ref::<std::io::Error>() {
+            Some(inner) => inner
+                .get_ref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    false
+}
+
+/// The error's code and what happened, for a message.
+fn classify(e: &ureq::Error, stage: Option<Stage>, io_text: &str) -> (ErrorCode, String) {
+    match e {
         ureq::Error::Timeout(t) => (ErrorCode::Timeout, format!("timed out ({t})")),
+        // The lookup's own text is the C library's (gai_strerror), in the host's locale: not
+        // repeated.
+        _ if stage == Some(Stage::Lookup) => match e {
+            ureq::Error::BadUri(_) => (
+                ErrorCode::InvalidConfig,
+                format!("invalid request URL: {e}"),
+            ),
+            _ => (ErrorCode::ConnectFailed, "host not found".to_string()),
+        },
         ureq::Error::HostNotFound => (ErrorCode::ConnectFailed, "host not found".to_string()),
         ureq::Error::ConnectionFailed => {
             (ErrorCode::ConnectFailed, "connection failed".to_string())
@@ -394,25 +486,22 @@ fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
             ErrorCode::InvalidConfig,
             format!("invalid request URL: {e}"),
         ),
-        ureq::Error::Io(e) => match e.kind() {
+        ureq::Error::Io(io) => match io.kind() {
             ErrorKind::TimedOut | ErrorKind::WouldBlock => {
-                (ErrorCode::Timeout, format!("timed out: {io}"))
+                (ErrorCode::Timeout, format!("timed out: {io_text}"))
             }
             ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable => (
                 ErrorCode::ConnectFailed,
-                format!("connection refused: {io}"),
+                format!("connection refused: {io_text}"),
             ),
-            // The resolver's failure (std's getaddrinfo error has no kind of its own).
-            _ if e.to_string().contains("failed to lookup address") => {
-                (ErrorCode::ConnectFailed, format!("host not found: {io}"))
-            }
-            // rustls reports a refused certificate as an I/O error of kind InvalidData.
-            ErrorKind::InvalidData if e.to_string().contains("certificate") => {
-                (ErrorCode::TlsFailed, format!("TLS failed: {io}"))
-            }
+            _ if is_tls_failure(io) => (ErrorCode::TlsFailed, format!("TLS failed: {io_text}")),
+            _ if stage == Some(Stage::Connect) => (
+                ErrorCode::ConnectFailed,
+                format!("connection failed: {io_text}"),
+            ),
             _ => (
                 ErrorCode::ConnectionBroken,
-                format!("connection broken: {io}"),
+                format!("connection broken: {io_text}"),
             ),
         },
         ureq::Error::Protocol(p) => (
@@ -420,21 +509,51 @@ fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
             format!("HTTP protocol error: {p}"),
         ),
         other => (ErrorCode::ConnectionBroken, format!("{other}")),
+    }
+}
+
+fn transport_error(provider: Provider, url: &str, e: ureq::Error) -> Error {
+    let url = redact_url(url);
+    // A failure of the resolver or the connector: nothing was sent.
+    let (e, stage) = match e {
+        ureq::Error::Other(other) => match other.downcast::<NotConnected>() {
+            Ok(nc) => (nc.error, Some(nc.stage)),
+            Err(other) => (ureq::Error::Other(other), None),
+        },
+        e => (e, None),
     };
-    // Whether the request may have reached the provider: not when the connection (or the TLS
-    // handshake) was never made, nor when the URL or proxy was refused locally.
-    let before_sending = match &e {
-        ureq::Error::Timeout(t) => matches!(t, ureq::Timeout::Resolve | ureq::Timeout::Connect),
+    // An I/O error's own text may be the C library's, in the host's locale: said in English,
+    // with its number in `os_error`.
+    let (io_text, os_error) = match &e {
         ureq::Error::Io(io) => {
-            matches!(
-                io.kind(),
-                ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable
-            ) || io.to_string().contains("failed to lookup address")
+            let os = crate::os_error::describe(io);
+            (os.text, os.code)
         }
-        _ => matches!(
-            code,
-            ErrorCode::ConnectFailed | ErrorCode::TlsFailed | ErrorCode::InvalidConfig
-        ),
+        _ => (String::new(), None),
+    };
+    let (code, what) = classify(&e, stage, &io_text);
+    // Whether the request may have reached the provider: not when the name was never looked
+    // up or the connection (or its TLS handshake) never made, nor when the URL or proxy was
+    // refused locally.
+    let before_sending = stage.is_some()
+        || match &e {
+            ureq::Error::Timeout(t) => {
+                matches!(t, ureq::Timeout::Resolve | ureq::Timeout::Connect)
+            }
+            ureq::Error::Io(_) => code == ErrorCode::ConnectFailed,
+            _ => matches!(
+                code,
+                ErrorCode::ConnectFailed | ErrorCode::TlsFailed | ErrorCode::InvalidConfig
+            ),
+        };
+    // A lookup's failure keeps no OS text, but its number if it has one.
+    let os_error = if stage == Some(Stage::Lookup) {
+        match &e {
+            ureq::Error::Io(io) => io.raw_os_error(),
+            _ => None,
+        }
+    } else {
+        os_error
     };
     let error = Error::new(
         code,
@@ -461,11 +580,116 @@ mod tests {
             .unwrap_err()
     }
 
+    /// A server on 127.0.0.1 that takes one connection, reads what comes for 200 ms, then
+    /// does `then` with the connection; its URL (http).
+    fn serve_once(then: impl FnOnce(std::net::TcpStream) + Send + 'static) -> String {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            then(s);
+        });
+        format!("http://{addr}/x")
+    }
+
+    #[test]
+    fn a_lookup_failure_is_known_by_its_type_and_its_localized_text_is_not_repeated() {
+        // What std makes of getaddrinfo's failure: a text in the host's locale, no number.
+        let localized =
+            std::io::Error::other("failed to lookup address information: Nom ou service inconnu");
+        let e = transport_error(
+            Provider::Juhe,
+            "http://u:secret@example.invalid/x",
+            not_connected(Stage::Lookup, ureq::Error::Io(localized)),
+        );
+        assert_eq!(e.code, ErrorCode::ConnectFailed, "{e}");
+        assert!(!e.possibly_billed);
+        assert_eq!(
+            e.message,
+            "Juhe request to http://<redacted>@example.invalid/x: host not found"
+        );
+        // The same text outside a lookup is not taken for one.
+        let e = transport_error(
+            Provider::Juhe,
+            "http://h/x",
+            ureq::Error::Io(std::io::Error::other(
+                "failed to lookup address information: x",
+            )),
+        );
+        assert_eq!(e.code, ErrorCode::ConnectionBroken, "{e}");
+        assert!(e.possibly_billed);
+    }
+
+    #[test]
+    fn a_proxy_that_refuses_the_connection_is_connect_failed_and_never_billed() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        // ureq makes the proxy's connection through the same connector: wrapped once.
+        let config = Config::builder()
+            .proxy(format!("http://127.0.0.1:{port}"))
+            .build()
+            .unwrap();
+        let http = Http::new(&config).unwrap();
+        let deadline = Deadline::after(Duration::from_secs(10));
+        for url in ["http://127.0.0.1:9/x", "https://127.0.0.1:9/x"] {
+            let e = http
+                .post(&deadline, Provider::Juhe, url, "text/plain", None, b"x")
+                .unwrap_err();
+            assert_eq!(e.code, ErrorCode::ConnectFailed, "{url}: {e}");
+            assert!(!e.possibly_billed, "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_failed_tls_handshake_is_tls_failed_and_never_billed() {
+        // A plain HTTP server behind an https:// URL: rustls refuses its answer to the
+        // ClientHello (no certificate involved), before a byte of the request was written.
+        let url = serve_once(|mut s| {
+            use std::io::Write;
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            std::thread::sleep(Duration::from_millis(200));
+        });
+        let e = post_to(&url.replace("http://", "https://"));
+        assert_eq!(e.code, ErrorCode::TlsFailed, "{e}");
+        assert!(!e.possibly_billed, "{e}");
+    }
+
+    #[test]
+    fn a_connection_closed_after_the_request_is_broken_and_possibly_billed() {
+        let url = serve_once(drop);
+        let e = post_to(&url);
+        assert_eq!(e.code, ErrorCode::ConnectionBroken, "{e}");
+        assert!(e.possibly_billed, "{e}");
+    }
+
+    #[test]
+    fn no_answer_after_the_request_is_a_timeout_and_possibly_billed() {
+        let url = serve_once(|s| {
+            std::thread::sleep(Duration::from_millis(1500));
+            drop(s);
+        });
+        let http = Http::new(&Config::default()).unwrap();
+        let deadline = Deadline::after(Duration::from_millis(500));
+        let e = http
+            .post(&deadline, Provider::Juhe, &url, "text/plain", None, b"x")
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Timeout, "{e}");
+        assert!(e.possibly_billed, "{e}");
+    }
+
     #[test]
     fn a_host_that_does_not_resolve_is_connect_failed() {
         // .invalid never resolves (RFC 6761).
         let e = post_to("http://piaoju-test.invalid/x");
         assert_eq!(e.code, ErrorCode::ConnectFailed, "{e}");
+        assert!(!e.possibly_billed, "{e}");
     }
 
     #[test]
@@ -476,6 +700,7 @@ mod tests {
         };
         let e = post_to(&format!("http://127.0.0.1:{port}/x"));
         assert_eq!(e.code, ErrorCode::ConnectFailed, "{e}");
+        assert!(!e.possibly_billed, "{e}");
         // The OS error in English, its number apart.
         #[cfg(target_os = "linux")]
         {

@@ -11,15 +11,23 @@ use crate::error::{Error, ErrorCode, Result};
 /// limits starts from at most this much.
 pub const MAX_IMAGE_LEN: u64 = 64 * 1024 * 1024;
 
+/// An image format, known by its magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ImageFormat {
+    /// JPEG.
     Jpeg,
+    /// PNG.
     Png,
+    /// BMP.
     Bmp,
+    /// PDF (ChinaUMS reads its pages).
     Pdf,
+    /// GIF (recognized to be refused).
     Gif,
+    /// WebP (recognized to be refused).
     Webp,
+    /// TIFF (recognized to be refused).
     Tiff,
     /// HEIC/HEIF (an iPhone's photos), recognized to say what to do with it.
     Heic,
@@ -28,6 +36,7 @@ pub enum ImageFormat {
 }
 
 impl ImageFormat {
+    /// Its name in messages and results (`"jpeg"`).
     pub fn name(self) -> &'static str {
         match self {
             ImageFormat::Jpeg => "jpeg",
@@ -95,6 +104,7 @@ pub const CHINAUMS_FORMATS: &[ImageFormat] =
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ImageInfo {
+    /// The format, from the magic bytes.
     pub format: ImageFormat,
     /// Width and height in pixels; `None` for PDF.
     pub size: Option<(u32, u32)>,
@@ -104,7 +114,9 @@ pub struct ImageInfo {
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub enum ImageSource<'a> {
+    /// The image's bytes.
     Bytes(&'a [u8]),
+    /// A file, read when the call starts.
     Path(&'a Path),
 }
 

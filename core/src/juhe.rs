@@ -7,13 +7,15 @@ use crate::body::{Encoding, ImageBody};
 use crate::call::{Call, Recognition};
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Provider, Result};
-use crate::fit::{self, ImageFit, Limits};
+use crate::fit::{ImageFit, Limits};
 use crate::image::{self, ImageSource};
 use crate::limit::Limiter;
 use crate::model::{DocumentType, ReceiptItem, ShoppingReceipt};
+use crate::outcome::Outcome;
 use crate::spec::{
     JUHE_BASE_URL, JUHE_MAX_BASE64_LEN, JUHE_MAX_SIDE, JUHE_MIN_SIDE, JUHE_RECEIPT_PATH,
 };
+use crate::wire::{self, json_body, HttpAnswer};
 
 /// Juhe's documented image limits.
 pub(crate) const LIMITS: Limits = Limits {
@@ -21,7 +23,6 @@ pub(crate) const LIMITS: Limits = Limits {
     min_side: Some(JUHE_MIN_SIDE),
     max_side: Some(JUHE_MAX_SIDE),
 };
-use crate::wire::{self, excerpt, json_body, HttpAnswer};
 
 /// The Juhe side of a client: its key and endpoint.
 #[derive(Debug)]
@@ -42,7 +43,7 @@ impl Juhe {
             key: j.and_then(|j| j.key.clone()),
             url: format!("{}{JUHE_RECEIPT_PATH}", base.trim_end_matches('/')),
             fit: config.image_fit.unwrap_or_default(),
-            limiter: Limiter::new(config.max_qps, config.max_in_flight),
+            limiter: Limiter::new(Provider::Juhe, config.max_qps, config.max_in_flight),
         }
     }
 
@@ -62,17 +63,14 @@ impl Juhe {
     }
 
     /// Recognize a shopping receipt: credentials and image are checked before anything is sent.
-    pub fn recognize(&self, call: &Call<'_>, image: ImageSource<'_>) -> Result<ShoppingReceipt> {
+    pub fn recognize(&self, call: &Call<'_>, image: ImageSource<'_>) -> Outcome<ShoppingReceipt> {
         let key = self.credentials()?;
-        let bytes = image.load()?;
-        let info = image::preflight_juhe(&bytes)?;
-        let (bytes, report) = fit::prepare(
-            bytes,
-            info,
+        let (bytes, report) = call.image(
+            Provider::Juhe,
+            image,
+            image::preflight_juhe,
             &LIMITS,
             self.fit,
-            Provider::Juhe,
-            Some(&call.deadline),
         )?;
         let done = call.recognize(Recognition {
             provider: Provider::Juhe,
@@ -139,26 +137,14 @@ pub fn form_body(key: &str, image: &[u8]) -> Vec<u8> {
 }
 
 fn juhe_err(code: ErrorCode, msg: impl Into<String>, status: u16) -> Error {
-    Error::new(code, msg)
-        .with_provider(Provider::Juhe)
-        .with_http_status(status)
+    wire::provider_error(Provider::Juhe, code, msg, status)
 }
 
 /// Parse a Juhe answer (any HTTP status) into a receipt, or the error it reports.
 pub(crate) fn parse_answer(answer: &HttpAnswer) -> Result<ShoppingReceipt> {
     let status = answer.status;
     let v = json_body(Provider::Juhe, answer, true)?;
-    let unexpected = |what: &str| {
-        juhe_err(
-            ErrorCode::UnexpectedResponse,
-            format!(
-                "Juhe answered HTTP {status} with JSON that {what}: {:?}",
-                excerpt(&answer.body)
-            ),
-            status,
-        )
-        .possibly_billed()
-    };
+    let unexpected = |what: &str| wire::unexpected(Provider::Juhe, answer, what);
     let obj = v
         .as_object()
         .ok_or_else(|| unexpected("is not an object"))?;
@@ -243,10 +229,13 @@ mod endpoint_tests {
 
     #[test]
     fn the_endpoint_is_https_by_default_and_follows_base_url() {
-        let url = |json: &str| Juhe::new(&Config::from_json(json).unwrap()).url;
-        assert_eq!(url("{}"), "https://apis.juhe.cn/shoppingReceipt/query");
+        let url = |b: crate::config::ConfigBuilder| Juhe::new(&b.build().unwrap()).url;
         assert_eq!(
-            url(r#"{"juhe":{"base_url":"http://127.0.0.1:9/"}}"#),
+            url(Config::builder()),
+            "https://apis.juhe.cn/shoppingReceipt/query"
+        );
+        assert_eq!(
+            url(Config::builder().juhe_base_url("http://127.0.0.1:9/")),
             "http://127.0.0.1:9/shoppingReceipt/query"
         );
     }
@@ -322,11 +311,7 @@ pub(crate) mod tests {
     }
 
     fn answer(status: u16, body: &str) -> HttpAnswer {
-        HttpAnswer {
-            status,
-            body: body.as_bytes().to_vec(),
-            retry_after: None,
-        }
+        HttpAnswer::new(status, body)
     }
 
     pub(crate) const SEED_ANSWER: &str =

@@ -9,7 +9,7 @@
 //! and times are [`Date`] and [`Time`].
 //!
 //! ```no_run
-//! let client = piaoju::Client::new(piaoju::Config::from_json(r#"{"juhe": {"key": "..."}}"#)?)?;
+//! let client = piaoju::Client::new(piaoju::Config::builder().juhe_key("...").build()?)?;
 //! let receipt = client.recognize_shopping_receipt(std::path::Path::new("receipt.jpg"))?;
 //! if let Some(total) = receipt.total_amount {
 //!     println!("{total} paid at {:?}", receipt.shop_name);
@@ -17,15 +17,20 @@
 //! # Ok::<(), piaoju::Error>(())
 //! ```
 
-// Public modules: the standalone checks, the services' published facts, and the panic boundary
-// of the language bindings.
+#![deny(missing_docs)]
+
+// Public modules: batches, the standalone checks, the services' published facts.
 pub mod batch;
-pub mod boundary;
 pub mod check;
 pub mod spec;
 
+/// For piaoju's own bindings (C, Python, the command line); not API.
+#[doc(hidden)]
+pub mod bindings;
+
 // The rest is private; the chosen types are re-exported below.
 mod body;
+mod boundary;
 mod cache;
 mod calendar;
 mod call;
@@ -45,8 +50,10 @@ mod model;
 mod normalize;
 mod oneshot;
 mod os_error;
+mod outcome;
 mod process;
 mod retry;
+mod schema;
 mod text;
 mod wire;
 
@@ -57,24 +64,25 @@ mod properties;
 #[cfg(test)]
 mod receipt_corpus;
 
-pub use cache::{user_cache_path, CacheInfo, ResultStore, SqliteStore};
+pub use cache::ResultStore;
+#[cfg(feature = "cache")]
+pub use cache::{user_cache_path, CacheInfo, SqliteStore};
 pub use calendar::{Date, Time};
 pub use client::Client;
 pub use config::{
-    AuthMode, CacheConfig, ChinaumsConfig, Config, Environment, JuheConfig, TlsConfig, TlsRoots,
-    DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, MAX_QPS_RANGE, MAX_TIMEOUT_MS,
+    AuthMode, CacheConfig, ChinaumsConfig, Config, ConfigBuilder, Environment, JuheConfig,
+    TlsConfig, TlsRoots, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, MAX_QPS_RANGE,
+    MAX_TIMEOUT_MS,
 };
 pub use decimal::Decimal;
 pub use error::{Band, Error, ErrorCode, Provider, ProviderCode, Result};
 pub use fit::{ImageDescription, ImageFit, ImageReport, MAX_PIXELS};
 pub use image::{ImageFormat, ImageInfo, ImageSource, MAX_IMAGE_LEN};
 pub use model::{
-    label_zh, schema, Check, CheckStatus, Document, DocumentType, Field, Position, ReceiptItem,
-    SchemaField, ShoppingReceipt, UsedCarInvoice, ValueKind,
+    Check, CheckStatus, Document, DocumentType, Field, Position, ReceiptItem, ShoppingReceipt,
+    UsedCarInvoice,
 };
-pub use oneshot::call_json;
 pub use retry::RetryConfig;
-pub use text::{ascii_json, display_path};
 
 /// Internals measured by `examples/form_body_bench.rs` (feature `bench`; not API).
 #[cfg(feature = "bench")]
@@ -85,10 +93,22 @@ pub mod bench {
     pub use crate::juhe::{form, form_body};
 }
 
+/// The target of every log record piaoju writes (the `log` crate's): retries, rate-limit waits
+/// and refusals, cache hits, misses and failed writes, token fetches, fit decisions. No record
+/// holds a secret (a key, an app key, a token, a URL's password). Route this target alone:
+/// ureq (piaoju's HTTP client) dumps the wire, credentials included, at `trace` level under its
+/// own targets.
+pub const LOG_TARGET: &str = "piaoju";
+
 /// The crate version (also the C header's and the Python package's).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The README's Rust examples, compiled as doctests.
+/// The README's Rust example, compiled as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The Rust examples of `docs/rust.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/rust.md")]
+pub struct RustDocDoctests;

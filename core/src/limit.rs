@@ -16,8 +16,10 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::deadline::{Deadline, CANCEL_CHECK_INTERVAL};
-use crate::error::{Error, Provider, Result};
+use crate::error::{Error, Provider};
+use crate::outcome::{NotSent, Outcome, Stop};
 use crate::process::ProcessLocal;
+use crate::LOG_TARGET;
 
 /// Added to the window, so that requests bunched up on the way still arrive at most
 /// `max_qps` a second.
@@ -37,6 +39,8 @@ const MAX_PAUSE: Duration = Duration::from_secs(86_400);
 
 #[derive(Debug)]
 pub(crate) struct Limiter {
+    /// Whose limits (in log records).
+    provider: Provider,
     /// Requests allowed per window, and the window.
     rate: Option<(usize, Duration)>,
     max_qps: Option<f64>,
@@ -123,7 +127,7 @@ impl Drop for Permit<'_> {
 }
 
 impl Limiter {
-    pub fn new(max_qps: Option<f64>, max_in_flight: Option<u32>) -> Limiter {
+    pub fn new(provider: Provider, max_qps: Option<f64>, max_in_flight: Option<u32>) -> Limiter {
         let rate = max_qps.map(|q| {
             if q >= 1.0 {
                 (q.floor() as usize, Duration::from_secs(1) + JITTER_MARGIN)
@@ -132,6 +136,7 @@ impl Limiter {
             }
         });
         Limiter {
+            provider,
             rate,
             max_qps,
             max_in_flight: max_in_flight.map(|n| n as usize),
@@ -139,26 +144,32 @@ impl Limiter {
         }
     }
 
-    /// Wait for a place in flight, then for the request's turn; give up (`Error::cancelled`)
-    /// as soon as `cancel` is set.
-    pub fn acquire(
-        &self,
-        deadline: &Deadline,
-        provider: Provider,
-        cancel: Option<&AtomicBool>,
-    ) -> Result<Permit<'_>> {
+    /// Wait for a place in flight, then for the request's turn; give up (nothing sent,
+    /// [`NotSent::Cancelled`]) as soon as `cancel` is set.
+    pub fn acquire(&self, deadline: &Deadline, cancel: Option<&AtomicBool>) -> Outcome<Permit<'_>> {
+        let provider = self.provider;
         let cancelled = || cancel.is_some_and(|c| c.load(Ordering::SeqCst));
         if cancelled() {
-            return Err(Error::cancelled(provider));
+            return Err(Stop::NotSent(NotSent::Cancelled));
         }
         let state = self.state.get(State::default);
         let permit = match self.max_in_flight {
             None => Permit { limiter: None },
             Some(max) => {
                 let mut n = state.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                if *n >= max {
+                    // Said without holding the lock (a host's logger may take its own lock).
+                    drop(n);
+                    log::debug!(
+                        target: LOG_TARGET,
+                        "{}: {max} requests in flight (max_in_flight): waiting for one to end",
+                        provider.label()
+                    );
+                    n = state.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                }
                 while *n >= max {
                     if cancelled() {
-                        return Err(Error::cancelled(provider));
+                        return Err(Stop::NotSent(NotSent::Cancelled));
                     }
                     let mut left = deadline
                         .remaining(provider, "waiting for a place among max_in_flight requests")?;
@@ -187,9 +198,17 @@ impl Limiter {
                     // Not reserved: the turn stays for a call that can wait for it, and a
                     // batch sends this image again when its turn comes.
                     drop(sent);
+                    log::debug!(
+                        target: LOG_TARGET,
+                        "{}: the max_qps rate lets no request go before the deadline ({:.3} s \
+                         away): not sent",
+                        provider.label(),
+                        left.as_secs_f64()
+                    );
                     return Err(refused(
                         deadline.expired(provider, "waiting for its turn under max_qps"),
-                    ));
+                    )
+                    .into());
                 }
                 sent.push_back(turn);
                 while sent.len() > allowed {
@@ -197,8 +216,17 @@ impl Limiter {
                 }
                 turn
             };
-            if !Deadline::sleep_unless(turn.saturating_duration_since(now), cancel) {
-                return Err(Error::cancelled(provider));
+            let wait = turn.saturating_duration_since(now);
+            if !wait.is_zero() {
+                log::debug!(
+                    target: LOG_TARGET,
+                    "{}: waiting {:.3} s for the max_qps rate",
+                    provider.label(),
+                    wait.as_secs_f64()
+                );
+            }
+            if !Deadline::sleep_unless(wait, cancel) {
+                return Err(Stop::NotSent(NotSent::Cancelled));
             }
         }
         // The provider's own limit, as learned: the turn is checked and reserved at once.
@@ -206,12 +234,29 @@ impl Limiter {
         let left = deadline.remaining(provider, "waiting for the provider's rate limit")?;
         let Some(turn) = state.learned().turn_within(now, left) else {
             // Nothing was sent: a batch sends the image again when the provider is ready.
+            log::debug!(
+                target: LOG_TARGET,
+                "{}: the provider's rate limit lets no request go before the deadline \
+                 ({:.3} s away): not sent",
+                provider.label(),
+                left.as_secs_f64()
+            );
             return Err(refused(
                 deadline.expired(provider, "waiting for the provider's rate limit"),
-            ));
+            )
+            .into());
         };
-        if !Deadline::sleep_unless(turn.saturating_duration_since(Instant::now()), cancel) {
-            return Err(Error::cancelled(provider));
+        let wait = turn.saturating_duration_since(Instant::now());
+        if !wait.is_zero() {
+            log::debug!(
+                target: LOG_TARGET,
+                "{}: waiting {:.3} s for the provider's learned rate limit",
+                provider.label(),
+                wait.as_secs_f64()
+            );
+        }
+        if !Deadline::sleep_unless(wait, cancel) {
+            return Err(Stop::NotSent(NotSent::Cancelled));
         }
         Ok(permit)
     }
@@ -229,6 +274,13 @@ impl Limiter {
             .lowered_at
             .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
         {
+            drop(learned);
+            log::info!(
+                target: LOG_TARGET,
+                "{}: a request was refused for the provider's rate: every thread pauses {:.3} s",
+                self.provider.label(),
+                pause.as_secs_f64()
+            );
             return;
         }
         let seen = learned
@@ -241,6 +293,16 @@ impl Limiter {
         learned.rate = Some(self.max_qps.map_or(lowered, |q| lowered.min(q)));
         learned.lowered_at = Some(now);
         learned.next_turn = learned.resume_at;
+        let rate = learned.rate.unwrap_or(MIN_LEARNED_RATE);
+        drop(learned);
+        log::info!(
+            target: LOG_TARGET,
+            "{}: a request was refused for the provider's rate: every thread pauses {:.3} s, \
+             then sends at most {rate:.2} requests a second (learned; it climbs back with \
+             each success)",
+            self.provider.label(),
+            pause.as_secs_f64()
+        );
     }
 
     /// A request went through: the learned rate climbs back a little.
@@ -295,12 +357,12 @@ mod tests {
 
     #[test]
     fn requests_are_spaced_and_bounded_in_flight() {
-        let l = Arc::new(Limiter::new(Some(4.0), Some(2)));
+        let l = Arc::new(Limiter::new(Provider::Juhe, Some(4.0), Some(2)));
         let deadline = Deadline::after(Duration::from_secs(10));
         let started = Instant::now();
         let times: Vec<Duration> = (0..10)
             .map(|_| {
-                let _p = l.acquire(&deadline, Provider::Juhe, None).unwrap();
+                let _p = l.acquire(&deadline, None).unwrap();
                 started.elapsed()
             })
             .collect();
@@ -309,18 +371,18 @@ mod tests {
             assert!(w[4] - w[0] >= Duration::from_secs(1), "{times:?}");
         }
         // Two in flight at most: a third waits, then gives up at its deadline.
-        let a = l.acquire(&deadline, Provider::Juhe, None).unwrap();
-        let b = l.acquire(&deadline, Provider::Juhe, None).unwrap();
+        let a = l.acquire(&deadline, None).unwrap();
+        let b = l.acquire(&deadline, None).unwrap();
         let short = Deadline::after(Duration::from_millis(100));
-        let e = l.acquire(&short, Provider::Juhe, None).err().unwrap();
+        let e = l.acquire(&short, None).err().unwrap().failed();
         assert_eq!(e.code, crate::ErrorCode::Timeout);
         drop((a, b));
-        assert!(l.acquire(&deadline, Provider::Juhe, None).is_ok());
+        assert!(l.acquire(&deadline, None).is_ok());
     }
 
-    /// `acquire` while another thread sets its cancel flag after 100 ms: the error, and how
-    /// long the wait took.
-    fn acquire_cancelled_after_100_ms(l: &Limiter, deadline: &Deadline) -> (Error, Duration) {
+    /// `acquire` while another thread sets its cancel flag after 100 ms: how it stopped, and
+    /// how long the wait took.
+    fn acquire_cancelled_after_100_ms(l: &Limiter, deadline: &Deadline) -> (Stop, Duration) {
         let cancel = AtomicBool::new(false);
         let started = Instant::now();
         let e = std::thread::scope(|s| {
@@ -328,9 +390,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(100));
                 cancel.store(true, Ordering::SeqCst);
             });
-            l.acquire(deadline, Provider::Juhe, Some(&cancel))
-                .err()
-                .unwrap()
+            l.acquire(deadline, Some(&cancel)).err().unwrap()
         });
         (e, started.elapsed())
     }
@@ -339,21 +399,18 @@ mod tests {
     fn a_wait_that_cannot_end_before_the_deadline_keeps_no_turn() {
         // 1 request a second; then a caller with a 0.6 s deadline every 0.6 s: refused waits
         // reserve nothing, so every other caller gets the turn that comes free.
-        let l = Limiter::new(Some(1.0), None);
+        let l = Limiter::new(Provider::Juhe, Some(1.0), None);
         drop(
-            l.acquire(
-                &Deadline::after(Duration::from_secs(5)),
-                Provider::Juhe,
-                None,
-            )
-            .unwrap(),
+            l.acquire(&Deadline::after(Duration::from_secs(5)), None)
+                .unwrap(),
         );
         let mut outcomes = Vec::new();
         for _ in 0..6 {
             let short = Deadline::after(Duration::from_millis(600));
-            match l.acquire(&short, Provider::Juhe, None) {
+            match l.acquire(&short, None) {
                 Ok(_) => outcomes.push(true),
-                Err(e) => {
+                Err(stop) => {
+                    let e = stop.failed();
                     assert!(e.refused && e.code == crate::ErrorCode::Timeout, "{e}");
                     outcomes.push(false);
                 }
@@ -368,18 +425,18 @@ mod tests {
 
     #[test]
     fn a_cancelled_wait_sends_nothing() {
-        let l = Limiter::new(Some(1.0), Some(1));
+        let l = Limiter::new(Provider::Juhe, Some(1.0), Some(1));
         let deadline = Deadline::after(Duration::from_secs(30));
         // Waiting for the place in flight that `held` keeps.
-        let held = l.acquire(&deadline, Provider::Juhe, None).unwrap();
+        let held = l.acquire(&deadline, None).unwrap();
         let (e, took) = acquire_cancelled_after_100_ms(&l, &deadline);
-        assert!(e.cancelled);
+        assert!(matches!(e, Stop::NotSent(NotSent::Cancelled)), "{e:?}");
         assert!(took < Duration::from_secs(2), "{took:?}");
         drop(held);
         // Waiting for the next turn of a 1-per-second rate (this one takes the current turn).
-        drop(l.acquire(&deadline, Provider::Juhe, None).unwrap());
+        drop(l.acquire(&deadline, None).unwrap());
         let (e, took) = acquire_cancelled_after_100_ms(&l, &deadline);
-        assert!(e.cancelled);
+        assert!(matches!(e, Stop::NotSent(NotSent::Cancelled)), "{e:?}");
         assert!(took < Duration::from_millis(900), "{took:?}");
     }
 }

@@ -1,5 +1,5 @@
 //! The result types: typed values (exact [`Decimal`]s, [`Date`]s, [`Time`]s), serialized to the
-//! one documented JSON schema (see README) that the C ABI and the Python module hand out. The
+//! one documented JSON schema (docs/results.md) that the C ABI and the Python module hand out. The
 //! provider's raw text stays available in `raw` / `fields` and through `raw_text`.
 
 use serde::{Serialize, Serializer};
@@ -10,6 +10,7 @@ use crate::decimal::Decimal;
 use crate::error::Provider;
 use crate::fit::ImageReport;
 use crate::normalize;
+use crate::schema::{field, SchemaField, ValueKind};
 use crate::spec::{self, with_invoice_fields};
 
 /// The document types piaoju recognizes, by their names in results and one-shot requests.
@@ -46,70 +47,6 @@ impl DocumentType {
             DocumentType::ShoppingReceipt => crate::image::JUHE_FORMATS,
             DocumentType::UsedCarInvoice => crate::image::CHINAUMS_FORMATS,
         }
-    }
-}
-
-/// The kind of a value in the result schema (what a binding converts it to).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ValueKind {
-    /// A string (or null).
-    Text,
-    /// An exact decimal, serialized as a string.
-    Decimal,
-    /// An ISO 8601 date string.
-    Date,
-    /// An `HH:MM[:SS]` string.
-    Time,
-    Integer,
-    Boolean,
-    Float,
-    /// A list of strings.
-    Strings,
-    /// A list of numbers.
-    Floats,
-    /// A `{top, left, width, height}` object.
-    Position,
-    /// The provider's JSON, verbatim.
-    Json,
-    /// A list of records of the named schema (`"ReceiptItem"`).
-    Records(&'static str),
-}
-
-impl ValueKind {
-    /// The kind's name in [`schema`]: `"text"`, `"decimal"`, …, `"records:ReceiptItem"`.
-    pub fn name(self) -> String {
-        match self {
-            ValueKind::Text => "text".into(),
-            ValueKind::Decimal => "decimal".into(),
-            ValueKind::Date => "date".into(),
-            ValueKind::Time => "time".into(),
-            ValueKind::Integer => "integer".into(),
-            ValueKind::Boolean => "boolean".into(),
-            ValueKind::Float => "float".into(),
-            ValueKind::Strings => "strings".into(),
-            ValueKind::Floats => "floats".into(),
-            ValueKind::Position => "position".into(),
-            ValueKind::Json => "json".into(),
-            ValueKind::Records(r) => format!("records:{r}"),
-        }
-    }
-}
-
-/// One field of a result record: its JSON name, its kind, and whether it may be null.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SchemaField {
-    pub name: &'static str,
-    pub kind: ValueKind,
-    pub nullable: bool,
-}
-
-const fn field(name: &'static str, kind: ValueKind, nullable: bool) -> SchemaField {
-    SchemaField {
-        name,
-        kind,
-        nullable,
     }
 }
 
@@ -173,16 +110,21 @@ fn chinaums_tag<S: Serializer>(_: &ProviderTag, s: S) -> Result<S::Ok, S::Error>
     Provider::Chinaums.serialize(s)
 }
 
+/// A check's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum CheckStatus {
+    /// The fields agree.
     Pass,
+    /// The fields contradict each other (or a check digit fails): its message says how.
     Fail,
+    /// The check could not be made (a field is missing, or not a number).
     Skipped,
 }
 
 impl CheckStatus {
+    /// `"pass"`, `"fail"`, `"skipped"`.
     pub fn as_str(self) -> &'static str {
         match self {
             CheckStatus::Pass => "pass",
@@ -196,10 +138,15 @@ impl CheckStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Check {
+    /// The check's name (`"items_sum"`, `"vin"`, `"value_unreadable"`, …).
     pub name: String,
+    /// The fields it looked at.
     pub fields: Vec<String>,
+    /// Its outcome.
     pub status: CheckStatus,
+    /// What it found, with the numbers.
     pub message: String,
+    /// The corrected value, when exactly one common OCR confusion makes a failed check pass.
     pub suggestion: Option<String>,
 }
 
@@ -240,9 +187,11 @@ impl Check {
         field("suggestion", ValueKind::Text, true),
     ];
 
+    /// Whether the check passed.
     pub fn passed(&self) -> bool {
         self.status == CheckStatus::Pass
     }
+    /// Whether the check failed (a contradiction).
     pub fn failed(&self) -> bool {
         self.status == CheckStatus::Fail
     }
@@ -252,6 +201,7 @@ impl Check {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ReceiptItem {
+    /// The product's name as printed.
     pub product: Option<String>,
     /// Digits as printed (`"1.50"` stays 1.50), without their unit.
     pub quantity: Option<Decimal>,
@@ -263,6 +213,7 @@ pub struct ReceiptItem {
     /// The unit the price is per (`"15.80/kg"` → `kg`, `"12.00元/斤"` → `斤`), normalized as
     /// `quantity_unit`; `None` when none was printed.
     pub price_unit: Option<String>,
+    /// The line's amount (a discount line's is negative, or as printed).
     pub subtotal_amount: Option<Decimal>,
     /// The trimmed raw texts of quantity, unit price and subtotal (empty when there was none).
     #[serde(skip)]
@@ -299,7 +250,7 @@ impl ReceiptItem {
         Some(self.raw_texts[i].as_str()).filter(|t| !t.is_empty())
     }
 
-    const SCHEMA: &'static [SchemaField] = &[
+    pub(crate) const SCHEMA: &'static [SchemaField] = &[
         field("product", ValueKind::Text, true),
         field("quantity", ValueKind::Decimal, true),
         field("quantity_unit", ValueKind::Text, true),
@@ -312,7 +263,7 @@ impl ReceiptItem {
 /// The receipt's scalar fields: `name: Kind;`, each read from the provider's text of the same
 /// name. The struct, its reader and its schema are generated from this one list.
 macro_rules! receipt_fields {
-    ($( $name:ident: $kind:ident; )*) => {
+    ($( $name:ident: $kind:ident, $doc:literal; )*) => {
         /// A recognized shopping receipt (Juhe 购物小票). `document_type` and `provider` in its
         /// JSON come from the type.
         #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -321,9 +272,12 @@ macro_rules! receipt_fields {
         pub struct ShoppingReceipt {
             #[serde(rename = "provider", serialize_with = "juhe_tag")]
             provider_tag: ProviderTag,
+            /// Juhe's id of the recognition (`orderid`).
             pub order_id: Option<String>,
-            $( pub $name: Option<kind_type!($kind)>, )*
+            $( #[doc = $doc] pub $name: Option<kind_type!($kind)>, )*
+            /// The number of item lines the provider counted.
             pub table_row_num: Option<u64>,
+            /// The item lines, in the receipt's order.
             pub items: Vec<ReceiptItem>,
             /// What was done to the image before it was sent.
             pub image: Option<ImageReport>,
@@ -334,6 +288,7 @@ macro_rules! receipt_fields {
             /// Why the answer could not be recorded in the result cache (a rerun would pay for
             /// it again), if it could not; `None` without a cache.
             pub cache_error: Option<String>,
+            /// What the receipt's own arithmetic says (see [`crate::check`]).
             pub checks: Vec<Check>,
             /// The provider's `result` object, verbatim.
             pub raw: Value,
@@ -359,7 +314,7 @@ macro_rules! receipt_fields {
                 }
             }
 
-            const SCHEMA: &'static [SchemaField] = &[
+            pub(crate) const SCHEMA: &'static [SchemaField] = &[
                 field("document_type", ValueKind::Text, false),
                 field("provider", ValueKind::Text, false),
                 field("order_id", ValueKind::Text, true),
@@ -395,28 +350,32 @@ macro_rules! receipt_fields {
 }
 
 receipt_fields! {
-    shop_name: Text;
-    receipt_num: Text;
-    machine_num: Text;
-    employee_num: Text;
-    consumption_date: Date;
-    consumption_time: Time;
-    total_amount: Money;
-    change: Money;
-    currency: Text;
-    paid_amount: Money;
-    discount: Money;
-    print_date: Date;
-    print_time: Time;
+    shop_name: Text, "The shop's name (店名).";
+    receipt_num: Text, "The receipt's number (单号).";
+    machine_num: Text, "The till's number (机号).";
+    employee_num: Text, "The cashier's number (收银员).";
+    consumption_date: Date, "The day of the purchase (消费日期).";
+    consumption_time: Time, "The time of the purchase (消费时间).";
+    total_amount: Money, "The total due (合计, 应收).";
+    change: Money, "The change given (找零).";
+    currency: Text, "The currency as printed (人民币).";
+    paid_amount: Money, "What the customer paid (实收, 实付).";
+    discount: Money, "The discount on the whole receipt (优惠), as printed.";
+    print_date: Date, "The day the receipt was printed.";
+    print_time: Time, "The time the receipt was printed.";
 }
 
 /// Position of a recognized region, in pixels.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, Default)]
 #[non_exhaustive]
 pub struct Position {
+    /// Distance from the image's top edge.
     pub top: f64,
+    /// Distance from the image's left edge.
     pub left: f64,
+    /// The region's width.
     pub width: f64,
+    /// The region's height.
     pub height: f64,
 }
 
@@ -426,11 +385,15 @@ pub struct Position {
 pub struct Field {
     /// The provider's key (`"CJHJ"`).
     pub key: String,
+    /// The field's Chinese name (`"车价合计"`).
     pub chn_key: Option<String>,
     /// The raw recognized text.
     pub value: String,
+    /// The provider's confidence in the text, if it gave one.
     pub score: Option<f64>,
+    /// Where the text is in the image.
     pub position: Option<Position>,
+    /// The region's four corners, `x1, y1, … x4, y4`, as the provider gave them.
     pub quad: Vec<f64>,
 }
 
@@ -453,7 +416,7 @@ impl Field {
         }
     }
 
-    const SCHEMA: &'static [SchemaField] = &[
+    pub(crate) const SCHEMA: &'static [SchemaField] = &[
         field("key", ValueKind::Text, false),
         field("chn_key", ValueKind::Text, true),
         field("value", ValueKind::Text, false),
@@ -473,6 +436,7 @@ macro_rules! invoice_struct {
         pub struct UsedCarInvoice {
             #[serde(rename = "provider", serialize_with = "chinaums_tag")]
             provider_tag: ProviderTag,
+            /// ChinaUMS's id of the recognition (`SerialId`).
             pub serial_id: Option<String>,
             $( #[doc = $chn] pub $name: Option<kind_type!($kind)>, )*
             /// 发票专用章: `true` when a seal was detected, `false` when not, `None` if unknown.
@@ -488,6 +452,7 @@ macro_rules! invoice_struct {
             /// Why the answer could not be recorded in the result cache (a rerun would pay for
             /// it again), if it could not; `None` without a cache.
             pub cache_error: Option<String>,
+            /// What the invoice's own fields say of each other (see [`crate::check`]).
             pub checks: Vec<Check>,
             /// The provider's answer (the inner object with `PageInfo`), verbatim.
             pub raw: Value,
@@ -523,7 +488,7 @@ macro_rules! invoice_struct {
                 }
             }
 
-            const SCHEMA: &'static [SchemaField] = &[
+            pub(crate) const SCHEMA: &'static [SchemaField] = &[
                 field("document_type", ValueKind::Text, false),
                 field("provider", ValueKind::Text, false),
                 field("serial_id", ValueKind::Text, true),
@@ -543,10 +508,12 @@ macro_rules! invoice_struct {
 with_invoice_fields!(invoice_struct);
 
 impl ShoppingReceipt {
+    /// [`DocumentType::ShoppingReceipt`].
     pub fn document_type(&self) -> DocumentType {
         DocumentType::ShoppingReceipt
     }
 
+    /// [`Provider::Juhe`].
     pub fn provider(&self) -> Provider {
         Provider::Juhe
     }
@@ -572,10 +539,12 @@ impl ShoppingReceipt {
 }
 
 impl UsedCarInvoice {
+    /// [`DocumentType::UsedCarInvoice`].
     pub fn document_type(&self) -> DocumentType {
         DocumentType::UsedCarInvoice
     }
 
+    /// [`Provider::Chinaums`].
     pub fn provider(&self) -> Provider {
         Provider::Chinaums
     }
@@ -629,11 +598,14 @@ stamped!(ShoppingReceipt, UsedCarInvoice);
 // Returned once and matched at once; boxing would only add an allocation per call.
 #[allow(clippy::large_enum_variant)]
 pub enum Document {
+    /// A shopping receipt.
     ShoppingReceipt(ShoppingReceipt),
+    /// A used-car sales invoice.
     UsedCarInvoice(UsedCarInvoice),
 }
 
 impl Document {
+    /// Which type of document it is.
     pub fn document_type(&self) -> DocumentType {
         match self {
             Document::ShoppingReceipt(_) => DocumentType::ShoppingReceipt,
@@ -658,68 +630,10 @@ impl Document {
     }
 }
 
-/// Chinese names of the fields that are not an invoice's (whose names are the provider's,
-/// [`crate::spec`]), for columns a person reads (`piaoju batch --headers zh`).
-const LABELS_ZH: &[(&str, &str)] = &[
-    ("document_type", "票据类型"),
-    ("provider", "服务商"),
-    ("order_id", "订单号"),
-    ("shop_name", "店铺名称"),
-    ("receipt_num", "小票号"),
-    ("machine_num", "机号"),
-    ("employee_num", "收银员号"),
-    ("consumption_date", "消费日期"),
-    ("consumption_time", "消费时间"),
-    ("total_amount", "合计金额"),
-    ("change", "找零"),
-    ("currency", "币种"),
-    ("paid_amount", "实收金额"),
-    ("discount", "优惠金额"),
-    ("print_date", "打印日期"),
-    ("print_time", "打印时间"),
-    ("table_row_num", "商品行数"),
-    ("items", "商品明细"),
-    ("product", "商品名称"),
-    ("quantity", "数量"),
-    ("quantity_unit", "数量单位"),
-    ("unit_price", "单价"),
-    ("price_unit", "单价单位"),
-    ("subtotal_amount", "小计"),
-    ("serial_id", "流水号"),
-    ("has_seal", "发票专用章"),
-    ("fields", "识别字段"),
-    ("image", "图片"),
-    ("attempts", "请求次数"),
-    ("cached", "来自缓存"),
-    ("cache_error", "缓存错误"),
-    ("checks", "校验"),
-    ("raw", "原始结果"),
-];
-
-/// A result field's Chinese name, for columns a person reads: an invoice field's is the
-/// provider's own (`车价合计小写`), the others' come from one table beside the schema.
-pub fn label_zh(field: &str) -> Option<&'static str> {
-    crate::spec::invoice_field_by_name(field)
-        .map(|f| f.chinese_name)
-        .or_else(|| LABELS_ZH.iter().find(|(n, _)| *n == field).map(|(_, l)| *l))
-}
-
-/// The result schema, record by record, fields in JSON order: what the bindings build their
-/// result classes from. Records: `ShoppingReceipt`, `ReceiptItem`, `UsedCarInvoice`, `Field`,
-/// `Check`.
-pub fn schema() -> Vec<(&'static str, &'static [SchemaField])> {
-    vec![
-        ("ShoppingReceipt", ShoppingReceipt::SCHEMA),
-        ("ReceiptItem", ReceiptItem::SCHEMA),
-        ("UsedCarInvoice", UsedCarInvoice::SCHEMA),
-        ("Field", Field::SCHEMA),
-        ("Check", Check::SCHEMA),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::{label_zh, schema};
 
     fn keys(v: &Value) -> Vec<String> {
         v.as_object().unwrap().keys().cloned().collect()

@@ -382,7 +382,10 @@ mod tests {
         }
         assert_eq!(kept_clients(), CLIENTS);
         // A configuration whose client cannot be made is not kept.
-        let unusable = Config::from_json(r#"{"tls":{"ca_file":"/nonexistent/ca.pem"}}"#).unwrap();
+        let unusable = Config::builder()
+            .tls_ca_file("/nonexistent/ca.pem")
+            .build()
+            .unwrap();
         assert_eq!(
             client_for(unusable.clone()).unwrap_err().code,
             ErrorCode::InvalidConfig
@@ -391,7 +394,11 @@ mod tests {
             .iter()
             .all(|(c, _)| *c != unusable)));
         // The same configuration twice: one client.
-        let config = Config::from_json(r#"{"juhe":{"key":"kept"},"timeout_ms":900001}"#).unwrap();
+        let config = Config::builder()
+            .juhe_key("kept")
+            .timeout(std::time::Duration::from_millis(900_001))
+            .build()
+            .unwrap();
         let a = client_for(config.clone()).unwrap();
         let b = client_for(config).unwrap();
         assert!(Arc::ptr_eq(&a, &b));

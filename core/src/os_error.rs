@@ -80,16 +80,13 @@ pub(crate) fn describe(e: &io::Error) -> OsError {
                 code: Some(n),
             }
         }
-        None => {
-            let own = e.to_string();
-            // std's resolver error carries gai_strerror's text, which is localized.
-            let text = if own.starts_with("failed to lookup address information") {
-                "failed to look up the host's address".to_string()
-            } else {
-                own
-            };
-            OsError { text, code: None }
-        }
+        // An error made by Rust code, in English. (The resolver's, whose text is the C
+        // library's gai_strerror in the host's locale, is described here too, but `http`
+        // knows a lookup's failure by its type, drops this text and says it in its own words.)
+        None => OsError {
+            text: e.to_string(),
+            code: None,
+        },
     }
 }
 
@@ -120,10 +117,6 @@ mod tests {
                 code: None
             }
         );
-        let dns = describe(&io::Error::other(
-            "failed to lookup address information: Nom ou service inconnu",
-        ));
-        assert_eq!(dns.text, "failed to look up the host's address");
     }
 
     #[cfg(target_os = "linux")]

@@ -201,7 +201,7 @@ proptest! {
             m.insert("config".into(), serde_json::json!({"juhe": {"key": "k", "base_url": "http://127.0.0.1:9"}, "timeout_ms": 200}));
         }
         for request in [v.to_string(), with_op.to_string(), text] {
-            let out: Value = serde_json::from_str(&crate::call_json(&request)).expect("JSON out");
+            let out: Value = serde_json::from_str(&crate::oneshot::call_json(&request)).expect("JSON out");
             prop_assert!(out["ok"].is_boolean());
             if out["ok"] == false {
                 prop_assert!(out["error"]["code"].as_u64().is_some());
@@ -212,13 +212,13 @@ proptest! {
     #[test]
     fn ascii_json_is_ascii_and_parses_to_the_same_value(s in any::<String>(), v in json()) {
         let text = serde_json::to_string(&s).unwrap();
-        let ascii = crate::ascii_json(&text);
+        let ascii = crate::text::ascii_json(&text);
         prop_assert!(ascii.bytes().all(|b| b < 0x80), "{}", ascii);
         prop_assert_eq!(serde_json::from_str::<String>(&ascii).unwrap(), s);
         // (Compared with the UTF-8 text parsed the same way: serde_json's float parsing is
         // not always exact, whatever the escapes.)
         let text = v.to_string();
-        let ascii = crate::ascii_json(&text);
+        let ascii = crate::text::ascii_json(&text);
         prop_assert!(ascii.is_ascii());
         prop_assert_eq!(
             serde_json::from_str::<Value>(&ascii).unwrap(),
@@ -230,7 +230,7 @@ proptest! {
     #[test]
     fn a_path_shown_in_a_message_gives_back_its_bytes(bytes in prop::collection::vec(any::<u8>(), 0..40)) {
         use std::os::unix::ffi::OsStrExt;
-        let shown = crate::display_path(std::path::Path::new(std::ffi::OsStr::from_bytes(&bytes)));
+        let shown = crate::text::display_path(std::path::Path::new(std::ffi::OsStr::from_bytes(&bytes)));
         // Undo the escapes: the bytes come back, so two paths never show the same.
         let mut back = Vec::new();
         let mut rest = shown.as_str();

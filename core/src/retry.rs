@@ -11,7 +11,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::deadline::Deadline;
-use crate::error::{Error, ErrorCode, Provider, Result};
+use crate::error::{Error, ErrorCode, Provider};
+use crate::outcome::{Outcome, Stop};
+use crate::LOG_TARGET;
 
 /// The retry settings (`retry` in the configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -21,8 +23,12 @@ pub struct RetryConfig {
     /// Requests a call may make in all; 1 turns retries off.
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
+    /// The first retry waits a random time up to this (milliseconds; default 500); each
+    /// further one up to twice as long as the one before.
     #[serde(default = "default_base")]
     pub base_delay_ms: u64,
+    /// No wait between retries is longer than this (milliseconds; default 20 000), a
+    /// `Retry-After` included.
     #[serde(default = "default_max")]
     pub max_delay_ms: u64,
 }
@@ -123,14 +129,16 @@ impl Retrier {
     /// Run `attempt` (one request and the reading of its answer) until it succeeds, fails in a
     /// way that must not be retried, runs out of attempts or budget, or the next delay would
     /// pass the deadline. Returns the value and the number of attempts; errors carry it too.
+    /// An attempt that sent nothing for its batch's reason (cancelled, out of budget) ends the
+    /// run: with the earlier attempt's failure, if there was one.
     pub fn run<T>(
         &self,
         deadline: &Deadline,
         provider: Provider,
         cancel: Option<&std::sync::atomic::AtomicBool>,
         requeue_refusals: bool,
-        mut attempt: impl FnMut() -> Result<T>,
-    ) -> Result<(T, u32)> {
+        mut attempt: impl FnMut() -> Outcome<T>,
+    ) -> Outcome<(T, u32)> {
         let mut n = 0;
         let mut previous: Option<Error> = None;
         loop {
@@ -142,19 +150,18 @@ impl Retrier {
                     }
                     return Ok((v, n));
                 }
-                Err(e) => e,
+                Err(Stop::Failed(e)) => e,
+                Err(Stop::NotSent(why)) => {
+                    // Nothing was sent this time: the earlier attempt's failure stands, if any.
+                    return Err(match previous {
+                        Some(mut last) => {
+                            last.message.push_str(&format!(" (not retried: {why})"));
+                            Stop::Failed(last)
+                        }
+                        None => Stop::NotSent(why),
+                    });
+                }
             };
-            if e.cancelled {
-                // Nothing was sent this time: the earlier attempt's failure stands, if any.
-                return Err(match previous {
-                    Some(mut last) => {
-                        last.message
-                            .push_str(&format!(" (not retried: {})", e.message));
-                        last
-                    }
-                    None => e,
-                });
-            }
             if e.refused && e.code == ErrorCode::Timeout {
                 // A rate limit (max_qps, or the provider's as learned) would not let it go
                 // before the deadline: nothing was sent, and waiting again cannot help. The
@@ -168,33 +175,61 @@ impl Retrier {
                         last
                     }
                     None => e,
-                });
+                }
+                .into());
             }
             let mut e = Error { attempts: n, ..e };
+            let label = provider.label();
             if e.refused && requeue_refusals {
                 // A batch sends it again when the provider is ready (not an attempt).
-                return Err(e);
+                log::debug!(target: LOG_TARGET, "{label}: {e}: back into the batch's queue");
+                return Err(e.into());
             }
-            if n >= self.config.max_attempts || !safe_to_retry(&e) {
-                return Err(e);
+            if !safe_to_retry(&e) {
+                if e.possibly_billed && e.retryable() {
+                    log::debug!(
+                        target: LOG_TARGET,
+                        "{label}: {e}: not retried (the provider may have processed it)"
+                    );
+                }
+                return Err(e.into());
+            }
+            if n >= self.config.max_attempts {
+                log::debug!(
+                    target: LOG_TARGET,
+                    "{label}: {e}: not retried (all {n} attempts made)"
+                );
+                return Err(e.into());
             }
             let delay = self.delay(n, e.retry_after());
             let left = match deadline.remaining(provider, "retrying") {
                 Ok(left) => left,
-                Err(_) => return Err(e),
+                Err(_) => return Err(e.into()),
             };
             if delay >= left || !self.take_budget() {
+                let why = if delay >= left {
+                    format!("the deadline is {left:?} away")
+                } else {
+                    "the client's retry budget is spent".to_string()
+                };
+                log::debug!(target: LOG_TARGET, "{label}: {e}: not retried ({why})");
                 if delay >= left {
-                    e.message
-                        .push_str(&format!(" (not retried: the deadline is {left:?} away)"));
+                    e.message.push_str(&format!(" (not retried: {why})"));
                 }
-                return Err(e);
+                return Err(e.into());
             }
+            log::info!(
+                target: LOG_TARGET,
+                "{label}: {e}: retrying in {:.2} s (attempt {} of {})",
+                delay.as_secs_f64(),
+                n + 1,
+                self.config.max_attempts
+            );
             if !Deadline::sleep_unless(delay, cancel) {
                 // The batch was cancelled: this failure stands, nothing more is sent.
                 e.message
                     .push_str(" (not retried: the batch was cancelled)");
-                return Err(e);
+                return Err(e.into());
             }
             previous = Some(e);
         }
@@ -204,6 +239,10 @@ impl Retrier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fail<T>(e: Error) -> Outcome<T> {
+        Err(Stop::Failed(e))
+    }
 
     fn err(code: ErrorCode, status: Option<u16>, billed: bool) -> Error {
         let mut e = Error::new(code, "x");
@@ -290,7 +329,7 @@ mod tests {
             .run(&deadline, Provider::Juhe, None, false, || {
                 calls += 1;
                 if calls < 3 {
-                    Err(err(ErrorCode::RateLimited, Some(429), false))
+                    fail(err(ErrorCode::RateLimited, Some(429), false))
                 } else {
                     Ok(calls)
                 }
@@ -299,17 +338,19 @@ mod tests {
         assert_eq!((v, n), (3, 3));
         // Never retried: a possibly billed failure.
         let e = r
-            .run(&deadline, Provider::Juhe, None, false, || -> Result<()> {
-                Err(err(ErrorCode::ConnectionBroken, None, true))
+            .run(&deadline, Provider::Juhe, None, false, || -> Outcome<()> {
+                fail(err(ErrorCode::ConnectionBroken, None, true))
             })
-            .unwrap_err();
+            .unwrap_err()
+            .failed();
         assert_eq!((e.attempts, e.possibly_billed), (1, true));
         // Out of attempts.
         let e = r
-            .run(&deadline, Provider::Juhe, None, false, || -> Result<()> {
-                Err(err(ErrorCode::ConnectFailed, None, false))
+            .run(&deadline, Provider::Juhe, None, false, || -> Outcome<()> {
+                fail(err(ErrorCode::ConnectFailed, None, false))
             })
-            .unwrap_err();
+            .unwrap_err()
+            .failed();
         assert_eq!(e.attempts, 3);
         // A delay that would pass the deadline is not waited for.
         let slow = Retrier::new(RetryConfig {
@@ -325,10 +366,11 @@ mod tests {
         }));
         let started = std::time::Instant::now();
         let got = slow
-            .run(&short, Provider::Juhe, None, false, || -> Result<()> {
-                Err(e.clone())
+            .run(&short, Provider::Juhe, None, false, || -> Outcome<()> {
+                fail(e.clone())
             })
-            .unwrap_err();
+            .unwrap_err()
+            .failed();
         assert_eq!(got.attempts, 1);
         assert!(started.elapsed() < Duration::from_millis(150));
         // The budget: 100 tokens, 5 a retry: after 20 retries, none.
@@ -340,10 +382,11 @@ mod tests {
         let mut retries = 0;
         for _ in 0..30 {
             let e = tight
-                .run(&deadline, Provider::Juhe, None, false, || -> Result<()> {
-                    Err(err(ErrorCode::ConnectFailed, None, false))
+                .run(&deadline, Provider::Juhe, None, false, || -> Outcome<()> {
+                    fail(err(ErrorCode::ConnectFailed, None, false))
                 })
-                .unwrap_err();
+                .unwrap_err()
+                .failed();
             retries += e.attempts - 1;
         }
         assert_eq!(retries, 20);
@@ -373,18 +416,18 @@ mod tests {
                     Provider::Juhe,
                     Some(&cancel),
                     false,
-                    || -> Result<()> {
+                    || -> Outcome<()> {
                         calls += 1;
-                        Err(err(ErrorCode::RateLimited, Some(429), false))
+                        fail(err(ErrorCode::RateLimited, Some(429), false))
                     },
                 )
-                .unwrap_err();
+                .unwrap_err()
+                .failed();
             (e, calls)
         });
         let (e, calls) = got;
         assert_eq!(e.code, ErrorCode::RateLimited);
         assert_eq!(e.attempts, calls);
-        assert!(!e.cancelled);
         assert!(
             e.message
                 .ends_with("(not retried: the batch was cancelled)"),
@@ -402,18 +445,16 @@ mod tests {
             base_delay_ms: 0,
             max_delay_ms: 0,
         })
-        .run(&deadline, Provider::Juhe, None, false, || -> Result<()> {
+        .run(&deadline, Provider::Juhe, None, false, || -> Outcome<()> {
             calls += 1;
-            Err(if calls == 1 {
-                err(ErrorCode::ConnectFailed, None, false)
+            if calls == 1 {
+                fail(err(ErrorCode::ConnectFailed, None, false))
             } else {
-                Error::cancelled(Provider::Juhe)
-            })
+                Err(Stop::NotSent(crate::outcome::NotSent::Cancelled))
+            }
         })
-        .unwrap_err();
-        assert_eq!(
-            (e.code, e.attempts, e.cancelled),
-            (ErrorCode::ConnectFailed, 1, false)
-        );
+        .unwrap_err()
+        .failed();
+        assert_eq!((e.code, e.attempts), (ErrorCode::ConnectFailed, 1));
     }
 }

@@ -47,6 +47,7 @@ pub struct InvoiceField {
     pub name: &'static str,
     /// The provider's Chinese name (`"车价合计小写"`).
     pub chinese_name: &'static str,
+    /// What kind of value it holds.
     pub kind: FieldKind,
 }
 

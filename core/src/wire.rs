@@ -35,6 +35,36 @@ impl HttpAnswer {
     }
 }
 
+/// An error a provider's answer gave: its code and message, the provider and the HTTP status.
+pub(crate) fn provider_error(
+    provider: Provider,
+    code: ErrorCode,
+    message: impl Into<String>,
+    status: u16,
+) -> Error {
+    Error::new(code, message)
+        .with_provider(provider)
+        .with_http_status(status)
+}
+
+/// An answer whose JSON is not of the documented shape (`what` says how, "has no result"):
+/// `unexpected_response`, possibly billed (the provider may have processed the request), with
+/// an excerpt of the body.
+pub(crate) fn unexpected(provider: Provider, answer: &HttpAnswer, what: &str) -> Error {
+    provider_error(
+        provider,
+        ErrorCode::UnexpectedResponse,
+        format!(
+            "{} answered HTTP {} with JSON that {what}: {:?}",
+            provider.label(),
+            answer.status,
+            excerpt(&answer.body)
+        ),
+        answer.status,
+    )
+    .possibly_billed()
+}
+
 /// The most objects and arrays an answer may hold. The largest real answer (a ChinaUMS page
 /// with its 36 fields) has a few hundred; a body of millions of `{}` is refused before it is
 /// parsed, so that it costs neither memory nor time.

@@ -752,3 +752,40 @@ fn a_consumer_that_panics_stops_the_batch_and_the_panic_reaches_the_caller() {
     assert!(panicked);
     assert!(sb.stats().juhe_requests <= 3);
 }
+
+#[test]
+fn a_refused_token_then_a_spent_budget_is_the_refusal_not_an_image_not_started() {
+    // With an access token, the first OCR request is refused (HTTP 401, a revoked token): it
+    // was sent, so it takes the budget of one request; the new token's request then has none
+    // left. The image is failed with the refusal (attempts 1), never reported as not started.
+    let sb = Sandbox::start().unwrap();
+    sb.set_faults("reject-token").unwrap();
+    let client = Client::new(Config::from_json(&sb.client_config_json()).unwrap()).unwrap();
+    let invoice = vec![(
+        DocumentType::UsedCarInvoice,
+        BatchSource::Bytes(include_bytes!("../../tests/fixtures/invoice.png").to_vec()),
+    )];
+    let never = AtomicBool::new(false);
+    let mut outcomes = Vec::new();
+    let summary = batch::run(
+        &client,
+        &invoice,
+        BatchOptions::default().max_requests(Some(1)),
+        &never,
+        |_, o| {
+            outcomes.push(o);
+            Continue(())
+        },
+        |_| {},
+    );
+    assert_eq!(
+        (sb.stats().ocr_requests, sb.stats().auth_rejections),
+        (1, 1)
+    );
+    assert_eq!(
+        (summary.requests, summary.failed, summary.skipped),
+        (1, 1, 0)
+    );
+    let e = outcomes.remove(0).unwrap_err();
+    assert_eq!((e.code, e.attempts), (ErrorCode::AuthRejected, 1), "{e}");
+}

@@ -2,7 +2,8 @@
 //! explicit JSON is the whole configuration; only "no configuration" reads the environment.
 //! (Its own test binary: it sets PIAOJU_JUHE_KEY for the whole process.)
 
-use piaoju::{call_json, Client, Config, Error};
+use piaoju::bindings::call_json;
+use piaoju::{Client, Config, Error};
 
 const CASES: &str = include_str!("../../tests/config_cases.tsv");
 

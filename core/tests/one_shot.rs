@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use piaoju::call_json;
+use piaoju::bindings::call_json;
 use piaoju_sandbox::Sandbox;
 
 const RECEIPT_PNG: &[u8] = include_bytes!("../../tests/fixtures/receipt.png");

@@ -397,7 +397,7 @@ fn one_shot_json_call() {
         "image_path": fixture("invoice.png"),
     });
     let out: serde_json::Value =
-        serde_json::from_str(&piaoju::call_json(&req.to_string())).unwrap();
+        serde_json::from_str(&piaoju::bindings::call_json(&req.to_string())).unwrap();
     assert_eq!(out["ok"], true, "{out}");
     assert_eq!(out["result"]["vin"], "LFV3A28W6K3705006");
     use base64::Engine;
@@ -406,7 +406,7 @@ fn one_shot_json_call() {
     let req =
         serde_json::json!({"config": config, "operation": "shopping_receipt", "image_base64": b64});
     let out: serde_json::Value =
-        serde_json::from_str(&piaoju::call_json(&req.to_string())).unwrap();
+        serde_json::from_str(&piaoju::bindings::call_json(&req.to_string())).unwrap();
     assert_eq!(out["result"]["total_amount"], "12.50");
     assert_eq!(out["result"]["document_type"], "shopping_receipt");
     // A data-URL prefix and MIME line breaks are tolerated.
@@ -419,7 +419,7 @@ fn one_shot_json_call() {
     let req = serde_json::json!({"config": config, "operation": "shopping_receipt",
                                  "image_base64": format!("data:image/png;base64,{wrapped}")});
     let out: serde_json::Value =
-        serde_json::from_str(&piaoju::call_json(&req.to_string())).unwrap();
+        serde_json::from_str(&piaoju::bindings::call_json(&req.to_string())).unwrap();
     assert_eq!(out["result"]["shop_name"], "多又好超市", "{out}");
 }
 

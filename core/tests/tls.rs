@@ -119,6 +119,8 @@ fn a_private_ca_is_refused_by_default_and_trusted_when_configured() {
     // The bundled roots do not know the test CA.
     let e = receipt(&url, "").unwrap_err();
     assert_eq!(e.code, ErrorCode::TlsFailed, "{e}");
+    // Refused in the handshake, before the request: never billed, no request counted.
+    assert_eq!((e.possibly_billed, e.attempts), (false, 0), "{e}");
 
     // tls.ca_file trusts it.
     let r = receipt(

@@ -13,8 +13,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Arc;
 
-use piaoju_core::boundary::{catch_panic, Handles};
-use piaoju_core::{ascii_json, Client, Config, DocumentType, Error, ErrorCode};
+use piaoju_core::bindings::{ascii_json, ascii_json_hint, catch_panic, Handles};
+use piaoju_core::{Client, Config, DocumentType, Error, ErrorCode};
 
 /// An OCR client: configuration, connection pool and access-token cache.
 ///
@@ -117,7 +117,7 @@ unsafe fn borrow_bytes<'a>(p: *const u8, len: usize) -> Result<&'a [u8], Error> 
 
 /// Create a client.
 ///
-/// `config_json`: the configuration JSON (README, "Configuration"), borrowed for the call; a
+/// `config_json`: the configuration JSON (docs/configuration.md), borrowed for the call; a
 /// leading UTF-8 byte-order mark is ignored. A JSON object is the whole configuration ("{}" is
 /// empty; the environment is not read); NULL reads the PIAOJU_* environment variables instead;
 /// anything else is PJ_STATUS_INVALID_CONFIG.
@@ -148,7 +148,7 @@ pub unsafe extern "C" fn pj_client_new(
             Some(borrow_str(config_json, "config_json")?)
         };
         let config = Config::resolve(text).inspect_err(|_| {
-            ascii = Some(Config::ascii_json_hint(text));
+            ascii = Some(ascii_json_hint(text));
         })?;
         ascii = Some(config.ascii_json);
         Client::new(config)
@@ -162,7 +162,7 @@ pub unsafe extern "C" fn pj_client_new(
             ErrorCode::Ok
         }
         Err(e) => {
-            let ascii = ascii.unwrap_or_else(|| Config::ascii_json_hint(None));
+            let ascii = ascii.unwrap_or_else(|| ascii_json_hint(None));
             write_out(out_error_json, e.to_json(), ascii);
             e.code
         }
@@ -322,12 +322,12 @@ pub unsafe extern "C" fn pj_recognize_used_car_invoice_file(
 pub unsafe extern "C" fn pj_call(request_json: *const c_char) -> *mut c_char {
     let out = catch_panic(|| {
         let text = borrow_str(request_json, "request_json")?;
-        Ok(piaoju_core::call_json(text))
+        Ok(piaoju_core::bindings::call_json(text))
     });
     to_c_string(out.unwrap_or_else(|e| {
         json_for_host(
             format!("{{\"ok\":false,\"error\":{}}}", e.to_json()),
-            Config::ascii_json_hint(None),
+            ascii_json_hint(None),
         )
     }))
 }

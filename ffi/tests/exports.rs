@@ -1,5 +1,5 @@
 //! The C library exports exactly the functions of `ffi/exports.txt`, the header declares the
-//! same ones, and the shared library's SONAME is `libpiaoju.so.<ABI>` (README, "ABI policy").
+//! same ones, and the shared library's SONAME is `libpiaoju.so.<ABI>` (docs/c.md, "ABI policy").
 //! The library is the `libpiaoju.so` cargo built next to this test's executable.
 #![cfg(target_os = "linux")]
 

@@ -281,7 +281,7 @@ class Client(_BaseClient):
     ("bundled" or "system"), ``tls_ca_file``; ``image_fit`` ("auto" fits an over-limit image
     to the provider's limits, "off" refuses it); ``retry_max_attempts`` (3; 1 turns retries
     off), ``retry_base_delay``, ``retry_max_delay``; ``max_qps``, ``max_in_flight``; ``cache``
-    (a SQLite file). README's Configuration section documents each. Core checks every value when the
+    (a SQLite file). docs/configuration.md documents each. Core checks every value when the
     client is made: a wrong type or value is a :class:`piaoju.ConfigError`. Only the
     credentials of the provider being called are needed. Nothing is sent until a recognize
     method is called, and then only after the image passed its checks.

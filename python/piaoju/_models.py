@@ -1,4 +1,4 @@
-"""Result classes: immutable, typed views of the core's result schema (README, "Result schema").
+"""Result classes: immutable, typed views of the core's result schema (docs/results.md).
 
 The classes carry no field list of their own: their attributes and conversions come from the
 core's schema (``_native.schema()``), and their types from ``_models.pyi``, which

@@ -12,7 +12,7 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString};
 use serde_json::Value;
 
-use piaoju::boundary::catch_panic;
+use piaoju::bindings::catch_panic;
 use piaoju::{check, Check, Client, Config, DocumentType, Error, ErrorCode};
 
 /// Convert a JSON value of the result schema into Python objects (dict, list, str, int, ...).
@@ -238,7 +238,7 @@ impl NativeClient {
 
     /// The configuration as JSON, credentials included: what a pickled client carries.
     fn config_json(&self) -> String {
-        self.inner.config().to_json_with_credentials()
+        piaoju::bindings::config_json_with_credentials(self.inner.config())
     }
 }
 
@@ -695,7 +695,7 @@ type PySchemaField = (&'static str, String, bool);
 /// The result schema of core: `[(record, [(field, kind, nullable)])]`, fields in JSON order.
 #[pyfunction]
 fn schema() -> Vec<(&'static str, Vec<PySchemaField>)> {
-    piaoju::schema()
+    piaoju::bindings::schema()
         .into_iter()
         .map(|(record, fields)| {
             let fields = fields
@@ -719,7 +719,7 @@ fn user_cache_path(py: Python<'_>) -> PyResult<Option<String>> {
                         ErrorCode::InvalidConfig,
                         format!(
                             "the user's cache folder {} is not UTF-8: give a cache path",
-                            piaoju::display_path(std::path::Path::new(&p))
+                            piaoju::bindings::display_path(std::path::Path::new(&p))
                         ),
                     )
                 })
@@ -733,7 +733,7 @@ fn user_cache_path(py: Python<'_>) -> PyResult<Option<String>> {
 fn call_json(py: Python<'_>, request_json: &str) -> String {
     let request = request_json.to_owned();
     py.detach(move || {
-        catch_panic(|| Ok(piaoju::call_json(&request)))
+        catch_panic(|| Ok(piaoju::bindings::call_json(&request)))
             .unwrap_or_else(|e| format!("{{\"ok\":false,\"error\":{}}}", e.to_json()))
     })
 }
@@ -744,9 +744,53 @@ fn _panic_inside_boundary(py: Python<'_>, message: &str) -> PyResult<()> {
     call(py, || -> piaoju::Result<()> { panic!("{message}") })
 }
 
+/// core's log records to Python's `logging`, logger `piaoju` (pyo3-log); only target piaoju's
+/// (ureq's `trace` records dump the wire, credentials included: never handed over). While the
+/// `piaoju` command runs with `-v`, its records go to its stderr instead, as the Rust binary
+/// prints them.
+struct LogBridge(pyo3_log::Logger);
+
+impl LogBridge {
+    fn ours(metadata: &log::Metadata<'_>) -> bool {
+        metadata.target() == piaoju::LOG_TARGET
+    }
+}
+
+impl log::Log for LogBridge {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        piaoju_cli::logging::wants(metadata) || (Self::ours(metadata) && self.0.enabled(metadata))
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if piaoju_cli::logging::wants(record.metadata()) {
+            piaoju_cli::logging::print(record);
+        } else if Self::ours(record.metadata()) {
+            self.0.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        self.0.flush();
+    }
+}
+
+/// Install [`LogBridge`] as the process's logger, unless another extension did first. Python's
+/// level for `piaoju` is read at each record (no cache of levels: a test or an application
+/// may set it at any time); records are few (a retry, a wait, a cache hit: a handful a call).
+fn install_log_bridge(py: Python<'_>) -> PyResult<()> {
+    let logger = pyo3_log::Logger::new(py, pyo3_log::Caching::Loggers)?
+        .filter(log::LevelFilter::Off)
+        .filter_target(piaoju::LOG_TARGET.to_owned(), log::LevelFilter::Debug);
+    if log::set_boxed_logger(Box::new(LogBridge(logger))).is_ok() {
+        log::set_max_level(log::LevelFilter::Debug);
+    }
+    Ok(())
+}
+
 /// piaoju's native module (Rust).
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    install_log_bridge(m.py())?;
     m.add("__version__", piaoju::VERSION)?;
     m.add("MAX_IMAGE_LEN", piaoju::MAX_IMAGE_LEN)?;
     m.add_class::<NativeClient>()?;

@@ -6,19 +6,28 @@ import sys
 from conftest import ROOT
 
 
-def python_blocks():
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+# The documents whose Python examples are run: the README's, then the Python guide's.
+DOCUMENTS = ("README.md", "docs/python.md")
+
+
+def python_blocks(document):
+    text = (ROOT / document).read_text(encoding="utf-8")
     return re.findall(r"<!-- python-example -->\s*```python\n(.*?)```", text, flags=re.S)
 
 
 def test_readme_python_examples_run(monkeypatch, capsys):
-    blocks = python_blocks()
-    assert len(blocks) >= 2
     monkeypatch.chdir(ROOT)
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+    counts = {}
+    for document in DOCUMENTS:
+        blocks = python_blocks(document)
+        counts[document] = len(blocks)
+        for block in blocks:
+            exec(compile(block, document, "exec"), {"__name__": "readme"})
+    assert counts == {"README.md": 1, "docs/python.md": 2}
     out = capsys.readouterr().out
-    assert "12.50" in out
+    assert "多又好超市 12.50" in out            # the README's receipt
+    assert "301 timeout True" in out           # docs/python.md: the errors
+    assert "LFV3A28W6K3705006" in out          # docs/python.md: AsyncClient
 
 
 def test_stubs_match_the_module():

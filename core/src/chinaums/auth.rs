@@ -15,6 +15,7 @@ use crate::deadline::Deadline;
 use crate::error::{Error, ErrorCode, Provider, Result};
 use crate::http::Http;
 use crate::wire::{self, json_body, HttpAnswer};
+use crate::LOG_TARGET;
 
 /// Lifetime assumed when the token answer has no `expiresIn` (clients are seen using 3300 s).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3300);
@@ -185,6 +186,7 @@ impl TokenCache {
     ) -> Result<String> {
         let mut s = self.lock();
         let arrived = s.generation;
+        let mut said = false;
         loop {
             if let Some(t) = &s.token {
                 if Instant::now() < t.renew_at && rejected != Some(t.value.as_str()) {
@@ -199,6 +201,17 @@ impl TokenCache {
             }
             if !s.fetching {
                 break;
+            }
+            if !said {
+                // Said once, and not under the lock (a host's logger may take its own lock).
+                said = true;
+                drop(s);
+                log::debug!(
+                    target: LOG_TARGET,
+                    "ChinaUMS: waiting for the access token another call is fetching"
+                );
+                s = self.lock();
+                continue;
             }
             let left = deadline.remaining(
                 Provider::Chinaums,
@@ -248,15 +261,30 @@ pub(crate) fn fetch_token(
     })
     .to_string();
     let requested_at = Instant::now();
-    let answer = http.post(
-        deadline,
-        Provider::Chinaums,
-        url,
-        "application/json",
-        None,
-        body.as_bytes(),
-    )?;
-    parse_token_answer(&answer, requested_at)
+    let shown_url = crate::config::redact_url(url);
+    log::debug!(target: LOG_TARGET, "ChinaUMS: fetching an access token from {shown_url}");
+    let token = http
+        .post(
+            deadline,
+            Provider::Chinaums,
+            url,
+            "application/json",
+            None,
+            body.as_bytes(),
+        )
+        .and_then(|answer| parse_token_answer(&answer, requested_at));
+    match &token {
+        Ok(t) => log::info!(
+            target: LOG_TARGET,
+            "ChinaUMS: access token fetched from {shown_url}; renewed in {} s",
+            t.renew_at.saturating_duration_since(Instant::now()).as_secs()
+        ),
+        Err(e) => log::debug!(
+            target: LOG_TARGET,
+            "ChinaUMS: no access token from {shown_url}: {e}"
+        ),
+    }
+    token
 }
 
 /// Read a token answer. Its body is never quoted in an error: it may hold a token.

@@ -32,7 +32,7 @@ public final class PiaojuClient implements AutoCloseable {
     private Pointer handle;
 
     /**
-     * A client for a configuration JSON (README, "Configuration"); {@code "{}"} is empty, the
+     * A client for a configuration JSON (docs/configuration.md); {@code "{}"} is empty, the
      * environment is not read.
      *
      * @throws PiaojuException 101 invalid_config for bad JSON, an unknown key, a wrong type

@@ -1,7 +1,7 @@
 package piaoju;
 
 /**
- * A failed piaoju call: the status code of the error catalogue (README, "Errors"), its stable
+ * A failed piaoju call: the status code of the error catalogue (docs/errors.md), its stable
  * name and the library's error JSON ({@code code}, {@code name}, {@code message},
  * {@code provider_code}, {@code retryable}, {@code possibly_billed}, ...).
  */

@@ -1,11 +1,11 @@
-//! The README's error table is the catalogue: every code, name, band and retry flag, in order.
+//! The error table of `docs/errors.md` is the catalogue: every code, name, band and retry flag, in order.
 
 use piaoju::ErrorCode;
 
 #[test]
-fn readme_error_table_lists_the_whole_catalogue() {
-    let readme = include_str!("../../README.md");
-    let rows: Vec<Vec<String>> = readme
+fn the_documented_error_table_lists_the_whole_catalogue() {
+    let doc = include_str!("../../docs/errors.md");
+    let rows: Vec<Vec<String>> = doc
         .lines()
         .filter(|l| {
             l.starts_with("| ")
@@ -19,7 +19,7 @@ fn readme_error_table_lists_the_whole_catalogue() {
         .iter()
         .filter(|c| **c != ErrorCode::Ok)
         .collect();
-    assert_eq!(rows.len(), codes.len(), "README error table rows");
+    assert_eq!(rows.len(), codes.len(), "docs/errors.md error table rows");
     for (row, code) in rows.iter().zip(codes) {
         assert_eq!(row[1], code.as_u32().to_string());
         assert_eq!(row[2], format!("`{}`", code.name()));

@@ -8,6 +8,9 @@
 //! else (`null`, `""`, an array) is an `invalid_config` error. Every value is checked here,
 //! before any client exists.
 
+mod builder;
+mod env;
+
 use std::fmt;
 use std::time::Duration;
 
@@ -19,7 +22,11 @@ use crate::fit::ImageFit;
 use crate::retry::{RetryConfig, MAX_ATTEMPTS};
 use crate::text::strip_bom;
 
+pub use builder::ConfigBuilder;
+
+/// The default of `timeout_ms`: 15 s for a whole call.
 pub const DEFAULT_TIMEOUT_MS: u64 = 15_000;
+/// The default of `connect_timeout_ms`: 5 s for one connection.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
 /// The longest timeout accepted (one day): larger values are configuration mistakes.
 pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
@@ -31,8 +38,10 @@ pub const MAX_QPS_RANGE: std::ops::RangeInclusive<f64> = 0.001..=10_000.0;
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Config {
+    /// Juhe (shopping receipts): its key and endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub juhe: Option<JuheConfig>,
+    /// ChinaUMS (used-car invoices): its credentials, environment, endpoints and authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chinaums: Option<ChinaumsConfig>,
     /// Deadline for one whole HTTP exchange, in milliseconds.
@@ -44,6 +53,7 @@ pub struct Config {
     /// HTTP(S) proxy URL (`http://host:port`, `http://user:password@host:port`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
+    /// The `User-Agent` header (default `piaoju/VERSION`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
     /// Which certificate authorities HTTPS trusts.
@@ -87,48 +97,64 @@ impl CacheConfig {
     }
 }
 
+/// Juhe's part of the configuration (`juhe`).
 #[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JuheConfig {
+    /// The API key (a secret: never shown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// Where the API is (default `https://apis.juhe.cn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
 }
 
+/// ChinaUMS's environment: which hosts serve it.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Environment {
+    /// The test hosts (the default).
     #[default]
     Test,
+    /// The production hosts.
     Production,
 }
 
+/// How requests to ChinaUMS are authenticated.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AuthMode {
+    /// An access token, fetched with the app key and kept until it is due for renewal.
     #[default]
     AccessToken,
+    /// A signature of each request's body with the app key.
     BodySignature,
 }
 
+/// ChinaUMS's part of the configuration (`chinaums`).
 #[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ChinaumsConfig {
+    /// The application's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
+    /// The application's key (a secret: never shown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_key: Option<String>,
+    /// Test or production hosts.
     #[serde(default)]
     pub environment: Environment,
+    /// Replaces the environment's hosts (OCR and token endpoints alike).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// The token endpoint's whole URL, when it is not under `base_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,
+    /// Access token (the default) or body signature.
     #[serde(default)]
     pub auth: AuthMode,
     /// A limit on the base64 text of an image (ChinaUMS publishes none); with `image_fit`
@@ -152,6 +178,7 @@ pub enum TlsRoots {
     System,
 }
 
+/// Which certificate authorities HTTPS trusts (`tls`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -160,6 +187,7 @@ pub struct TlsConfig {
     /// in addition to the system's; otherwise instead of the bundled roots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
+    /// The root certificates: bundled (the default) or the system's.
     #[serde(default)]
     pub roots: TlsRoots,
 }
@@ -310,6 +338,12 @@ fn check_ms(what: &str, v: Option<u64>) -> Result<()> {
 }
 
 impl Config {
+    /// A builder: the configuration in Rust, key by key, checked as [`Config::from_json`]
+    /// checks one.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
     /// The one rule, for every binding: `None` reads the `PIAOJU_*` environment variables; a
     /// JSON object is the whole configuration (`{}` is empty, and the environment is not
     /// read); anything else (`null`, `""`, an array, bad JSON) is an `invalid_config` error.
@@ -322,7 +356,7 @@ impl Config {
 
     /// [`Config::resolve`] for an already parsed value (a one-shot request's `config`, `None`
     /// when the key is absent).
-    pub fn resolve_value(value: Option<Value>) -> Result<Config> {
+    pub(crate) fn resolve_value(value: Option<Value>) -> Result<Config> {
         match value {
             None => Config::from_env(),
             Some(v) => Config::from_value(v),
@@ -333,20 +367,6 @@ impl Config {
     /// ignored). The environment is not read.
     pub fn from_json(text: &str) -> Result<Config> {
         Config::from_value(parse_json(strip_bom(text))?)
-    }
-
-    /// Whether the JSON handed back about this configuration text should be ASCII
-    /// ([`Config::ascii_json`]), known even when the configuration is unusable (for the error
-    /// saying so): the text's top-level `"ascii_json"` when it is a JSON object holding a
-    /// boolean there; otherwise `PIAOJU_ASCII_JSON` (`1`/`true`). `None` (no configuration
-    /// given) reads `PIAOJU_ASCII_JSON`, as [`Config::resolve`] does.
-    pub fn ascii_json_hint(json: Option<&str>) -> bool {
-        let given = json.and_then(|text| {
-            serde_json::from_str::<Value>(strip_bom(text))
-                .ok()
-                .and_then(|v| ascii_json_of(&v))
-        });
-        given.unwrap_or_else(ascii_json_from_env)
     }
 
     /// An explicit configuration from a parsed JSON object. The environment is not read.
@@ -375,119 +395,6 @@ impl Config {
             }
         }
         Config::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Like [`Config::from_env`], from any lookup (testable without touching the process env).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config> {
-        let get = |name: &str| get(name).filter(|v| !v.is_empty());
-        let parse_ms = |name: &str| -> Result<Option<u64>> {
-            get(name)
-                .map(|v| {
-                    // The value is not quoted: a secret set under the wrong name stays unseen.
-                    v.trim().parse::<u64>().map_err(|_| {
-                        config_error(format!(
-                            "{name} must be a whole number of milliseconds, got {} characters that are not one",
-                            v.chars().count()
-                        ))
-                    })
-                })
-                .transpose()
-        };
-        let choice = |name: &str, options: &[&str]| -> Result<Option<Value>> {
-            match get(name) {
-                None => Ok(None),
-                Some(v) if options.contains(&v.as_str()) => Ok(Some(Value::String(v))),
-                Some(v) => Err(config_error(format!(
-                    "{name} must be one of {options:?}, got another value ({} characters)",
-                    v.chars().count()
-                ))),
-            }
-        };
-        let mut config = Config {
-            timeout_ms: parse_ms("PIAOJU_TIMEOUT_MS")?,
-            connect_timeout_ms: parse_ms("PIAOJU_CONNECT_TIMEOUT_MS")?,
-            proxy: get("PIAOJU_PROXY"),
-            user_agent: get("PIAOJU_USER_AGENT"),
-            ..Config::default()
-        };
-        let (key, juhe_base) = (get("PIAOJU_JUHE_KEY"), get("PIAOJU_JUHE_BASE_URL"));
-        if key.is_some() || juhe_base.is_some() {
-            config.juhe = Some(JuheConfig {
-                key,
-                base_url: juhe_base,
-            });
-        }
-        let environment = choice("PIAOJU_CHINAUMS_ENV", &["test", "production"])?;
-        let auth = choice("PIAOJU_CHINAUMS_AUTH", &["access_token", "body_signature"])?;
-        let (app_id, app_key) = (
-            get("PIAOJU_CHINAUMS_APP_ID"),
-            get("PIAOJU_CHINAUMS_APP_KEY"),
-        );
-        let (base_url, token_url) = (
-            get("PIAOJU_CHINAUMS_BASE_URL"),
-            get("PIAOJU_CHINAUMS_TOKEN_URL"),
-        );
-        if app_id.is_some()
-            || app_key.is_some()
-            || base_url.is_some()
-            || token_url.is_some()
-            || environment.is_some()
-            || auth.is_some()
-        {
-            config.chinaums = Some(ChinaumsConfig {
-                app_id,
-                app_key,
-                environment: environment
-                    .map(serde_json::from_value)
-                    .transpose()
-                    .expect("checked against the variants")
-                    .unwrap_or_default(),
-                base_url,
-                token_url,
-                auth: auth
-                    .map(serde_json::from_value)
-                    .transpose()
-                    .expect("checked against the variants")
-                    .unwrap_or_default(),
-                max_base64_bytes: None,
-                max_side: None,
-            });
-        }
-        if let Some(n) = get("PIAOJU_MAX_ATTEMPTS") {
-            let max_attempts = n.trim().parse::<u32>().map_err(|_| {
-                config_error(format!(
-                    "PIAOJU_MAX_ATTEMPTS must be a whole number, got {} characters that are not one",
-                    n.chars().count()
-                ))
-            })?;
-            config.retry = Some(RetryConfig {
-                max_attempts,
-                ..RetryConfig::default()
-            });
-        }
-        config.cache = get("PIAOJU_CACHE").map(|path| CacheConfig { path });
-        config.ascii_json = match choice("PIAOJU_ASCII_JSON", &["1", "0", "true", "false"])? {
-            Some(Value::String(v)) => v == "1" || v == "true",
-            _ => false,
-        };
-        config.image_fit = choice("PIAOJU_IMAGE_FIT", &["auto", "off"])?
-            .map(serde_json::from_value)
-            .transpose()
-            .expect("checked against the variants");
-        let roots = choice("PIAOJU_TLS_ROOTS", &["bundled", "system"])?;
-        let ca_file = get("PIAOJU_CA_FILE");
-        if roots.is_some() || ca_file.is_some() {
-            config.tls = Some(TlsConfig {
-                ca_file,
-                roots: roots
-                    .map(serde_json::from_value)
-                    .transpose()
-                    .expect("checked against the variants")
-                    .unwrap_or_default(),
-            });
-        }
-        config.validate()?;
-        Ok(config)
     }
 
     /// Check the values that serde cannot: URLs, empty strings, control characters, timeouts,
@@ -524,6 +431,10 @@ impl Config {
         }
         if let Some(CacheConfig { path }) = &self.cache {
             nonempty("cache.path", &Some(path.clone()))?;
+        }
+        #[cfg(not(feature = "cache"))]
+        if self.cache.is_some() {
+            return Err(no_cache_in_this_build());
         }
         if self.max_in_flight.is_some_and(|n| !(1..=1024).contains(&n)) {
             return Err(config_error("max_in_flight must be 1 to 1024"));
@@ -563,8 +474,9 @@ impl Config {
 
     /// The configuration as the JSON that [`Config::from_json`] reads back to an equal
     /// configuration, **credentials included**: for rebuilding a client elsewhere (a pickled
-    /// Python client). Never print or log it; `Debug` is the printable form.
-    pub fn to_json_with_credentials(&self) -> String {
+    /// Python client, through `bindings::config_json_with_credentials`). Never print or log
+    /// it; `Debug` is the printable form.
+    pub(crate) fn to_json_with_credentials(&self) -> String {
         serde_json::to_string(self).expect("a configuration always serializes")
     }
 
@@ -573,12 +485,37 @@ impl Config {
         Duration::from_millis(self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))
     }
 
+    /// The deadline of one connection.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(
             self.connect_timeout_ms
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS),
         )
     }
+}
+
+/// Whether the JSON handed back about this configuration text should be ASCII
+/// (the configuration's `ascii_json`), known even when the configuration is unusable (for the error
+/// saying so): the text's top-level `"ascii_json"` when it is a JSON object holding a
+/// boolean there; otherwise `PIAOJU_ASCII_JSON` (`1`/`true`). `None` (no configuration
+/// given) reads `PIAOJU_ASCII_JSON`, as [`Config::resolve`] does.
+pub fn ascii_json_hint(json: Option<&str>) -> bool {
+    let given = json.and_then(|text| {
+        serde_json::from_str::<Value>(strip_bom(text))
+            .ok()
+            .and_then(|v| ascii_json_of(&v))
+    });
+    given.unwrap_or_else(ascii_json_from_env)
+}
+
+/// The error for a configured cache in a build without one.
+#[cfg_attr(feature = "cache", allow(dead_code))]
+pub(crate) fn no_cache_in_this_build() -> Error {
+    config_error(
+        "cache: this build of piaoju has no result cache (it was built without the `cache` \
+         feature): leave cache out of the configuration, or give the client a ResultStore of \
+         your own",
+    )
 }
 
 /// A configuration value's `ascii_json`, if it is an object holding a boolean there.
@@ -618,7 +555,6 @@ fn json_kind(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     #[test]
     fn full_config_parses() {
@@ -740,13 +676,11 @@ mod tests {
             );
         }
         // The hint reads the text's own key even when the configuration is invalid.
-        assert!(Config::ascii_json_hint(Some(
-            r#"{"ascii_json":true,"jueh":{}}"#
-        )));
-        assert!(Config::ascii_json_hint(Some(
+        assert!(ascii_json_hint(Some(r#"{"ascii_json":true,"jueh":{}}"#)));
+        assert!(ascii_json_hint(Some(
             "\u{feff}{\"ascii_json\":true,\"timeout_ms\":0}"
         )));
-        assert!(!Config::ascii_json_hint(Some(r#"{"ascii_json":false}"#)));
+        assert!(!ascii_json_hint(Some(r#"{"ascii_json":false}"#)));
         let on = |n: &str| (n == "PIAOJU_ASCII_JSON").then(|| "1".to_string());
         assert!(Config::from_lookup(on).unwrap().ascii_json);
         let yes = |n: &str| (n == "PIAOJU_ASCII_JSON").then(|| "yes".to_string());
@@ -772,14 +706,20 @@ mod tests {
 
     #[test]
     fn the_json_with_credentials_reads_back_to_the_same_configuration() {
-        let full = Config::from_json(
-            r#"{"juhe":{"key":"k1","base_url":"http://127.0.0.1:1"},
-                "chinaums":{"app_id":"a","app_key":"s","environment":"production",
-                            "auth":"body_signature","max_side":4000},
-                "timeout_ms":1000,"retry":{"max_attempts":2},"max_qps":0.5,
-                "max_in_flight":3,"cache":{"path":"c.sqlite"},"image_fit":"off",
-                "tls":{"roots":"system"},"user_agent":"erp/1"}"#,
-        )
+        // A cache only where the build has one (without the `cache` feature it is refused).
+        let cache = if cfg!(feature = "cache") {
+            r#""cache":{"path":"c.sqlite"},"#
+        } else {
+            ""
+        };
+        let full = Config::from_json(&format!(
+            r#"{{"juhe":{{"key":"k1","base_url":"http://127.0.0.1:1"}},
+                "chinaums":{{"app_id":"a","app_key":"s","environment":"production",
+                            "auth":"body_signature","max_side":4000}},
+                "timeout_ms":1000,"retry":{{"max_attempts":2}},"max_qps":0.5,
+                "max_in_flight":3,{cache}"image_fit":"off",
+                "tls":{{"roots":"system"}},"user_agent":"erp/1"}}"#
+        ))
         .unwrap();
         let text = full.to_json_with_credentials();
         assert_eq!(Config::from_json(&text).unwrap(), full, "{text}");
@@ -837,43 +777,5 @@ mod tests {
             "http://<redacted>@h:1/a@b"
         );
         assert_eq!(redact_url("http://h/a@b"), "http://h/a@b");
-    }
-
-    #[test]
-    fn environment_variables() {
-        let env: HashMap<&str, &str> = [
-            ("PIAOJU_JUHE_KEY", "jk"),
-            ("PIAOJU_CHINAUMS_APP_ID", "id"),
-            ("PIAOJU_CHINAUMS_APP_KEY", "ak"),
-            ("PIAOJU_CHINAUMS_ENV", "production"),
-            ("PIAOJU_CHINAUMS_AUTH", "body_signature"),
-            ("PIAOJU_TIMEOUT_MS", "1234"),
-            ("PIAOJU_TLS_ROOTS", "system"),
-            ("PIAOJU_CA_FILE", "/etc/ca.pem"),
-        ]
-        .into_iter()
-        .collect();
-        let c = Config::from_lookup(|n| env.get(n).map(|v| v.to_string())).unwrap();
-        assert_eq!(c.juhe.as_ref().unwrap().key.as_deref(), Some("jk"));
-        let u = c.chinaums.as_ref().unwrap();
-        assert_eq!(u.environment, Environment::Production);
-        assert_eq!(u.auth, AuthMode::BodySignature);
-        assert_eq!(c.timeout_ms, Some(1234));
-        let tls = c.tls.as_ref().unwrap();
-        assert_eq!(tls.roots, TlsRoots::System);
-        assert_eq!(tls.ca_file.as_deref(), Some("/etc/ca.pem"));
-
-        for (name, value) in [
-            ("PIAOJU_TIMEOUT_MS", "soon"),
-            ("PIAOJU_CHINAUMS_ENV", "prod"),
-            ("PIAOJU_TLS_ROOTS", "mine"),
-            ("PIAOJU_USER_AGENT", "a\u{7}b"),
-            ("PIAOJU_PROXY", "socks5://h:1"),
-        ] {
-            let bad = Config::from_lookup(|n| (n == name).then(|| value.into()));
-            assert_eq!(bad.unwrap_err().code, ErrorCode::InvalidConfig, "{name}");
-        }
-        let none = Config::from_lookup(|_| None).unwrap();
-        assert_eq!(none, Config::default());
     }
 }
