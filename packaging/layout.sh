@@ -52,3 +52,44 @@ piaoju_lay_out() {
   sed -e "s|@VERSION@|$version|g" -e "s|@MAJOR@|$major|g" -e "s|@MINOR@|$minor|g" \
     "$here/cmake/piaojuConfigVersion.cmake.in" > "$root/$libdir/cmake/piaoju/piaojuConfigVersion.cmake"
 }
+
+# piaoju_static_archive IN OUT [OBJCOPY_OPTION...]
+# The libpiaoju.a users get, made from IN, the Rust static library (the objects of piaoju, the
+# Rust standard library, compiler-builtins, and the C code built into crates: libjpeg-turbo's
+# jpeg_*/jinit_*/jsimd_*, SQLite's sqlite3_*, ring's). Linked into one relocatable object
+# (`ld -r --whole-archive`) in which every defined symbol but the pj_* functions of
+# ffi/exports.txt is made local (`objcopy --keep-global-symbols`), archived alone as OUT. So a
+# program linking it statically cannot clash with, nor be bound to, a libjpeg, SQLite or Rust
+# library of its own, and piaoju's own calls stay on its own copies. Undefined references (libc,
+# libgcc_s, libpthread, ...) stay undefined; TLS, .init_array, .eh_frame and
+# .gcc_except_table (panics are still caught at the boundary) pass through unchanged.
+# Also removed or renamed, since one object holds what were many:
+# - .llvmbc, .llvmcmd: the standard library's embedded bitcode (for rustc's LTO only), now
+#   several modules in one section, which LLVM's linker plugin cannot read;
+# - .llvm_addrsig: symbol numbers that the merge made wrong (lld's --icf=safe reads them);
+# - COMDAT group signatures (DW.ref.rust_eh_personality) get a ".piaoju" suffix: a group of that
+#   name in another Rust library would otherwise replace ours, or ours theirs.
+# OBJCOPY_OPTIONs are added to objcopy's (dist.sh: --strip-debug). Needs binutils (ld, objcopy, ar,
+# nm, readelf). Fails unless the object defines exactly the functions of ffi/exports.txt.
+piaoju_static_archive() {
+  local in=$1 out=$2 here tmp status=0
+  shift 2
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  tmp=$(mktemp -d)
+  grep -v '^#' "$here/../ffi/exports.txt" | sed '/^$/d' | LC_ALL=C sort > "$tmp/keep"
+  {
+    ld -r --whole-archive "$in" -o "$tmp/piaoju.o" &&
+      readelf -gW "$tmp/piaoju.o" |
+      sed -n "s/^COMDAT group section \[ *[0-9]*\] \`[^']*' \[\(.*\)\] contains .*/--redefine-sym=\1=\1.piaoju/p" \
+        > "$tmp/groups" &&
+      # shellcheck disable=SC2046  # one option a line, no spaces
+      objcopy --remove-section=.llvmbc --remove-section=.llvmcmd --remove-section=.llvm_addrsig \
+        $(cat "$tmp/groups") --keep-global-symbols="$tmp/keep" "$@" "$tmp/piaoju.o" &&
+      nm --defined-only -g "$tmp/piaoju.o" | awk '{print $3}' | LC_ALL=C sort > "$tmp/global" &&
+      { diff "$tmp/keep" "$tmp/global" >&2 ||
+        { echo "$in: the merged object's global symbols are not ffi/exports.txt's" >&2; false; }; } &&
+      rm -f "$out" && ar rcsD "$out" "$tmp/piaoju.o"
+  } || status=1
+  rm -rf "$tmp"
+  return $status
+}

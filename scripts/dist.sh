@@ -24,7 +24,8 @@ phase() { echo "== dist: $1 ($((SECONDS - started)) s)"; }
 
 phase "tools"
 need() { command -v "$1" >/dev/null 2>&1; }
-if ! need objdump || ! need strip || ! need dpkg-deb; then
+if ! need objdump || ! need strip || ! need ld || ! need objcopy || ! need ar || ! need nm || ! need readelf ||
+  ! need dpkg-deb; then
   (apt-get update -qq && apt-get install -y -qq binutils dpkg) >/dev/null
 fi
 if [ ! -x .venv/bin/python ]; then
@@ -71,10 +72,11 @@ static_libs=$(piaoju_static_libs "$triple")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Stripped copies: the shared library keeps its dynamic symbols (only pj_*), the static one its
-# symbol table (a linker needs it) without debug information.
+# Stripped copies: the shared library keeps its dynamic symbols (only pj_*); the static one is one
+# object whose only global symbols are the pj_* functions (packaging/layout.sh), with its symbol
+# table (a linker needs it) and without debug information.
 strip --strip-unneeded -o "$work/libpiaoju.so" "$built/libpiaoju.so"
-strip --strip-debug -o "$work/libpiaoju.a" "$built/libpiaoju.a"
+piaoju_static_archive "$built/libpiaoju.a" "$work/libpiaoju.a" --strip-debug
 strip -o "$work/piaoju" "$built/piaoju"
 
 # share/doc/piaoju: README, CHANGELOG, the guides (docs/, where the README's links lead), the

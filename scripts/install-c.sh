@@ -4,7 +4,8 @@
 # lib/pkgconfig/piaoju.pc and lib/cmake/piaoju/ (find_package(piaoju)).
 #   scripts/install-c.sh [--prefix DIR] [--debug]
 # Default prefix /usr/local; then: gcc app.c $(pkg-config --cflags --libs piaoju)
-# Needs a Rust toolchain; the prebuilt SDK and .deb (scripts/dist.sh) do not.
+# Needs a Rust toolchain and binutils; the prebuilt SDK and .deb (scripts/dist.sh) do not. The
+# static library is made as dist.sh makes it: one object defining only the pj_* functions.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 prefix=/usr/local
@@ -23,6 +24,9 @@ target=${CARGO_TARGET_DIR:-$root/target}/$profile
 version=$(piaoju_version "$root")
 mkdir -p "$prefix"
 prefix=$(cd "$prefix" && pwd)
-piaoju_lay_out "$prefix" lib "$prefix" .. "$target/libpiaoju.so" "$target/libpiaoju.a" "$version" \
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+piaoju_static_archive "$target/libpiaoju.a" "$work/libpiaoju.a"
+piaoju_lay_out "$prefix" lib "$prefix" .. "$target/libpiaoju.so" "$work/libpiaoju.a" "$version" \
   "$(piaoju_static_libs "$(rustc -vV | sed -n 's/^host: //p')")"
 echo "installed piaoju $version into $prefix"

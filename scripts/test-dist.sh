@@ -3,12 +3,14 @@
 # - the C SDK unpacked into an empty folder: a C program built through pkg-config (shared, and
 #   static with the .pc's Libs.private), a CMake project through find_package(piaoju 0.1 REQUIRED)
 #   with piaoju::piaoju, piaoju::piaoju_static and C++, the README's C example, bin/piaoju; the
-#   programs run against the sandbox;
+#   programs run against the sandbox; a program with libjpeg functions of its own linked with the
+#   static archive (tests/dist/own_jpeg.c), which fits images with piaoju's libjpeg-turbo;
 # - the .deb unpacked with dpkg -x: its control fields and files, then the same programs built
 #   from it through pkg-config and CMake;
 # - the wheel: auditwheel's verdict, installed into a fresh venv, the README's Python examples and
 #   the piaoju command;
-# - SONAME and links, the exports against ffi/exports.txt, no GLIBC_ symbol version above 2.17 in
+# - SONAME and links, the exports (of the shared library and the static archive) against
+#   ffi/exports.txt, no GLIBC_ symbol version above 2.17 in
 #   any shipped ELF file, stripped files, and one version everywhere.
 # Prints a closing "N passed, N failed" line; exits non-zero on any failure.
 set -uo pipefail
@@ -115,6 +117,20 @@ needs_only_libc6() {  # every NEEDED library is one of glibc's (package libc6)
 exports_match() {
   diff <(nm -D --defined-only "$1" | awk '{print $3}' | sort) <(grep -v '^#' ffi/exports.txt | sed '/^$/d')
 }
+# The static archive defines only the pj_* functions (packaging/layout.sh, piaoju_static_archive):
+# libjpeg-turbo's, SQLite's, ring's and the Rust standard library's symbols in it are all local.
+static_exports_match() {  # ARCHIVE; prints the difference (> in the archive only, < missing)
+  local d
+  d=$(diff <(grep -v '^#' ffi/exports.txt | sed '/^$/d' | sort) <(nm --defined-only -g "$1" 2>/dev/null | awk 'NF == 3 {print $3}' | sort)) &&
+    return 0
+  echo "$d" | grep '^[<>]' | head -n 25
+  echo "$(echo "$d" | grep -c '^>') defined global symbols not in ffi/exports.txt ($(echo "$d" | grep -c '^> jpeg_') jpeg_*)," \
+    "$(echo "$d" | grep -c '^<') of its functions missing"
+  return 1
+}
+not_executable_stack() {  # a GNU_STACK program header, without the X flag
+  readelf -lW "$1" | grep -E '^ *GNU_STACK' | tee /dev/stderr | grep -qv 'RWE'
+}
 soname_is() { [ "$(objdump -p "$1" | awk '$1 == "SONAME" {print $2}')" = "$2" ]; }
 # The file list of a folder: type and path ("f lib/libpiaoju.a", "l lib/libpiaoju.so -> …").
 listing() { (cd "$1" && find . -mindepth 1 \( -type l -printf 'l %P -> %l\n' \) -o \( ! -type d -printf '%y %P\n' \) | sort); }
@@ -154,6 +170,7 @@ sdk_files() {
 step sdk-files sdk_files
 step sdk-soname soname_is "$lib" "$abi_soname"
 step sdk-exports-are-ffi-exports-txt exports_match "$lib"
+step sdk-static-exports-only-pj static_exports_match "$sdk/lib/libpiaoju.a"
 step sdk-glibc-libpiaoju glibc_max "$lib"; glibc_so=$(said sdk-glibc-libpiaoju)
 step sdk-glibc-bin-piaoju glibc_max "$sdk/bin/piaoju"; glibc_bin=$(said sdk-glibc-bin-piaoju)
 step sdk-stripped-libpiaoju stripped "$lib"
@@ -175,6 +192,18 @@ step pkgconfig-static-compile sh -c "gcc -std=c99 -Wall -Werror tests/dist/app.c
   \$(pkg-config --cflags piaoju) '$sdk/lib/libpiaoju.a' \$(pkg-config --static --libs-only-l piaoju | sed 's/-lpiaoju//')"
 step pkgconfig-static-has-no-libpiaoju-so sh -c "! readelf -d '$work/app_static_pc' | grep -q libpiaoju"
 step pkgconfig-static-run app_ok "$work/app_static_pc"
+step pkgconfig-static-stack-not-executable not_executable_stack "$work/app_static_pc"
+# A cashier's program with libjpeg functions of its own (jpeg_std_error, jpeg_CreateDecompress,
+# jpeg_CreateCompress, also inside the archive's libjpeg-turbo), linked with the static archive:
+# no duplicate symbol; its calls reach its own functions, piaoju's never do; piaoju fits an
+# over-limit PNG (libjpeg-turbo encodes) and JPEG (decodes, encodes), and a JPEG cut short is
+# image_corrupt (libjpeg-turbo stops by unwinding through its C frames to piaoju's catch_unwind).
+step own-jpeg-static-compile sh -c "gcc -std=c99 -Wall -Wextra -Werror tests/dist/own_jpeg.c -o '$work/own_jpeg' \
+  \$(pkg-config --cflags piaoju) '$sdk/lib/libpiaoju.a' \$(pkg-config --static --libs-only-l piaoju | sed 's/-lpiaoju//')"
+step own-jpeg-static-receipt sandboxed "$work/own_jpeg" receipt "$receipt"
+step own-jpeg-static-fits-png sandboxed "$work/own_jpeg" fit tests/fixtures/too_wide.png
+step own-jpeg-static-fits-jpeg sandboxed "$work/own_jpeg" jpeg
+step own-jpeg-static-cut-jpeg-is-corrupt sandboxed "$work/own_jpeg" truncated
 # The README's C example, as the README says to build it.
 awk '/<!-- c-example -->/{grab=1; next} grab && /^```c/{inside=1; next} inside && /^```/{exit} inside{print}' \
   README.md > "$work/readme.c"
@@ -220,6 +249,7 @@ step deb-files deb_files
 debl=$debroot/usr/lib/x86_64-linux-gnu
 step deb-same-library-as-sdk cmp "$debl/libpiaoju.so.$version" "$lib"
 step deb-same-archive-as-sdk cmp "$debl/libpiaoju.a" "$sdk/lib/libpiaoju.a"
+step deb-static-exports-only-pj static_exports_match "$debl/libpiaoju.a"
 step deb-same-command-as-sdk cmp "$debroot/usr/bin/piaoju" "$sdk/bin/piaoju"
 step deb-pc-prefix grep -qx 'prefix=/usr' "$debl/pkgconfig/piaoju.pc"
 # Built from the unpacked package as if it were installed: pkg-config with a sysroot, CMake with

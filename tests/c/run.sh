@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # C/C++ suite: builds libpiaoju, starts the sandbox binary, and runs the C tests linked against
 # the shared library, the static library and through dlopen, under valgrind and under ASan; the
-# C++ header check; the README's C example; and the pkg-config install.
+# C++ header check; the README's C example; and the pkg-config install (its static library:
+# only pj_* global, the C tests linked with it, beside a second Rust static library).
 # Prints a closing "N passed, N failed" line.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -113,6 +114,21 @@ step install scripts/install-c.sh --debug --prefix "$build/prefix"
 step install-layout sh -c "test \"\$(readlink '$build/prefix/lib/libpiaoju.so')\" = libpiaoju.so.0 && \
   test -f \"$build/prefix/lib/\$(readlink '$build/prefix/lib/libpiaoju.so.0')\" && \
   test -f '$build/prefix/lib/cmake/piaoju/piaojuConfig.cmake' && test -f '$build/prefix/lib/libpiaoju.a'"
+# The installed libpiaoju.a defines only the pj_* functions (packaging/layout.sh): the whole suite
+# runs linked with it; so does a program linking a second Rust static library before or after it.
+installed_a=$build/prefix/lib/libpiaoju.a
+step installed-static-exports-only-pj bash -c "diff <(grep -v '^#' ffi/exports.txt | sed '/^\$/d' | sort) \
+  <(nm --defined-only -g '$installed_a' 2>/dev/null | awk 'NF == 3 {print \$3}' | sort)"
+step compile-static-installed gcc $CFLAGS tests/c/test_piaoju.c -o "$build/test_static_installed" "$installed_a" $STATIC_LIBS
+step run-static-installed env "${locale_env[@]}" "$build/test_static_installed"
+step compile-other-rust rustc -O --edition 2021 --crate-type staticlib --crate-name other_rust tests/c/other_rust.rs \
+  -o "$build/libother_rust.a"
+step compile-two-rust sh -c "gcc $CFLAGS tests/c/two_rust.c -o '$build/two_rust' '$installed_a' '$build/libother_rust.a' $STATIC_LIBS && \
+  gcc $CFLAGS tests/c/two_rust.c -o '$build/two_rust_other_first' '$build/libother_rust.a' '$installed_a' $STATIC_LIBS"
+step run-two-rust env PIAOJU_JUHE_KEY=sandbox-juhe-key PIAOJU_JUHE_BASE_URL="$PIAOJU_SANDBOX_URL" \
+  "$build/two_rust" "$root/tests/fixtures/receipt.png"
+step run-two-rust-other-first env PIAOJU_JUHE_KEY=sandbox-juhe-key PIAOJU_JUHE_BASE_URL="$PIAOJU_SANDBOX_URL" \
+  "$build/two_rust_other_first" "$root/tests/fixtures/receipt.png"
 step compile-readme-example sh -c "gcc -std=c99 -Wall -Wextra -Wpedantic -Werror '$build/example.c' -o '$build/example' \
   \$(PKG_CONFIG_PATH='$build/prefix/lib/pkgconfig' pkg-config --cflags --libs piaoju)"
 step run-readme-example env LD_LIBRARY_PATH="$build/prefix/lib" PIAOJU_JUHE_KEY=sandbox-juhe-key \
