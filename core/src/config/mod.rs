@@ -44,7 +44,8 @@ pub struct Config {
     /// ChinaUMS (used-car invoices): its credentials, environment, endpoints and authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chinaums: Option<ChinaumsConfig>,
-    /// Deadline for one whole HTTP exchange, in milliseconds.
+    /// The deadline of one whole call (token fetch, retries, every request and its answer),
+    /// in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
     /// Deadline for establishing a connection, in milliseconds.
@@ -480,7 +481,7 @@ impl Config {
         serde_json::to_string(self).expect("a configuration always serializes")
     }
 
-    /// The deadline of one HTTP exchange.
+    /// The deadline of one whole call (`timeout_ms`, default 15 s).
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))
     }
