@@ -516,3 +516,24 @@ fn a_palette_with_one_colour_stays_rgb() {
         (10.0, 240.0),
     );
 }
+
+#[test]
+fn a_truncated_grey_scan_is_corrupt() {
+    let (w, h) = (5000, 1200);
+    let page = |x: usize, y: usize| ((x / 3 + y * 7) % 251) as u8;
+    let jpeg = grey_jpeg(w, h, page);
+    let png = png_of(w, h, png::ColorType::Grayscale, None, |x, y| {
+        vec![page(x, y)]
+    });
+    let bmp = palette_bmp(w, h, 1, &[[0; 3], [255; 3]], |x, y| page(x, y) & 1);
+    for (name, image) in [
+        ("grey JPEG cut at 60 %", &jpeg[..jpeg.len() * 6 / 10]),
+        ("grey JPEG without its EOI", &jpeg[..jpeg.len() - 2]),
+        ("grey PNG cut at 50 %", &png[..png.len() / 2]),
+        ("1-bit BMP less 100 bytes", &bmp[..bmp.len() - 100]),
+    ] {
+        let e = run(image.to_vec(), ImageFit::Auto).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ImageCorrupt, "{name}: {e}");
+        assert!(e.message.contains("ends early"), "{name}: {e}");
+    }
+}
