@@ -247,13 +247,14 @@ unsafe fn horizontal_avx2(h: &Filter, column: &[f32], sw: usize, out: &mut [u8])
     use std::arch::x86_64::*;
     let taps = h.taps;
     let n_out = out.len() / 3;
+    let (column, _) = column.as_chunks::<4>();
     for x in 0..n_out {
         let s = h.start[x];
         let n = taps.min(sw - s);
         let ws = &h.weights[x * taps..x * taps + n];
-        let px = &column[s * 4..(s + n) * 4];
+        let px = &column[s..s + n];
         let mut acc = _mm_setzero_ps();
-        for (&w, p) in ws.iter().zip(px.chunks_exact(4)) {
+        for (&w, p) in ws.iter().zip(px) {
             acc = _mm_fmadd_ps(_mm_set1_ps(w), _mm_loadu_ps(p.as_ptr()), acc);
         }
         let i = _mm_cvtps_epi32(acc);
