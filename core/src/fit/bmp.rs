@@ -46,6 +46,8 @@ pub(super) struct BmpRows<'a> {
     palette: Vec<[u8; 3]>,
     /// A grey palette's levels by index (an index past its end: entry 0), else `None`.
     grey: Option<Box<[u8; 256]>>,
+    /// Grey, 1 or 4 bits a pixel: the levels of the 8 (or 2) pixels of each byte value.
+    unpack: Vec<[u8; 8]>,
     masks: [Option<Mask>; 4],
     /// Uncompressed: where pixel rows start and their stride.
     offset: usize,
@@ -124,6 +126,20 @@ impl<'a> BmpRows<'a> {
                 }
                 levels
             });
+        let unpack = match (&grey, bpp) {
+            (Some(levels), 1 | 4) => (0..=255u8)
+                .map(|byte| {
+                    let mut px = [0u8; 8];
+                    let per = 8 / bpp as usize;
+                    for (k, p) in px.iter_mut().take(per).enumerate() {
+                        let index = (byte >> (8 - bpp as usize * (k + 1))) & (u8::MAX >> (8 - bpp));
+                        *p = levels[usize::from(index)];
+                    }
+                    px
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         let mut masks = [None; 4];
         match (compression, bpp) {
             (RGB, 16) => {
@@ -187,6 +203,7 @@ impl<'a> BmpRows<'a> {
             compression,
             palette,
             grey,
+            unpack,
             masks,
             offset,
             stride,
@@ -327,12 +344,24 @@ impl Rows for BmpRows<'_> {
         let start = self.offset + y * self.stride;
         let src = &self.data[start..start + self.stride];
         if let Some(levels) = &self.grey {
-            // Whole bytes at a time: 8, 2 or 1 pixels each.
-            let bpp = self.bpp as usize;
-            let mask = u8::MAX >> (8 - bpp);
-            for (px, &byte) in out.chunks_mut(8 / bpp).zip(src) {
-                for (k, p) in px.iter_mut().enumerate() {
-                    *p = levels[usize::from((byte >> (8 - bpp * (k + 1))) & mask)];
+            // Whole bytes at a time (8, 2 or 1 pixels each), through tables.
+            fn bytes<const N: usize>(out: &mut [u8], src: &[u8], unpack: &[[u8; 8]]) {
+                let (whole, tail) = out.as_chunks_mut::<N>();
+                for (px, &b) in whole.iter_mut().zip(src) {
+                    px.copy_from_slice(&unpack[usize::from(b)][..N]);
+                }
+                if let Some(&b) = src.get(whole.len()) {
+                    let n = tail.len();
+                    tail.copy_from_slice(&unpack[usize::from(b)][..n]);
+                }
+            }
+            match self.bpp {
+                1 => bytes::<8>(out, src, &self.unpack),
+                4 => bytes::<2>(out, src, &self.unpack),
+                _ => {
+                    for (p, &i) in out.iter_mut().zip(src) {
+                        *p = levels[usize::from(i)];
+                    }
                 }
             }
             return Ok(());
