@@ -346,11 +346,13 @@ impl Rows for BmpRows<'_> {
         if let Some(levels) = &self.grey {
             // Whole bytes at a time (8, 2 or 1 pixels each), through tables.
             fn bytes<const N: usize>(out: &mut [u8], src: &[u8], unpack: &[[u8; 8]]) {
-                let (whole, tail) = out.as_chunks_mut::<N>();
-                for (px, &b) in whole.iter_mut().zip(src) {
+                let whole = out.len() / N;
+                let mut chunks = out.chunks_exact_mut(N);
+                for (px, &b) in (&mut chunks).zip(src) {
                     px.copy_from_slice(&unpack[usize::from(b)][..N]);
                 }
-                if let Some(&b) = src.get(whole.len()) {
+                let tail = chunks.into_remainder();
+                if let Some(&b) = src.get(whole) {
                     let n = tail.len();
                     tail.copy_from_slice(&unpack[usize::from(b)][..n]);
                 }

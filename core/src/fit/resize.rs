@@ -247,7 +247,10 @@ unsafe fn horizontal_avx2(h: &Filter, column: &[f32], sw: usize, out: &mut [u8])
     use std::arch::x86_64::*;
     let taps = h.taps;
     let n_out = out.len() / 3;
-    let (column, _) = column.as_chunks::<4>();
+    // SAFETY: [f32; 4] has f32's alignment and no padding: the column's first len / 4
+    // pixels, as the RGB resizer lays them out.
+    let column: &[[f32; 4]] =
+        std::slice::from_raw_parts(column.as_ptr().cast::<[f32; 4]>(), column.len() / 4);
     for x in 0..n_out {
         let s = h.start[x];
         let n = taps.min(sw - s);
