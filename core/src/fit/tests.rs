@@ -468,6 +468,48 @@ fn a_grey_jpeg_that_only_needs_a_lower_quality_stays_grey() {
     assert!(report.quality.unwrap() < 95);
     assert!(base64_len(out.len()) <= crate::spec::JUHE_MAX_BASE64_LEN);
     assert_eq!(sof_components(&out), 1);
+    // Turned (orientation 6), its coefficients turned too: 4000x3000 stored, dark noise on
+    // the top third, light below; seen 3000x4000, the light part on the left.
+    let (w, h) = (4000, 3000);
+    let noise: Vec<u8> = (0..w * h)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    let level = |x: usize, y: usize| {
+        let v = noise[y * w + x];
+        if y < h / 3 {
+            v / 3
+        } else {
+            170 + v / 3
+        }
+    };
+    let mean = |rows: std::ops::Range<usize>| {
+        let n = rows.len() * w;
+        let sum: usize = rows
+            .flat_map(|y| (0..w).map(move |x| (x, y)))
+            .map(|(x, y)| usize::from(level(x, y)))
+            .sum();
+        sum as f64 / n as f64
+    };
+    // The seen left fifth is the stored bottom fifth; the right fifth the top one.
+    let (left, right) = (mean(h - h / 5..h), mean(0..h / 5));
+    let turned = with_exif(grey_jpeg(w, h, level), 6);
+    assert!(
+        turned.len() > crate::spec::JUHE_MAX_BASE64_LEN / 4 * 3,
+        "{}",
+        turned.len()
+    );
+    fits_as(
+        "turned grey JPEG, requantized",
+        turned,
+        1,
+        (3000, 4000),
+        (left, right),
+    );
 }
 
 #[test]
