@@ -277,7 +277,8 @@ fn fitting_counts_inside_the_deadline_and_a_timeout_sends_nothing() {
         let elapsed = started.elapsed();
         assert_eq!(e.code, ErrorCode::Timeout, "{name}: {e}");
         assert!(!e.possibly_billed && e.attempts == 0, "{name}: {e:?}");
-        let bound = std::time::Duration::from_millis(timeout_ms * 13 / 10);
+        // The deadline + 30 %, and at least 75 ms more (the 100 ms case on a loaded machine).
+        let bound = std::time::Duration::from_millis((timeout_ms * 13 / 10).max(timeout_ms + 75));
         assert!(elapsed <= bound, "{name}: {elapsed:?} > {bound:?}");
     }
     assert_eq!(sb.stats().juhe_requests, 0);
