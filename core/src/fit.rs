@@ -11,10 +11,10 @@
 //! every format's rows go through a streaming resizer as they are decoded ([`resize`]), so only
 //! the fitted image is ever held whole. A grey source (a one-component JPEG, a grey PNG, a PNG
 //! or BMP whose palette is all grey: what scanners write) stays grey throughout: one channel
-//! decoded, scaled and encoded (a one-component JPEG), a third of the RGB work. The quality is chosen from estimates (the coefficients'
-//! entropy, or a sample of stripes encoded), so one full encode is usually the only one. The
-//! call's deadline is checked between rows and blocks: when it runs out, a `timeout`, and
-//! nothing is sent.
+//! decoded, scaled and encoded (a one-component JPEG), a third of the RGB work. The quality is
+//! chosen from estimates (the coefficients' entropy, or a sample of stripes encoded), so one
+//! full encode is usually the only one. The call's deadline is checked between rows and
+//! blocks: when it runs out, a `timeout`, and nothing is sent.
 //!
 //! Without the `fit` feature (no codecs built: neither libjpeg-turbo nor png), an image over
 //! the limits is refused as with `image_fit: "off"`: the decoding and encoding are left out.
