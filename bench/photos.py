@@ -1,5 +1,6 @@
 """Benchmark photos for bench/compare.py, made at bench time with Pillow (never committed):
-a receipt on a table, photographed, with sensor noise; and 100-megapixel scans."""
+a receipt on a table, photographed, with sensor noise; and 100-megapixel scans (colour PNG,
+1-bit BMP, grey PNG, grey one-component JPEG)."""
 
 import random
 
@@ -62,4 +63,11 @@ def make(directory):
     p = f"{directory}/scan-10000x10000.bmp"
     page.convert("L").point(lambda v: 255 if v > 128 else 0).convert("1").save(p)
     out["10000x10000 BMP (1 bit)"] = p
+    grey = page.convert("L")
+    p = f"{directory}/scan-grey-10000x10000.png"
+    grey.save(p, compress_level=6)
+    out["10000x10000 grey PNG"] = p
+    p = f"{directory}/scan-grey-10000x10000.jpg"
+    grey.save(p, quality=90)
+    out["10000x10000 grey JPEG"] = p
     return out

@@ -9,10 +9,12 @@
 //! (and turned upright losslessly), never decoded to pixels ([`jpeg::transcode`]); otherwise
 //! a JPEG is decoded straight to the smallest M/8 of its size at least as large as needed, and
 //! every format's rows go through a streaming resizer as they are decoded ([`resize`]), so only
-//! the fitted image is ever held whole. The quality is chosen from estimates (the coefficients'
-//! entropy, or a sample of stripes encoded), so one full encode is usually the only one. The
-//! call's deadline is checked between rows and blocks: when it runs out, a `timeout`, and
-//! nothing is sent.
+//! the fitted image is ever held whole. A grey source (a one-component JPEG, a grey PNG, a PNG
+//! or BMP whose palette is all grey: what scanners write) stays grey throughout: one channel
+//! decoded, scaled and encoded (a one-component JPEG), a third of the RGB work. The quality is
+//! chosen from estimates (the coefficients' entropy, or a sample of stripes encoded), so one
+//! full encode is usually the only one. The call's deadline is checked between rows and
+//! blocks: when it runs out, a `timeout`, and nothing is sent.
 //!
 //! Without the `fit` feature (no codecs built: neither libjpeg-turbo nor png), an image over
 //! the limits is refused as with `image_fit: "off"`: the decoding and encoding are left out.
@@ -228,11 +230,13 @@ impl Budget<'_> {
     }
 }
 
-/// An RGB image, 3 bytes a pixel, rows top to bottom.
+/// An image held whole: grey (1 byte a pixel) or RGB (3), rows top to bottom.
 #[derive(Clone)]
-struct Rgb {
+struct Raster {
     width: usize,
     height: usize,
+    /// 1 (grey) or 3 (RGB).
+    channels: usize,
     pixels: Vec<u8>,
 }
 
@@ -252,14 +256,17 @@ fn truncated() -> Error {
     )
 }
 
-/// A decoder giving an image's rows one at a time, as RGB.
+/// A decoder giving an image's rows one at a time, as grey or RGB.
 trait Rows {
     fn size(&self) -> (usize, usize);
+    /// 1 when every pixel is grey (a one-component JPEG, a grey PNG, a grey palette): the rows
+    /// are then grey, scaled and encoded as grey; else 3 (RGB).
+    fn channels(&self) -> usize;
     /// Whether the rows come bottom row first.
     fn bottom_up(&self) -> bool {
         false
     }
-    /// The next row, `width * 3` bytes.
+    /// The next row, `width * channels` bytes.
     fn next(&mut self, row: &mut [u8]) -> Result<()>;
     /// After the last row: whatever checks the end of the data.
     fn finish(&mut self) -> Result<()> {
@@ -294,34 +301,66 @@ fn to_rgb(src: &[u8], channels: usize, out: &mut [u8]) {
     }
 }
 
+/// Grey from gray, gray-alpha or grey RGB (a grey palette expanded) samples: transparent
+/// pixels are laid on white, as [`to_rgb`] does.
+fn to_grey(src: &[u8], channels: usize, out: &mut [u8]) {
+    match channels {
+        1 => out.copy_from_slice(&src[..out.len()]),
+        2 => out.iter_mut().zip(src.chunks_exact(2)).for_each(|(o, p)| {
+            let a = u16::from(p[1]);
+            *o = ((u16::from(p[0]) * a + 255 * (255 - a)) / 255) as u8;
+        }),
+        _ => out
+            .iter_mut()
+            .zip(src.chunks_exact(channels))
+            .for_each(|(o, p)| *o = p[0]),
+    }
+}
+
 /// Every row of `rows`, scaled to `width` x `height` as they come.
-fn pump(rows: &mut dyn Rows, width: usize, height: usize, budget: &Budget<'_>) -> Result<Rgb> {
+fn pump(rows: &mut dyn Rows, width: usize, height: usize, budget: &Budget<'_>) -> Result<Raster> {
     let (sw, sh) = rows.size();
+    let channels = rows.channels();
     let flip = rows.bottom_up();
-    let mut row = vec![0u8; sw * 3];
     let pixels = if (sw, sh) == (width, height) {
-        let mut pixels = vec![0u8; sw * sh * 3];
+        let stride = sw * channels;
+        let mut pixels = vec![0u8; stride * sh];
         for i in 0..sh {
             budget.check()?;
             let y = if flip { sh - 1 - i } else { i };
-            rows.next(&mut pixels[y * sw * 3..(y + 1) * sw * 3])?;
+            rows.next(&mut pixels[y * stride..(y + 1) * stride])?;
         }
         pixels
+    } else if channels == 1 {
+        stream::<1>(rows, (width, height), flip, budget)?
     } else {
-        let mut resizer = resize::Resizer::new(sw, sh, width, height, flip);
-        for _ in 0..sh {
-            budget.check()?;
-            rows.next(&mut row)?;
-            resizer.push(&row);
-        }
-        resizer.finish()
+        stream::<3>(rows, (width, height), flip, budget)?
     };
     rows.finish()?;
-    Ok(Rgb {
+    Ok(Raster {
         width,
         height,
+        channels,
         pixels,
     })
+}
+
+/// The rows of `rows` (`C` channels) through the resizer.
+fn stream<const C: usize>(
+    rows: &mut dyn Rows,
+    (width, height): (usize, usize),
+    flip: bool,
+    budget: &Budget<'_>,
+) -> Result<Vec<u8>> {
+    let (sw, sh) = rows.size();
+    let mut row = vec![0u8; sw * C];
+    let mut resizer = resize::Resizer::<C>::new(sw, sh, width, height, flip);
+    for _ in 0..sh {
+        budget.check()?;
+        rows.next(&mut row)?;
+        resizer.push(&row);
+    }
+    Ok(resizer.finish())
 }
 
 #[cfg(feature = "fit")]
@@ -331,7 +370,7 @@ fn decode_scaled(
     format: ImageFormat,
     (width, height): (usize, usize),
     budget: &Budget<'_>,
-) -> Result<Rgb> {
+) -> Result<Raster> {
     match format {
         ImageFormat::Jpeg => {
             let (w, h) = jpeg_dims(bytes)?;
@@ -363,17 +402,29 @@ fn jpeg_dims(bytes: &[u8]) -> Result<(usize, usize)> {
 }
 
 /// Scale an image held whole (a second round, after the first missed the size limit).
-fn scale(img: &Rgb, width: usize, height: usize, budget: &Budget<'_>) -> Result<Rgb> {
-    let mut resizer = resize::Resizer::new(img.width, img.height, width, height, false);
-    let stride = img.width * 3;
-    for row in img.pixels.chunks_exact(stride) {
-        budget.check()?;
-        resizer.push(row);
+fn scale(img: &Raster, width: usize, height: usize, budget: &Budget<'_>) -> Result<Raster> {
+    fn rows<const C: usize>(
+        img: &Raster,
+        (width, height): (usize, usize),
+        budget: &Budget<'_>,
+    ) -> Result<Vec<u8>> {
+        let mut resizer = resize::Resizer::<C>::new(img.width, img.height, width, height, false);
+        for row in img.pixels.chunks_exact(img.width * C) {
+            budget.check()?;
+            resizer.push(row);
+        }
+        Ok(resizer.finish())
     }
-    Ok(Rgb {
+    let pixels = if img.channels == 1 {
+        rows::<1>(img, (width, height), budget)?
+    } else {
+        rows::<3>(img, (width, height), budget)?
+    };
+    Ok(Raster {
         width,
         height,
-        pixels: resizer.finish(),
+        channels: img.channels,
+        pixels,
     })
 }
 
@@ -428,7 +479,15 @@ fn tiff_orientation(tiff: &[u8]) -> Option<u16> {
 
 /// The image as it is meant to be seen, for an EXIF orientation (2–8), in tiles of 32x32
 /// pixels so that turning a photo reads and writes memory in order.
-fn orient(img: &Rgb, orientation: u16) -> Rgb {
+fn orient(img: &Raster, orientation: u16) -> Raster {
+    if img.channels == 1 {
+        orient_px::<1>(img, orientation)
+    } else {
+        orient_px::<3>(img, orientation)
+    }
+}
+
+fn orient_px<const C: usize>(img: &Raster, orientation: u16) -> Raster {
     let (w, h) = (img.width, img.height);
     let swap = orientation >= 5;
     let (ow, oh) = if swap { (h, w) } else { (w, h) };
@@ -447,25 +506,27 @@ fn orient(img: &Rgb, orientation: u16) -> Rgb {
                         7 => (w - 1 - oy, h - 1 - ox),
                         _ => (w - 1 - oy, ox), // 8
                     };
-                    let (s, o) = ((sy * w + sx) * 3, (oy * ow + ox) * 3);
-                    pixels[o..o + 3].copy_from_slice(&img.pixels[s..s + 3]);
+                    let (s, o) = ((sy * w + sx) * C, (oy * ow + ox) * C);
+                    pixels[o..o + C].copy_from_slice(&img.pixels[s..s + C]);
                 }
             }
         }
     }
-    Rgb {
+    Raster {
         width: ow,
         height: oh,
+        channels: C,
         pixels,
     }
 }
 
 #[cfg(feature = "fit")]
-fn encode(img: &Rgb, quality: u8, budget: &Budget<'_>, capacity: usize) -> Result<Vec<u8>> {
+fn encode(img: &Raster, quality: u8, budget: &Budget<'_>, capacity: usize) -> Result<Vec<u8>> {
     jpeg::encode(
         &img.pixels,
         img.width,
         img.height,
+        img.channels,
         quality,
         budget,
         capacity,
@@ -481,8 +542,8 @@ enum Fitted {
 
 /// Every 8th band of 16 rows (whole MCU rows): an image an eighth the size that compresses
 /// like the whole.
-fn stripes(img: &Rgb) -> Rgb {
-    let stride = img.width * 3;
+fn stripes(img: &Raster) -> Raster {
+    let stride = img.width * img.channels;
     let mut pixels = Vec::with_capacity(img.pixels.len() / 7);
     let mut height = 0;
     for band in (0..img.height).step_by(128) {
@@ -490,9 +551,10 @@ fn stripes(img: &Rgb) -> Rgb {
         pixels.extend_from_slice(&img.pixels[band * stride..end * stride]);
         height += end - band;
     }
-    Rgb {
+    Raster {
         width: img.width,
         height,
+        channels: img.channels,
         pixels,
     }
 }
@@ -500,7 +562,7 @@ fn stripes(img: &Rgb) -> Rgb {
 #[cfg(feature = "fit")]
 /// The highest quality whose JPEG is at most `max_bytes`, chosen from estimates made on a
 /// sample of stripes, then encoded once (again only when the estimate missed).
-fn encode_fitting(img: &Rgb, max_bytes: Option<usize>, budget: &Budget<'_>) -> Result<Fitted> {
+fn encode_fitting(img: &Raster, max_bytes: Option<usize>, budget: &Budget<'_>) -> Result<Fitted> {
     let Some(max) = max_bytes else {
         let jpeg = encode(img, QUALITIES[0], budget, 0)?;
         return Ok(Fitted::Done(jpeg, QUALITIES[0]));
@@ -661,7 +723,7 @@ fn fit_image(
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub fn bench_resize(sw: usize, sh: usize, dw: usize, dh: usize) -> usize {
-    let mut r = resize::Resizer::new(sw, sh, dw, dh, false);
+    let mut r = resize::Resizer::<3>::new(sw, sh, dw, dh, false);
     let row: Vec<u8> = (0..sw * 3).map(|i| (i * 7) as u8).collect();
     for _ in 0..sh {
         r.push(&row);

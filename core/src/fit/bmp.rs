@@ -2,7 +2,9 @@
 //! 16, 24 and 32 bits a pixel, bit fields), RLE8 and RLE4 are decoded as they come. A file too
 //! short for its uncompressed rows, or whose RLE data ends before its end-of-bitmap mark, is
 //! refused as truncated; RLE pixels the data skips (delta, end of line, end of bitmap) are
-//! palette entry 0. Rows come in the file's order (bottom-up files: bottom row first).
+//! palette entry 0. Rows come in the file's order (bottom-up files: bottom row first). A
+//! palette whose entries are all grey (a scan: 1 bit black and white, 8 bits of grey levels)
+//! gives grey rows, one byte a pixel; every other BMP gives RGB.
 
 use super::{corrupt, truncated, Rows};
 use crate::error::Result;
@@ -42,6 +44,10 @@ pub(super) struct BmpRows<'a> {
     bpp: u32,
     compression: u32,
     palette: Vec<[u8; 3]>,
+    /// A grey palette's levels by index (an index past its end: entry 0), else `None`.
+    grey: Option<Box<[u8; 256]>>,
+    /// Grey, 1 or 4 bits a pixel: the levels of the 8 (or 2) pixels of each byte value.
+    unpack: Vec<[u8; 8]>,
     masks: [Option<Mask>; 4],
     /// Uncompressed: where pixel rows start and their stride.
     offset: usize,
@@ -112,6 +118,28 @@ impl<'a> BmpRows<'a> {
                 return Err(truncated());
             }
         }
+        let grey = (!palette.is_empty() && palette.iter().all(|c| c[0] == c[1] && c[1] == c[2]))
+            .then(|| {
+                let mut levels = Box::new([palette[0][0]; 256]);
+                for (l, c) in levels.iter_mut().zip(&palette) {
+                    *l = c[0];
+                }
+                levels
+            });
+        let unpack = match (&grey, bpp) {
+            (Some(levels), 1 | 4) => (0..=255u8)
+                .map(|byte| {
+                    let mut px = [0u8; 8];
+                    let per = 8 / bpp as usize;
+                    for (k, p) in px.iter_mut().take(per).enumerate() {
+                        let index = (byte >> (8 - bpp as usize * (k + 1))) & (u8::MAX >> (8 - bpp));
+                        *p = levels[usize::from(index)];
+                    }
+                    px
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         let mut masks = [None; 4];
         match (compression, bpp) {
             (RGB, 16) => {
@@ -174,6 +202,8 @@ impl<'a> BmpRows<'a> {
             bpp,
             compression,
             palette,
+            grey,
+            unpack,
             masks,
             offset,
             stride,
@@ -287,11 +317,25 @@ impl Rows for BmpRows<'_> {
         !self.top_down
     }
 
+    fn channels(&self) -> usize {
+        if self.grey.is_some() {
+            1
+        } else {
+            3
+        }
+    }
+
     fn next(&mut self, out: &mut [u8]) -> Result<()> {
         let y = self.row;
         self.row += 1;
         if self.compression == RLE8 || self.compression == RLE4 {
             let indices = self.rle_row()?;
+            if let Some(levels) = &self.grey {
+                for (px, &i) in out.iter_mut().zip(&indices) {
+                    *px = levels[usize::from(i)];
+                }
+                return Ok(());
+            }
             for (px, &i) in out.chunks_exact_mut(3).zip(&indices) {
                 px.copy_from_slice(&self.color(i));
             }
@@ -299,11 +343,36 @@ impl Rows for BmpRows<'_> {
         }
         let start = self.offset + y * self.stride;
         let src = &self.data[start..start + self.stride];
+        if let Some(levels) = &self.grey {
+            // Whole bytes at a time (8, 2 or 1 pixels each), through tables.
+            fn bytes<const N: usize>(out: &mut [u8], src: &[u8], unpack: &[[u8; 8]]) {
+                let whole = out.len() / N;
+                let mut chunks = out.chunks_exact_mut(N);
+                for (px, &b) in (&mut chunks).zip(src) {
+                    px.copy_from_slice(&unpack[usize::from(b)][..N]);
+                }
+                let tail = chunks.into_remainder();
+                if let Some(&b) = src.get(whole) {
+                    let n = tail.len();
+                    tail.copy_from_slice(&unpack[usize::from(b)][..n]);
+                }
+            }
+            match self.bpp {
+                1 => bytes::<8>(out, src, &self.unpack),
+                4 => bytes::<2>(out, src, &self.unpack),
+                _ => {
+                    for (p, &i) in out.iter_mut().zip(src) {
+                        *p = levels[usize::from(i)];
+                    }
+                }
+            }
+            return Ok(());
+        }
         match self.bpp {
             1 | 4 | 8 => {
                 let bpp = self.bpp as usize;
                 let per = 8 / bpp;
-                let mask = (1u8 << bpp) - 1;
+                let mask = u8::MAX >> (8 - bpp);
                 for (x, px) in out.chunks_exact_mut(3).enumerate() {
                     let byte = src[x / per];
                     let shift = 8 - bpp * (x % per + 1);
@@ -387,7 +456,7 @@ mod tests {
         let (w, h) = r.size();
         let mut out = Vec::new();
         for _ in 0..h {
-            let mut row = vec![0; w * 3];
+            let mut row = vec![0; w * r.channels()];
             r.next(&mut row)?;
             out.push(row);
         }
@@ -447,5 +516,43 @@ mod tests {
         assert_eq!(r[0], [0, 0, 0, 0, 0, 255, 0, 0, 0]);
         let e = rows(&bmp(3, 2, 24, RGB, &[], &[], &[0; 12])).unwrap_err();
         assert!(e.message.contains("ends early"), "{e}");
+    }
+
+    #[test]
+    fn eight_bit_rows_through_the_palette_and_grey_palettes_give_grey_rows() {
+        // 8 bits a pixel, uncompressed (the index mask of 8 bits once overflowed): red, blue,
+        // black, padded to 4 bytes.
+        let (_, r) = rows(&bmp(3, 1, 8, RGB, &PAL, &[], &[2, 1, 0, 0])).unwrap();
+        assert_eq!(r[0], [255, 0, 0, 0, 0, 255, 0, 0, 0]);
+        // Grey palettes: one byte a pixel, the entry's level (an index past the palette's end
+        // is entry 0), at 8, 4 and 1 bits a pixel.
+        let grey = [[9, 9, 9, 0], [200, 200, 200, 0], [77, 77, 77, 0]];
+        let file = bmp(5, 1, 8, RGB, &grey, &[], &[1, 2, 0, 9, 1, 0, 0, 0]);
+        assert_eq!(BmpRows::new(&file).unwrap().channels(), 1);
+        let (_, r) = rows(&file).unwrap();
+        assert_eq!(r[0], [200, 77, 9, 9, 200]);
+        let (_, r) = rows(&bmp(3, 1, 4, RGB, &grey, &[], &[0x12, 0x00, 0, 0])).unwrap();
+        assert_eq!(r[0], [200, 77, 9]);
+        let (_, r) = rows(&bmp(
+            10,
+            1,
+            1,
+            RGB,
+            &grey[..2],
+            &[],
+            &[0b1010_0000, 0b0100_0000, 0, 0],
+        ))
+        .unwrap();
+        assert_eq!(r[0], [200, 9, 200, 9, 9, 9, 9, 9, 9, 200]);
+        // RLE8 with a grey palette.
+        let (_, r) = rows(&bmp(4, 1, 8, RLE8, &grey, &[], &[3, 2, 0, 1])).unwrap();
+        assert_eq!(r[0], [77, 77, 77, 9]);
+        // One entry not grey: RGB.
+        assert_eq!(
+            BmpRows::new(&bmp(1, 1, 8, RGB, &PAL, &[], &[0; 4]))
+                .unwrap()
+                .channels(),
+            3
+        );
     }
 }

@@ -155,11 +155,13 @@ impl Drop for Decompress<'_, '_> {
     }
 }
 
-/// A JPEG's rows, decoded at `num`/8 of its size, as RGB.
+/// A JPEG's rows, decoded at `num`/8 of its size, as grey (a one-component JPEG) or RGB.
 pub(super) struct JpegRows<'a, 'b> {
     d: Decompress<'a, 'b>,
     /// CMYK output (Adobe's inverted when true) converted to RGB here.
     cmyk: Option<bool>,
+    /// 1 (grey) or 3.
+    channels: usize,
     buf: Vec<u8>,
     width: usize,
     height: usize,
@@ -179,8 +181,12 @@ impl<'a, 'b> JpegRows<'a, 'b> {
             j::J_COLOR_SPACE::JCS_CMYK | j::J_COLOR_SPACE::JCS_YCCK => Some(true),
             _ => None,
         };
+        let grey =
+            cinfo.num_components == 1 && cinfo.jpeg_color_space == j::J_COLOR_SPACE::JCS_GRAYSCALE;
         cinfo.out_color_space = if cmyk.is_some() {
             j::J_COLOR_SPACE::JCS_CMYK
+        } else if grey {
+            j::J_COLOR_SPACE::JCS_GRAYSCALE
         } else {
             j::J_COLOR_SPACE::JCS_RGB
         };
@@ -188,11 +194,12 @@ impl<'a, 'b> JpegRows<'a, 'b> {
         cinfo.scale_denom = 8;
         run(budget, || unsafe { j::jpeg_start_decompress(cinfo) })?;
         let (width, height) = (cinfo.output_width as usize, cinfo.output_height as usize);
-        let channels = cinfo.output_components as usize;
+        let components = cinfo.output_components as usize;
         Ok(JpegRows {
             d,
             cmyk,
-            buf: vec![0; width * channels],
+            channels: if grey { 1 } else { 3 },
+            buf: vec![0; width * components],
             width,
             height,
         })
@@ -202,6 +209,10 @@ impl<'a, 'b> JpegRows<'a, 'b> {
 impl Rows for JpegRows<'_, '_> {
     fn size(&self) -> (usize, usize) {
         (self.width, self.height)
+    }
+
+    fn channels(&self) -> usize {
+        self.channels
     }
 
     fn next(&mut self, row: &mut [u8]) -> Result<()> {
@@ -327,12 +338,14 @@ impl Drop for Compress<'_> {
     }
 }
 
-/// Encode RGB pixels (rows top to bottom) at `quality`, 4:2:0, standard Huffman tables
-/// (optimized ones are 5 % smaller but cost a second pass: measured, more than the encode).
+/// Encode grey (`channels` 1: one component) or RGB pixels (3: 4:2:0), rows top to bottom,
+/// at `quality`, standard Huffman tables (optimized ones are 5 % smaller but cost a second
+/// pass: measured, more than the encode).
 pub(super) fn encode(
     pixels: &[u8],
     width: usize,
     height: usize,
+    channels: usize,
     quality: u8,
     budget: &Budget<'_>,
     capacity: usize,
@@ -341,14 +354,18 @@ pub(super) fn encode(
     let cinfo = &mut *c.cinfo;
     cinfo.image_width = width as c_uint;
     cinfo.image_height = height as c_uint;
-    cinfo.input_components = 3;
-    cinfo.in_color_space = j::J_COLOR_SPACE::JCS_RGB;
+    cinfo.input_components = channels as c_int;
+    cinfo.in_color_space = if channels == 1 {
+        j::J_COLOR_SPACE::JCS_GRAYSCALE
+    } else {
+        j::J_COLOR_SPACE::JCS_RGB
+    };
     run(budget, || unsafe {
         j::jpeg_set_defaults(cinfo);
         j::jpeg_set_quality(cinfo, c_int::from(quality), 1);
         j::jpeg_start_compress(cinfo, 1);
     })?;
-    let stride = width * 3;
+    let stride = width * channels;
     const BATCH: usize = 16;
     let mut rows = [std::ptr::null::<u8>(); BATCH];
     let mut y = 0;

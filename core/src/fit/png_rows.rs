@@ -1,6 +1,6 @@
-//! A PNG's rows, as RGB, through the png crate (feature `fit`).
+//! A PNG's rows, as grey or RGB, through the png crate (feature `fit`).
 
-use super::{corrupt, error, to_rgb, truncated, Rows, MAX_INTERLACED_PNG_BYTES};
+use super::{corrupt, error, to_grey, to_rgb, truncated, Rows, MAX_INTERLACED_PNG_BYTES};
 use crate::error::{Error, ErrorCode, Result};
 
 /// A PNG's rows (an interlaced PNG is decoded whole first: its rows come in passes).
@@ -8,7 +8,11 @@ pub(super) struct PngRows<'a> {
     reader: png::Reader<std::io::Cursor<&'a [u8]>>,
     width: usize,
     height: usize,
+    /// Samples a pixel as decoded (after expansion).
     channels: usize,
+    /// Grey rows: grey or grey-alpha (laid on white), or a palette of grey entries only and
+    /// no transparency.
+    grey: bool,
     whole: Option<Vec<u8>>,
     y: usize,
 }
@@ -23,6 +27,19 @@ impl<'a> PngRows<'a> {
         let mut reader = decoder.read_info().map_err(png_error)?;
         let (width, height) = (reader.info().width as usize, reader.info().height as usize);
         let channels = reader.output_color_type().0.samples();
+        let info = reader.info();
+        let grey = match info.color_type {
+            png::ColorType::Grayscale | png::ColorType::GrayscaleAlpha => true,
+            png::ColorType::Indexed => {
+                info.trns.is_none()
+                    && channels == 3
+                    && info
+                        .palette
+                        .as_ref()
+                        .is_some_and(|p| p.chunks_exact(3).all(|c| c[0] == c[1] && c[1] == c[2]))
+            }
+            _ => false,
+        };
         let whole = if reader.info().interlaced {
             let size = reader
                 .output_buffer_size()
@@ -46,6 +63,7 @@ impl<'a> PngRows<'a> {
             width,
             height,
             channels,
+            grey,
             whole,
             y: 0,
         })
@@ -66,10 +84,19 @@ impl Rows for PngRows<'_> {
         (self.width, self.height)
     }
 
+    fn channels(&self) -> usize {
+        if self.grey {
+            1
+        } else {
+            3
+        }
+    }
+
     fn next(&mut self, row: &mut [u8]) -> Result<()> {
         let line = self.width * self.channels;
+        let convert = if self.grey { to_grey } else { to_rgb };
         if let Some(whole) = &self.whole {
-            to_rgb(
+            convert(
                 &whole[self.y * line..(self.y + 1) * line],
                 self.channels,
                 row,
@@ -77,7 +104,7 @@ impl Rows for PngRows<'_> {
         } else {
             let r = self.reader.next_row().map_err(png_error)?;
             let r = r.ok_or_else(truncated)?;
-            to_rgb(r.data(), self.channels, row);
+            convert(r.data(), self.channels, row);
         }
         self.y += 1;
         Ok(())

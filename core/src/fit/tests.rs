@@ -30,9 +30,10 @@ fn free() -> Budget<'static> {
 }
 
 pub fn jpeg(width: usize, height: usize, quality: u8, orientation: Option<u16>) -> Vec<u8> {
-    let img = Rgb {
+    let img = Raster {
         width,
         height,
+        channels: 3,
         pixels: noisy(width, height, 7),
     };
     let mut out = encode(&img, quality, &free(), 0).unwrap();
@@ -133,14 +134,15 @@ fn requantized_coefficients_turn_like_the_pixels() {
             });
         }
     }
-    let img = Rgb {
+    let img = Raster {
         width: w,
         height: h,
+        channels: 3,
         pixels,
     };
     let src = encode(&img, 95, &free(), 0).unwrap();
     let decoded = decode_scaled(&src, ImageFormat::Jpeg, (w, h), &free()).unwrap();
-    let diff = |a: &Rgb, b: &Rgb| -> f64 {
+    let diff = |a: &Raster, b: &Raster| -> f64 {
         assert_eq!((a.width, a.height), (b.width, b.height));
         let sum: u64 = a
             .pixels
@@ -221,4 +223,359 @@ fn transparency_is_laid_on_white() {
     let mut out = [0u8; 3];
     to_rgb(&[0, 0], 2, &mut out);
     assert_eq!(out, [255, 255, 255]);
+}
+
+// ----- grey sources: fitted as grey (one-component) JPEGs ------------------------------------
+
+/// The number of components in a JPEG's frame header (SOFn).
+fn sof_components(jpeg: &[u8]) -> u8 {
+    let mut at = 2;
+    while at + 10 <= jpeg.len() && jpeg[at] == 0xFF {
+        let marker = jpeg[at + 1];
+        if (0xC0..=0xCF).contains(&marker) && ![0xC4, 0xC8, 0xCC].contains(&marker) {
+            return jpeg[at + 9];
+        }
+        at += 2 + usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]));
+    }
+    panic!("no frame header")
+}
+
+/// `jpeg` with an APP1 Exif segment (orientation `o`) after its SOI.
+fn with_exif(mut jpeg: Vec<u8>, o: u16) -> Vec<u8> {
+    let mut exif = b"Exif\0\0MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01".to_vec();
+    exif.extend_from_slice(&o.to_be_bytes());
+    exif.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    let mut seg = vec![0xFF, 0xE1];
+    seg.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+    seg.extend_from_slice(&exif);
+    jpeg.splice(2..2, seg);
+    jpeg
+}
+
+/// A bottom-up BMP of `bpp` (1, 4, 8) bits a pixel: palette index `index(x, y)` at (x, y)
+/// (y from the top).
+fn palette_bmp(
+    w: usize,
+    h: usize,
+    bpp: usize,
+    palette: &[[u8; 3]],
+    index: impl Fn(usize, usize) -> u8,
+) -> Vec<u8> {
+    let stride = (bpp * w).div_ceil(32) * 4;
+    let offset = 54 + 4 * palette.len();
+    let mut b = b"BM".to_vec();
+    b.extend_from_slice(&((offset + stride * h) as u32).to_le_bytes());
+    b.extend_from_slice(&[0; 4]);
+    b.extend_from_slice(&(offset as u32).to_le_bytes());
+    b.extend_from_slice(&40u32.to_le_bytes());
+    b.extend_from_slice(&(w as i32).to_le_bytes());
+    b.extend_from_slice(&(h as i32).to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&(bpp as u16).to_le_bytes());
+    b.extend_from_slice(&[0; 16]); // compression, image size, resolution
+    b.extend_from_slice(&(palette.len() as u32).to_le_bytes());
+    b.extend_from_slice(&[0; 4]);
+    for &[r, g, bl] in palette {
+        b.extend_from_slice(&[bl, g, r, 0]);
+    }
+    for y in (0..h).rev() {
+        let mut row = vec![0u8; stride];
+        for x in 0..w {
+            let bit = x * bpp;
+            row[bit / 8] |= index(x, y) << (8 - bpp - bit % 8);
+        }
+        b.extend_from_slice(&row);
+    }
+    b
+}
+
+/// A PNG of `color` (8 bits a sample) whose samples at (x, y) are `px(x, y)`.
+fn png_of(
+    w: usize,
+    h: usize,
+    color: png::ColorType,
+    palette: Option<(Vec<u8>, Option<Vec<u8>>)>,
+    px: impl Fn(usize, usize) -> Vec<u8>,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut e = png::Encoder::new(&mut out, w as u32, h as u32);
+        e.set_color(color);
+        e.set_depth(png::BitDepth::Eight);
+        if let Some((p, trns)) = palette {
+            e.set_palette(p);
+            if let Some(t) = trns {
+                e.set_trns(t);
+            }
+        }
+        let mut writer = e.write_header().unwrap();
+        let px = &px;
+        let data: Vec<u8> = (0..h)
+            .flat_map(|y| (0..w).flat_map(move |x| px(x, y)))
+            .collect();
+        writer.write_image_data(&data).unwrap();
+    }
+    out
+}
+
+/// A one-component JPEG (made by the jpeg-encoder crate, not by piaoju's encoder).
+fn grey_jpeg(w: usize, h: usize, px: impl Fn(usize, usize) -> u8) -> Vec<u8> {
+    let px = &px;
+    let data: Vec<u8> = (0..h).flat_map(|y| (0..w).map(move |x| px(x, y))).collect();
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 95)
+        .encode(&data, w as u16, h as u16, jpeg_encoder::ColorType::Luma)
+        .unwrap();
+    out
+}
+
+/// The fitted JPEG decoded: its channels and the mean level of its left and right fifths.
+fn sides(jpeg: &[u8]) -> (usize, f64, f64) {
+    let (w, h) = jpeg_dims(jpeg).unwrap();
+    let img = decode_scaled(jpeg, ImageFormat::Jpeg, (w, h), &free()).unwrap();
+    let c = img.channels;
+    let mean = |x0: usize, x1: usize| {
+        let mut sum = 0u64;
+        for y in 0..h {
+            for x in x0..x1 {
+                for k in 0..c {
+                    sum += u64::from(img.pixels[(y * w + x) * c + k]);
+                }
+            }
+        }
+        sum as f64 / (h * (x1 - x0) * c) as f64
+    };
+    (c, mean(0, w / 5), mean(w - w / 5, w))
+}
+
+/// Fits `image` (over Juhe's limits) and checks the result: within the limits, `components`
+/// in its frame, `size` as sent, its left and right sides near the levels given.
+fn fits_as(
+    name: &str,
+    image: Vec<u8>,
+    components: u8,
+    size: (u32, u32),
+    (left, right): (f64, f64),
+) {
+    let (out, report) = run(image, ImageFit::Auto).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(report.fitted, "{name}");
+    assert_eq!(report.sent.format, "jpeg", "{name}");
+    assert_eq!(
+        (report.sent.width, report.sent.height),
+        (Some(size.0), Some(size.1)),
+        "{name}"
+    );
+    assert_eq!(jpeg_dims(&out).unwrap(), (size.0 as usize, size.1 as usize));
+    assert_eq!(report.sent.bytes, out.len() as u64);
+    assert!(
+        base64_len(out.len()) <= crate::spec::JUHE_MAX_BASE64_LEN,
+        "{name}"
+    );
+    assert_eq!(sof_components(&out), components, "{name}: components");
+    let (channels, l, r) = sides(&out);
+    assert_eq!(channels, usize::from(components), "{name}");
+    assert!(
+        (l - left).abs() < 4.0,
+        "{name}: left side {l}, expected {left}"
+    );
+    assert!(
+        (r - right).abs() < 4.0,
+        "{name}: right side {r}, expected {right}"
+    );
+}
+
+#[test]
+fn grey_scans_are_fitted_as_grey_jpegs() {
+    // 5000x1200 pages, dark on the left half, light on the right: 4096x983 sent.
+    let (w, h) = (5000, 1200);
+    let size = (4096, 983);
+    let left = |x: usize| x < w / 2;
+    // 1 bit, black and white.
+    let bw = palette_bmp(w, h, 1, &[[0; 3], [255; 3]], |x, _| u8::from(!left(x)));
+    fits_as("1-bit BMP", bw, 1, size, (0.0, 255.0));
+    // 8 bits, a grey palette in reverse order (index i is level 255 - i), padded rows.
+    let reversed: Vec<[u8; 3]> = (0..=255u8).map(|i| [255 - i; 3]).collect();
+    let (w8, size8) = (4999, (4096, 983));
+    let bmp8 = palette_bmp(
+        w8,
+        h,
+        8,
+        &reversed,
+        |x, _| if x < w8 / 2 { 225 } else { 35 },
+    );
+    fits_as("8-bit grey BMP", bmp8, 1, size8, (30.0, 220.0));
+    // 4 bits, 16 grey levels.
+    let levels: Vec<[u8; 3]> = (0..16u8).map(|i| [i * 17; 3]).collect();
+    let bmp4 = palette_bmp(w, h, 4, &levels, |x, _| if left(x) { 2 } else { 13 });
+    fits_as("4-bit grey BMP", bmp4, 1, size, (34.0, 221.0));
+    // Grey PNG; grey with alpha (transparent on the left: laid on white); a grey palette.
+    let level = |x: usize| if left(x) { 30u8 } else { 220 };
+    let png_grey = png_of(w, h, png::ColorType::Grayscale, None, |x, _| vec![level(x)]);
+    fits_as("grey PNG", png_grey, 1, size, (30.0, 220.0));
+    let png_ga = png_of(w, h, png::ColorType::GrayscaleAlpha, None, |x, _| {
+        if left(x) {
+            vec![0, 0]
+        } else {
+            vec![40, 255]
+        }
+    });
+    fits_as("grey-alpha PNG", png_ga, 1, size, (255.0, 40.0));
+    let pal: Vec<u8> = [10u8, 240].iter().flat_map(|&v| [v; 3]).collect();
+    let png_pal = png_of(w, h, png::ColorType::Indexed, Some((pal, None)), |x, _| {
+        vec![u8::from(!left(x))]
+    });
+    fits_as("grey palette PNG", png_pal, 1, size, (10.0, 240.0));
+    // A one-component JPEG.
+    let jpeg = grey_jpeg(w, h, |x, _| level(x));
+    fits_as("grey JPEG", jpeg, 1, size, (30.0, 220.0));
+}
+
+#[test]
+fn a_turned_grey_jpeg_is_fitted_upright_and_grey() {
+    // Stored 5000x1200, dark on top, light below; orientation 6 (turn 90 degrees clockwise):
+    // seen as 1200x5000, light on the left (the stored bottom), dark on the right.
+    let jpeg = with_exif(
+        grey_jpeg(5000, 1200, |_, y| if y < 600 { 20 } else { 230 }),
+        6,
+    );
+    fits_as("turned grey JPEG", jpeg, 1, (983, 4096), (230.0, 20.0));
+}
+
+#[test]
+fn a_grey_jpeg_that_only_needs_a_lower_quality_stays_grey() {
+    // 3000x2000 of grey noise at quality 95: over 4.5 MB, within 4096 px; requantized.
+    let mut state = 0x2545_F491u32;
+    let noise: Vec<u8> = (0..3000 * 2000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    let src = grey_jpeg(3000, 2000, |x, y| noise[y * 3000 + x]);
+    assert!(
+        src.len() > crate::spec::JUHE_MAX_BASE64_LEN / 4 * 3,
+        "{}",
+        src.len()
+    );
+    let (out, report) = run(src, ImageFit::Auto).unwrap();
+    assert!(report.fitted);
+    assert_eq!(
+        (report.sent.width, report.sent.height),
+        (Some(3000), Some(2000))
+    );
+    assert!(report.quality.unwrap() < 95);
+    assert!(base64_len(out.len()) <= crate::spec::JUHE_MAX_BASE64_LEN);
+    assert_eq!(sof_components(&out), 1);
+    // Turned (orientation 6), its coefficients turned too: 4000x3000 stored, dark noise on
+    // the top third, light below; seen 3000x4000, the light part on the left.
+    let (w, h) = (4000, 3000);
+    let noise: Vec<u8> = (0..w * h)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    let level = |x: usize, y: usize| {
+        let v = noise[y * w + x];
+        if y < h / 3 {
+            v / 3
+        } else {
+            170 + v / 3
+        }
+    };
+    let mean = |rows: std::ops::Range<usize>| {
+        let n = rows.len() * w;
+        let sum: usize = rows
+            .flat_map(|y| (0..w).map(move |x| (x, y)))
+            .map(|(x, y)| usize::from(level(x, y)))
+            .sum();
+        sum as f64 / n as f64
+    };
+    // The seen left fifth is the stored bottom fifth; the right fifth the top one.
+    let (left, right) = (mean(h - h / 5..h), mean(0..h / 5));
+    let turned = with_exif(grey_jpeg(w, h, level), 6);
+    assert!(
+        turned.len() > crate::spec::JUHE_MAX_BASE64_LEN / 4 * 3,
+        "{}",
+        turned.len()
+    );
+    fits_as(
+        "turned grey JPEG, requantized",
+        turned,
+        1,
+        (3000, 4000),
+        (left, right),
+    );
+}
+
+#[test]
+fn a_palette_with_one_colour_stays_rgb() {
+    // Grey palettes but for one red entry (unused by the pixels): RGB, as before.
+    let (w, h) = (5000, 1200);
+    let left = |x: usize| x < w / 2;
+    let mut reds: Vec<[u8; 3]> = (0..=255u8).map(|i| [i; 3]).collect();
+    reds[200] = [255, 0, 0];
+    let bmp = palette_bmp(w, h, 8, &reds, |x, _| if left(x) { 30 } else { 220 });
+    fits_as("8-bit BMP, one colour", bmp, 3, (4096, 983), (30.0, 220.0));
+    let bw = palette_bmp(w, h, 1, &[[0; 3], [255, 255, 254]], |x, _| {
+        u8::from(!left(x))
+    });
+    fits_as("1-bit BMP, off-white", bw, 3, (4096, 983), (0.0, 254.7));
+    let mut pal: Vec<u8> = [10u8, 240].iter().flat_map(|&v| [v; 3]).collect();
+    pal.extend_from_slice(&[0, 0, 255]);
+    let png_pal = png_of(
+        w,
+        h,
+        png::ColorType::Indexed,
+        Some((pal.clone(), None)),
+        |x, _| vec![u8::from(!left(x))],
+    );
+    fits_as(
+        "palette PNG, one colour",
+        png_pal,
+        3,
+        (4096, 983),
+        (10.0, 240.0),
+    );
+    // A grey palette with transparency: left RGB (as the brief of the grey path says).
+    pal.truncate(6);
+    let png_trns = png_of(
+        w,
+        h,
+        png::ColorType::Indexed,
+        Some((pal, Some(vec![255, 255]))),
+        |x, _| vec![u8::from(!left(x))],
+    );
+    fits_as(
+        "grey palette PNG with tRNS",
+        png_trns,
+        3,
+        (4096, 983),
+        (10.0, 240.0),
+    );
+}
+
+#[test]
+fn a_truncated_grey_scan_is_corrupt() {
+    let (w, h) = (5000, 1200);
+    let page = |x: usize, y: usize| ((x / 3 + y * 7) % 251) as u8;
+    let jpeg = grey_jpeg(w, h, page);
+    let png = png_of(w, h, png::ColorType::Grayscale, None, |x, y| {
+        vec![page(x, y)]
+    });
+    let bmp = palette_bmp(w, h, 1, &[[0; 3], [255; 3]], |x, y| page(x, y) & 1);
+    for (name, image) in [
+        ("grey JPEG cut at 60 %", &jpeg[..jpeg.len() * 6 / 10]),
+        ("grey JPEG without its EOI", &jpeg[..jpeg.len() - 2]),
+        ("grey PNG cut at 50 %", &png[..png.len() / 2]),
+        ("1-bit BMP less 100 bytes", &bmp[..bmp.len() - 100]),
+    ] {
+        let e = run(image.to_vec(), ImageFit::Auto).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ImageCorrupt, "{name}: {e}");
+        assert!(e.message.contains("ends early"), "{name}: {e}");
+    }
 }
