@@ -36,18 +36,11 @@ pub fn jpeg(width: usize, height: usize, quality: u8, orientation: Option<u16>) 
         channels: 3,
         pixels: noisy(width, height, 7),
     };
-    let mut out = encode(&img, quality, &free(), 0).unwrap();
-    if let Some(o) = orientation {
-        // An APP1 Exif segment (big-endian TIFF, one IFD entry: Orientation) after SOI.
-        let mut exif = b"Exif\0\0MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01".to_vec();
-        exif.extend_from_slice(&o.to_be_bytes());
-        exif.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
-        let mut seg = vec![0xFF, 0xE1];
-        seg.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
-        seg.extend_from_slice(&exif);
-        out.splice(2..2, seg);
+    let out = encode(&img, quality, &free(), 0).unwrap();
+    match orientation {
+        Some(o) => with_exif(out, o),
+        None => out,
     }
-    out
 }
 
 fn juhe() -> Limits {
@@ -240,7 +233,8 @@ fn sof_components(jpeg: &[u8]) -> u8 {
     panic!("no frame header")
 }
 
-/// `jpeg` with an APP1 Exif segment (orientation `o`) after its SOI.
+/// `jpeg` with an APP1 Exif segment (big-endian TIFF, one IFD entry: Orientation `o`) after
+/// its SOI.
 fn with_exif(mut jpeg: Vec<u8>, o: u16) -> Vec<u8> {
     let mut exif = b"Exif\0\0MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01".to_vec();
     exif.extend_from_slice(&o.to_be_bytes());
